@@ -1,0 +1,8 @@
+"""affect_perception: live per-face affect perception for ROS 2.
+
+The generated message package (``affect_perception.msg``) and these sources may live in
+different directories (a pip editable install next to a colcon install), so the package
+path spans every ``affect_perception`` directory on ``sys.path``.
+"""
+
+__path__ = __import__("pkgutil").extend_path(__path__, __name__)

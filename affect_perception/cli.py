@@ -1,0 +1,61 @@
+"""`affect-perception` command line: one subcommand per job, each in the module that does it.
+
+Each subcommand module provides ``add_arguments(parser)`` and ``run(args) -> int``; only the
+chosen one is imported, so ``affect-perception score`` never pays for torch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from types import ModuleType
+
+# name -> (module implementing it, one-line help)
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "demo": ("affect_perception.demo", "run the node on a synthetic bag and show what it saw"),
+    "synth": ("affect_perception.synth.cli", "write synthetic face videos with labels"),
+    "make-bag": ("affect_perception.evaluation.make_bag", "write a rosbag2 bag of camera frames"),
+    "train": ("affect_perception.train.cli", "train a model"),
+    "export": ("affect_perception.model.export_cli", "export a model to ONNX"),
+    "score": ("affect_perception.evaluation.score", "score predictions against ABAW labels"),
+    "eval": ("affect_perception.evaluation.evaluate", "replay a bag through the pipeline"),
+    "bench": ("affect_perception.bench.cli", "benchmark speed against peers and the limit"),
+}
+
+
+def _load(command: str) -> ModuleType | None:
+    """Import a subcommand's module, or None while it is not implemented yet."""
+    name = SUBCOMMANDS[command][0]
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as err:
+        if err.name and name.startswith(err.name):
+            return None
+        raise
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``affect-perception`` console script."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = argparse.ArgumentParser(
+        prog="affect-perception",
+        description="Per-face affect perception: data, training, export, evaluation, benchmarks.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    parsers = {name: sub.add_parser(name, help=help_, description=help_)
+               for name, (_, help_) in SUBCOMMANDS.items()}
+    command = next((a for a in argv if not a.startswith("-")), None)
+    module = None
+    if command in SUBCOMMANDS:
+        module = _load(command)
+        if module is None:
+            print(f"affect-perception {command}: not implemented yet", file=sys.stderr)
+            return 2
+        module.add_arguments(parsers[command])
+    args = parser.parse_args(argv)
+    assert module is not None  # argparse exits on an unknown command
+    return int(module.run(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

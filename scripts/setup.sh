@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# One-command set-up on a fresh machine: .venv at the repository root with the pinned
+# dependencies, the messages built into it with colcon, this package installed (editable) with
+# its console scripts, and the face-detector models fetched into the model cache.
+# Idempotent: a second run with nothing changed only re-checks each step (seconds).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+ROOT=$PWD
+VENV=$ROOT/.venv
+PY=${PYTHON:-python3}
+
+step() { printf '\n== %s\n' "$*"; }
+fingerprint() { cat "$@" | sha256sum | cut -d' ' -f1; }
+
+if [ ! -x "$VENV/bin/python" ]; then
+  step "creating $VENV"
+  "$PY" -m venv "$VENV"
+fi
+touch "$VENV/COLCON_IGNORE"  # the venv holds ROS package.xml files colcon must not crawl
+
+deps=$(fingerprint requirements/*.txt)
+if [ "$(cat "$VENV/.deps.sha256" 2>/dev/null)" != "$deps" ]; then
+  step "installing pinned dependencies (a few minutes on a fresh machine)"
+  "$VENV/bin/pip" install --disable-pip-version-check -q \
+    -r requirements/dev.txt -c requirements/lock.txt
+  echo "$deps" > "$VENV/.deps.sha256"
+fi
+
+step "building the messages with colcon into $VENV"
+mkdir -p log
+(
+  export VIRTUAL_ENV=$VENV PATH=$VENV/bin:$PATH
+  export AMENT_PREFIX_PATH=$VENV CMAKE_PREFIX_PATH=$VENV
+  colcon --log-base log build --base-paths "$ROOT" --build-base build --merge-install \
+    --install-base "$VENV" --cmake-args -DAFFECT_PERCEPTION_INSTALL_PYTHON=OFF \
+    --event-handlers console_start_end- > log/colcon-build.txt 2>&1 \
+    || { tail -n 40 log/colcon-build.txt; echo "colcon build failed: see log/colcon-build.txt" >&2; exit 1; }
+)
+
+pkg=$(fingerprint setup.cfg setup.py)
+if [ "$(cat "$VENV/.package.sha256" 2>/dev/null)" != "$pkg" ]; then
+  step "installing affect_perception (editable) and its console scripts"
+  "$VENV/bin/pip" install --disable-pip-version-check -q --no-deps --no-build-isolation \
+    -e . --config-settings editable_mode=compat
+  echo "$pkg" > "$VENV/.package.sha256"
+fi
+
+step "fetching the face-detector models into the model cache"
+"$VENV/bin/python" -m affect_perception.runtime.assets fetch
+
+"$VENV/bin/python" -c "from affect_perception.msg import AffectStateArray; import affect_perception.cli"
+step "set-up complete"

@@ -1,0 +1,39 @@
+"""Shared fixtures: a ROS environment kept on loopback and an rclpy context per session."""
+
+from __future__ import annotations
+
+import os
+import random
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+# Discovery on loopback only, a domain of this run's own, logs in a temporary folder; child
+# processes inherit all three.
+os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
+os.environ.setdefault("ROS_DOMAIN_ID", str(random.randint(1, 100)))
+os.environ.setdefault("ROS_LOG_DIR", tempfile.mkdtemp(prefix="affect_perception_roslog_"))
+# Children import this checkout's sources, not an installed copy.
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)
+
+
+@pytest.fixture(scope="session")
+def rclpy_init() -> Iterator[None]:
+    """Initialise rclpy's default context once for the test process."""
+    import rclpy
+
+    rclpy.init()
+    yield
+    rclpy.try_shutdown()
+
+
+@pytest.fixture(scope="session")
+def python() -> str:
+    """The interpreter to start child processes with (the venv's, with the ROS re-exec)."""
+    return sys.executable

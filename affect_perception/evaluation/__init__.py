@@ -1,0 +1,1 @@
+"""Evaluation: ABAW metrics, label files, scoring, bag replay and reports."""

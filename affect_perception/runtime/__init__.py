@@ -1,0 +1,1 @@
+"""ROS-free runtime: image decoding, face detection, alignment, tracking and inference."""

@@ -37,6 +37,10 @@ mkdir -p log
     || { tail -n 40 log/colcon-build.txt; echo "colcon build failed: see log/colcon-build.txt" >&2; exit 1; }
 )
 
+# rosidl registers the generated messages as a distribution named affect_perception too; pip
+# would take it for an older copy of this package and uninstall the generated files with it.
+rm -rf "$VENV"/lib/python3*/site-packages/affect_perception-*.egg-info
+
 pkg=$(fingerprint setup.cfg setup.py)
 if [ "$(cat "$VENV/.package.sha256" 2>/dev/null)" != "$pkg" ]; then
   step "installing affect_perception (editable) and its console scripts"

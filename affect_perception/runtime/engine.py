@@ -1,0 +1,216 @@
+"""onnxruntime engine for the exported model: the per-frame encoder and the temporal part.
+
+Providers default to TensorRT → CUDA → CPU, keeping whichever this onnxruntime build has; a
+requested provider that is missing is a logged warning, never a failure. The model's
+preprocessing contract (input size, mean, std) and label orders are read from the ONNX
+metadata and checked against the configuration at load.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+from affect_perception.labels import AU_NAMES, EMI_NAMES, TASKS
+from affect_perception.runtime.alignment import normalize
+
+LOG = logging.getLogger(__name__)
+
+DEFAULT_PROVIDERS = ("TensorrtExecutionProvider", "CUDAExecutionProvider",
+                     "CPUExecutionProvider")
+ENCODER_FILE = "encoder.onnx"
+TEMPORAL_FILE = "temporal.onnx"
+# Metadata keys every model file carries (docs/ARCHITECTURE.md); lists are JSON text.
+REQUIRED_METADATA = ("model_id", "variant", "window", "time_patch", "tasks", "au_names",
+                     "emi_names", "feature_names", "input_size", "mean", "std")
+
+
+class ModelLoadError(ValueError):
+    """A model file is missing, unreadable, or does not match the configuration."""
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What a model directory says about itself in its ONNX metadata."""
+
+    model_id: str
+    variant: str
+    window: int
+    time_patch: int
+    tasks: tuple[str, ...]
+    feature_names: tuple[str, ...]
+    input_size: int
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+
+    @classmethod
+    def from_metadata(cls, props: dict[str, str], source: Path) -> "ModelInfo":
+        """Parse and validate metadata_props read from ``source``."""
+        missing = [key for key in REQUIRED_METADATA if key not in props]
+        if missing:
+            raise ModelLoadError(f"{source}: ONNX metadata lacks {missing}; re-export the model "
+                                 "with `affect-perception export`")
+        try:
+            info = cls(
+                model_id=props["model_id"], variant=props["variant"],
+                window=int(props["window"]), time_patch=int(props["time_patch"]),
+                tasks=tuple(json.loads(props["tasks"])),
+                feature_names=tuple(json.loads(props["feature_names"])),
+                input_size=int(props["input_size"]),
+                mean=tuple(float(v) for v in json.loads(props["mean"])),
+                std=tuple(float(v) for v in json.loads(props["std"])),
+            )
+            au_names, emi_names = json.loads(props["au_names"]), json.loads(props["emi_names"])
+        except (ValueError, TypeError) as err:
+            raise ModelLoadError(f"{source}: unreadable ONNX metadata: {err}") from err
+        if tuple(au_names) != AU_NAMES or tuple(emi_names) != EMI_NAMES:
+            raise ModelLoadError(f"{source}: AU/EMI order {au_names} / {emi_names} differs from "
+                                 f"this package's {AU_NAMES} / {EMI_NAMES}")
+        unknown = set(info.tasks) - set(TASKS)
+        if unknown or not info.tasks:
+            raise ModelLoadError(f"{source}: tasks {info.tasks} must be a non-empty subset of "
+                                 f"{TASKS}")
+        if len(info.mean) != 3 or len(info.std) != 3 or min(info.std) <= 0:
+            raise ModelLoadError(f"{source}: mean/std must be 3 values each, std > 0")
+        return info
+
+
+@dataclass
+class EngineConfig:
+    """How to load and run a model directory.
+
+    Attributes:
+        model_dir: folder with encoder.onnx, temporal.onnx and model.json.
+        providers: execution providers in order of preference; missing ones are skipped.
+        intra_op_threads: onnxruntime intra-op threads per session (0: onnxruntime's default).
+        trt_fp16: let TensorRT build FP16 engines.
+        trt_cache_dir: folder for TensorRT engine caches (None: next to the model).
+        window: expected window length (None: take the model's).
+        tasks: tasks the caller needs (None: whatever the model has).
+        warmup: run each session once at load so the first frame is not slow.
+    """
+
+    model_dir: Path
+    providers: tuple[str, ...] = DEFAULT_PROVIDERS
+    intra_op_threads: int = 0
+    trt_fp16: bool = True
+    trt_cache_dir: Path | None = None
+    window: int | None = None
+    tasks: tuple[str, ...] | None = None
+    warmup: bool = True
+    session_options: dict[str, object] = field(default_factory=dict)
+
+
+def resolve_providers(requested: tuple[str, ...], available: list[str]) -> list[str]:
+    """Keep the requested providers this build has, in order, warning about the others."""
+    kept = [p for p in requested if p in available]
+    for provider in requested:
+        if provider not in available:
+            LOG.warning("execution provider %s is not available in this onnxruntime build "
+                        "(available: %s); skipping it", provider, ", ".join(available))
+    if not kept:
+        LOG.warning("none of the requested providers %s is available; using CPU", requested)
+        kept = ["CPUExecutionProvider"]
+    return kept
+
+
+class AffectEngine:
+    """Runs ``encoder.onnx`` per face crop and ``temporal.onnx`` per feature window."""
+
+    def __init__(self, config: EngineConfig) -> None:
+        self.config = config
+        model_dir = Path(config.model_dir)
+        if not model_dir.is_dir():
+            raise ModelLoadError(f"model directory {model_dir} does not exist")
+        providers = resolve_providers(tuple(config.providers), ort.get_available_providers())
+        self.encoder = self._session(model_dir / ENCODER_FILE, providers)
+        self.temporal_session = self._session(model_dir / TEMPORAL_FILE, providers)
+        self.info = self._check_metadata(model_dir)
+        self.active_provider = self.encoder.get_providers()[0]
+        LOG.info("model %s (%s, window %d) on %s", self.info.model_id, self.info.variant,
+                 self.info.window, self.active_provider)
+        self._mean = np.asarray(self.info.mean, np.float32)
+        self._std = np.asarray(self.info.std, np.float32)
+        self.output_shapes = {o.name: tuple(o.shape[1:])
+                              for o in self.temporal_session.get_outputs()}
+        self.outputs = tuple(self.output_shapes)
+        self.feature_shapes = {o.name: tuple(o.shape[1:]) for o in self.encoder.get_outputs()}
+        if config.warmup:
+            self.warm_up()
+
+    def _session(self, path: Path, providers: list[str]) -> ort.InferenceSession:
+        if not path.is_file():
+            raise ModelLoadError(f"model file {path} does not exist; export one with "
+                                 "`affect-perception export`")
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = self.config.intra_op_threads
+        options.inter_op_num_threads = 1
+        for key, value in self.config.session_options.items():
+            setattr(options, key, value)
+        provider_options = [self._provider_options(p, path) for p in providers]
+        try:
+            return ort.InferenceSession(str(path), options, providers=providers,
+                                        provider_options=provider_options)
+        except Exception as err:  # onnxruntime raises several unrelated types for bad files
+            raise ModelLoadError(f"model file {path} cannot be loaded: {err}") from err
+
+    def _provider_options(self, provider: str, path: Path) -> dict[str, str]:
+        if provider != "TensorrtExecutionProvider":
+            return {}
+        cache = self.config.trt_cache_dir or path.parent / "trt_cache"
+        return {"trt_fp16_enable": str(self.config.trt_fp16), "trt_engine_cache_enable": "True",
+                "trt_engine_cache_path": str(cache)}
+
+    def _check_metadata(self, model_dir: Path) -> ModelInfo:
+        encoder_props = self.encoder.get_modelmeta().custom_metadata_map
+        temporal_props = self.temporal_session.get_modelmeta().custom_metadata_map
+        info = ModelInfo.from_metadata(encoder_props, model_dir / ENCODER_FILE)
+        if ModelInfo.from_metadata(temporal_props, model_dir / TEMPORAL_FILE) != info:
+            raise ModelLoadError(f"{model_dir}: {ENCODER_FILE} and {TEMPORAL_FILE} come from "
+                                 "different models (their metadata differ)")
+        encoder_outputs = tuple(o.name for o in self.encoder.get_outputs())
+        temporal_inputs = tuple(i.name for i in self.temporal_session.get_inputs())
+        if encoder_outputs != info.feature_names or temporal_inputs != info.feature_names:
+            raise ModelLoadError(f"{model_dir}: encoder outputs {encoder_outputs} and temporal "
+                                 f"inputs {temporal_inputs} must both be {info.feature_names}")
+        if self.config.window is not None and self.config.window != info.window:
+            raise ModelLoadError(f"{model_dir / TEMPORAL_FILE}: model window is {info.window} "
+                                 f"but the configuration asks for {self.config.window}")
+        wanted = set(self.config.tasks or ())
+        if not wanted <= set(info.tasks):
+            raise ModelLoadError(f"{model_dir / TEMPORAL_FILE}: model has tasks {info.tasks}, "
+                                 f"the configuration needs {sorted(wanted)}")
+        return info
+
+    def warm_up(self) -> None:
+        """Run both sessions once on zeros."""
+        size = self.info.input_size
+        features = self.encode(np.zeros((1, size, size, 3), np.uint8))
+        self.temporal({k: np.repeat(v[:, None], self.info.window, axis=1)
+                       for k, v in features.items()})
+
+    def encode(self, crops: np.ndarray) -> dict[str, np.ndarray]:
+        """Encode (n, S, S, 3) uint8 RGB crops into the per-frame feature maps."""
+        if len(crops) == 0:
+            return {name: np.zeros((0, *shape), np.float32)
+                    for name, shape in self.feature_shapes.items()}
+        images = normalize(crops, self._mean, self._std)
+        values = self.encoder.run(None, {"image": images})
+        return dict(zip(self.info.feature_names, values, strict=True))
+
+    def empty_outputs(self) -> dict[str, np.ndarray]:
+        """Task outputs for zero faces."""
+        return {name: np.zeros((0, *shape), np.float32)
+                for name, shape in self.output_shapes.items()}
+
+    def temporal(self, windows: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Run the temporal part over (n, W, C, S, S) windows; returns the task outputs."""
+        if len(next(iter(windows.values()))) == 0:
+            return self.empty_outputs()
+        values = self.temporal_session.run(None, {k: windows[k] for k in self.info.feature_names})
+        return dict(zip(self.outputs, values, strict=True))

@@ -37,3 +37,18 @@ def rclpy_init() -> Iterator[None]:
 def python() -> str:
     """The interpreter to start child processes with (the venv's, with the ROS re-exec)."""
     return sys.executable
+
+
+@pytest.fixture(scope="session")
+def random_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An untrained single-scale model, window 8, exported once per test session."""
+    import torch
+
+    from affect_perception.model.affect_model import AffectModel
+    from affect_perception.model.config import ModelConfig
+    from affect_perception.model.export import export_onnx
+
+    torch.manual_seed(0)
+    out = tmp_path_factory.mktemp("random_model")
+    export_onnx(AffectModel(ModelConfig(variant="single", window=8)).eval(), out)
+    return out

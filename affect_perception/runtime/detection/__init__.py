@@ -1,0 +1,1 @@
+"""Face detectors behind one interface: `base.create_detector(name, **params).detect(rgb)`."""

@@ -129,8 +129,9 @@ def test_haar_finds_the_astronaut() -> None:
     assert np.isnan(faces.keypoints).all() and faces.score[0] == 1
 
 
-def test_haar_finds_both_pasted_faces() -> None:
-    faces = create_detector("haar").detect(TWO_FACES)
+@pytest.mark.parametrize("downscale", [0, 320])
+def test_haar_finds_both_pasted_faces(downscale: float) -> None:
+    faces = create_detector("haar", downscale=downscale).detect(TWO_FACES)
     assert np.all(np.diag(iou_matrix(faces.xyxy, TWO_FACE_BOXES)) > 0.6)
 
 

@@ -115,7 +115,7 @@ class ResizingDetector(ABC):
         if scale < 1:
             size = (max(1, round(width * scale)), max(1, round(height * scale)))
             small = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
-        faces = self._detect(small, self.config.min_face_size * scale)
+        faces = self._detect(small, small.shape[1] / width)
         if small is not rgb:
             factor = np.array([width / small.shape[1], height / small.shape[0]], np.float32)
             faces = Detections(xyxy=faces.xyxy * np.tile(factor, 2), score=faces.score,
@@ -129,9 +129,8 @@ class ResizingDetector(ABC):
         return faces[:self.config.max_faces] if self.config.max_faces else faces
 
     @abstractmethod
-    def _detect(self, rgb: np.ndarray, min_size: float) -> Detections:
-        """Faces in ``rgb`` in its own pixels; ``min_size`` (pixels of ``rgb``) may be used to
-        skip work on smaller faces."""
+    def _detect(self, rgb: np.ndarray, scale: float) -> Detections:
+        """Faces in ``rgb`` in its own pixels; ``scale`` is its size relative to the frame."""
 
 
 def build_detector(config: DetectorConfig) -> FaceDetector:

@@ -101,7 +101,7 @@ class BlazeFaceDetector(ResizingDetector):
         scale = np.array([new_w / width, new_h / height], np.float32)
         return tensor[None], scale, np.array([left, top], np.float32)
 
-    def _detect(self, rgb: np.ndarray, min_size: float) -> Detections:
+    def _detect(self, rgb: np.ndarray, scale: float) -> Detections:
         tensor, scale, offset = self._letterbox(rgb)
         outputs = self._session.run(self._scores + self._boxes, {self._input.name: tensor})
         heads = len(self._scores)

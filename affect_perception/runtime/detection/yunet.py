@@ -40,7 +40,7 @@ class YuNetDetector(ResizingDetector):
         except cv2.error as err:
             raise ValueError(f"OpenCV could not load {path} as a YuNet model: {err}") from None
 
-    def _detect(self, rgb: np.ndarray, min_size: float) -> Detections:
+    def _detect(self, rgb: np.ndarray, scale: float) -> Detections:
         height, width = rgb.shape[:2]
         self._net.setInputSize((width, height))
         _, faces = self._net.detect(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))

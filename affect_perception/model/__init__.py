@@ -1,0 +1,1 @@
+"""The affect model (MobileNetV4 backbone + temporal MLP-Mixer), checkpoints and ONNX export."""

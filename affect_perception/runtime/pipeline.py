@@ -1,0 +1,227 @@
+"""`AffectPipeline`: one RGB frame in, the affect of every tracked face out.
+
+Stages, each timed: detect (every ``detect_every`` frames; the tracker carries the boxes in
+between) → track → align → encode (all faces in one batch) → window → temporal (all faces in one
+batch, every ``temporal_every`` frames) → outputs. The node and the evaluator both call
+``process``; nothing here imports rclpy or torch.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from affect_perception.detections import Detections
+from affect_perception.frame_result import FrameResult
+from affect_perception.labels import AU_NAMES, EMI_NAMES
+from affect_perception.runtime.alignment import align_faces
+from affect_perception.runtime.detection.base import DetectorConfig, build_detector
+from affect_perception.runtime.engine import DEFAULT_PROVIDERS, AffectEngine, EngineConfig
+from affect_perception.runtime.smoothing import EmaSmoother
+from affect_perception.runtime.tracker import FaceTracker, TrackerConfig
+from affect_perception.runtime.windows import FeatureWindows
+
+# Window slots per processed face: room for tracks that are briefly missed but still alive.
+TRACK_SLOTS_PER_FACE = 2
+# Latencies kept for the p50/p95 figures (a sliding window of recent frames).
+LATENCY_HISTORY = 300
+
+
+@dataclass
+class PipelineConfig:
+    """Everything the pipeline needs; the node fills it from ROS parameters.
+
+    Attributes:
+        model_dir: folder with encoder.onnx, temporal.onnx, model.json.
+        detector: face detector settings (backend, thresholds, downscale); its max_faces is
+            set from this config's.
+        tracker: tracker settings (confirmation hits, misses before drop, gating).
+        providers: onnxruntime execution providers, in order of preference.
+        intra_op_threads: onnxruntime threads per session (0: onnxruntime's default).
+        max_faces: most faces processed per frame (the largest); bounds memory and time.
+        detect_every: run the detector every k frames; the tracker predicts in between.
+        temporal_every: run the temporal model every k frames; other frames reuse the last
+            output of each face (new faces are always computed).
+        max_gap: missed frames a face's window bridges by repeating its last features.
+        au_threshold: probability above which an AU counts as active (one value or 12).
+        ah_threshold: probability above which a face counts as hesitant.
+        ema_alpha: weight of the newest output in an EMA over each face's outputs (None: off).
+    """
+
+    model_dir: Path
+    detector: DetectorConfig = field(default_factory=DetectorConfig)
+    tracker: TrackerConfig = field(default_factory=TrackerConfig)
+    providers: tuple[str, ...] = DEFAULT_PROVIDERS
+    intra_op_threads: int = 0
+    max_faces: int = 4
+    detect_every: int = 1
+    temporal_every: int = 1
+    max_gap: int = 5
+    au_threshold: float | tuple[float, ...] = 0.5
+    ah_threshold: float = 0.5
+    ema_alpha: float | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("max_faces", "detect_every", "temporal_every"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.max_gap < 0:
+            raise ValueError(f"max_gap must be >= 0, got {self.max_gap}")
+        thresholds = np.broadcast_to(np.asarray(self.au_threshold, np.float32), len(AU_NAMES))
+        if not (np.all((thresholds > 0) & (thresholds < 1)) and 0 < self.ah_threshold < 1):
+            raise ValueError("au_threshold and ah_threshold must lie strictly between 0 and 1")
+        if self.ema_alpha is not None and not 0 < self.ema_alpha <= 1:
+            raise ValueError(f"ema_alpha must be in (0, 1] or None, got {self.ema_alpha}")
+        # the detector keeps only the faces the pipeline will process
+        self.detector = replace(self.detector, max_faces=self.max_faces)
+
+
+@dataclass
+class PipelineCounters:
+    """Running totals since start."""
+
+    frames: int = 0
+    faces: int = 0
+    latency_ms: deque = field(default_factory=lambda: deque(maxlen=LATENCY_HISTORY))
+
+    def latency_percentiles(self) -> tuple[float, float]:
+        """p50 and p95 of recent per-frame latencies in ms (NaN before the first frame)."""
+        if not self.latency_ms:
+            return float("nan"), float("nan")
+        p50, p95 = np.percentile(np.asarray(self.latency_ms), [50, 95])
+        return float(p50), float(p95)
+
+
+class StageTimer:
+    """Collects milliseconds per named stage for one frame."""
+
+    def __init__(self) -> None:
+        self.ms: dict[str, float] = {}
+
+    @contextmanager
+    def __call__(self, stage: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.ms[stage] = self.ms.get(stage, 0.0) + (time.perf_counter() - start) * 1e3
+
+
+class AffectPipeline:
+    """Detect, track, encode and estimate the affect of every face in a stream of frames."""
+
+    def __init__(self, config: PipelineConfig) -> None:
+        self.config = config
+        self.engine = AffectEngine(EngineConfig(
+            model_dir=Path(config.model_dir), providers=tuple(config.providers),
+            intra_op_threads=config.intra_op_threads))
+        self.info = self.engine.info
+        self.detector = build_detector(config.detector)
+        self.tracker = FaceTracker(config.tracker)
+        self.windows = FeatureWindows(
+            window=self.info.window, feature_shapes=self.engine.feature_shapes,
+            max_tracks=config.max_faces * TRACK_SLOTS_PER_FACE, max_gap=config.max_gap)
+        self.smoother = EmaSmoother(config.ema_alpha) if config.ema_alpha else None
+        self.counters = PipelineCounters()
+        self._au_threshold = np.broadcast_to(
+            np.asarray(config.au_threshold, np.float32), len(AU_NAMES)).copy()
+        self._last_outputs: dict[str, dict[str, np.ndarray]] = {}
+
+    @property
+    def window_size(self) -> int:
+        """Frames a face's window needs to be warm."""
+        return self.info.window
+
+    def reset(self) -> None:
+        """Forget every track (e.g. after a jump in the input stream)."""
+        self.tracker.reset()
+        self.windows.remove(list(self.windows.track_ids))
+        self._last_outputs.clear()
+        if self.smoother is not None:
+            self.smoother.reset()
+
+    def process(self, rgb: np.ndarray, stamp: float) -> FrameResult:
+        """Estimate the affect of every tracked face in one (H, W, 3) uint8 RGB frame."""
+        if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
+            raise ValueError(f"frame must be (H, W, 3) uint8 RGB, got {rgb.shape} {rgb.dtype}")
+        start = time.perf_counter()
+        timer = StageTimer()
+        frame_index = self.counters.frames
+        with timer("detect"):
+            if frame_index % self.config.detect_every == 0:
+                faces = self.tracker.update(self.detector.detect(rgb))
+            else:
+                faces = self.tracker.predict()
+        self._forget(self.tracker.removed)
+        faces = self._largest(faces, self.config.max_faces)
+        ids = [str(t) for t in faces.track_id]
+        with timer("align"):
+            crops = align_faces(rgb, faces, size=self.info.input_size)
+        with timer("encode"):
+            features = self.engine.encode(crops)
+        with timer("window"):
+            self.windows.mark_missed([t for t in self.windows.track_ids if t not in set(ids)])
+            self.windows.push(ids, features)
+        with timer("temporal"):
+            outputs = self._temporal(ids, frame_index)
+        with timer("outputs"):
+            if self.smoother is not None:
+                outputs = self.smoother(ids, outputs, stamp)
+            faces.data.update(self._face_fields(outputs, ids))
+        self.counters.frames += 1
+        self.counters.faces += len(faces)
+        timer.ms["total"] = (time.perf_counter() - start) * 1e3
+        self.counters.latency_ms.append(timer.ms["total"])
+        return FrameResult(stamp=stamp, image_size=(rgb.shape[1], rgb.shape[0]), faces=faces,
+                           window_size=self.info.window, model_id=self.info.model_id,
+                           timings_ms=timer.ms)
+
+    @staticmethod
+    def _largest(faces: Detections, max_faces: int) -> Detections:
+        if len(faces) <= max_faces:
+            return faces
+        return faces[np.argsort(-faces.area, kind="stable")[:max_faces]]
+
+    def _forget(self, track_ids: list[str]) -> None:
+        if not track_ids:
+            return
+        self.windows.remove(list(track_ids))
+        for track in track_ids:
+            self._last_outputs.pop(track, None)
+        if self.smoother is not None:
+            self.smoother.remove(list(track_ids))
+
+    def _temporal(self, ids: list[str], frame_index: int) -> dict[str, np.ndarray]:
+        """Task outputs per face; between temporal frames, known faces reuse their last ones."""
+        if not ids:
+            return self.engine.empty_outputs()
+        if frame_index % self.config.temporal_every == 0:
+            todo = ids
+        else:
+            todo = [t for t in ids if t not in self._last_outputs]
+        if todo:
+            fresh = self.engine.temporal(self.windows.gather(todo))
+            for i, track in enumerate(todo):
+                self._last_outputs[track] = {k: v[i] for k, v in fresh.items()}
+        return {k: np.stack([self._last_outputs[t][k] for t in ids]) for k in self.engine.outputs}
+
+    def _face_fields(self, outputs: dict[str, np.ndarray], ids: list[str]) -> dict:
+        """Map model outputs to FrameResult's per-face fields (NaN for absent tasks)."""
+        n = len(ids)
+        va = outputs.get("va", np.full((n, 2), np.nan, np.float32))
+        au = outputs.get("au", np.full((n, len(AU_NAMES)), np.nan, np.float32))
+        emi = outputs.get("emi", np.full((n, len(EMI_NAMES)), np.nan, np.float32))
+        ah = outputs.get("ah", np.full((n, 1), np.nan, np.float32)).reshape(n)
+        return {
+            "valence": va[:, 0].astype(np.float32), "arousal": va[:, 1].astype(np.float32),
+            "au_prob": au.astype(np.float32), "au_active": au >= self._au_threshold,
+            "emi": emi.astype(np.float32),
+            "ah_prob": ah.astype(np.float32), "ah": ah >= self.config.ah_threshold,
+            "window_fill": self.windows.fill(ids).astype(np.int64).reshape(n),
+        }

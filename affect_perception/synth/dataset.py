@@ -1,0 +1,173 @@
+"""Writing synthetic videos in the layouts of the real datasets.
+
+Under the output folder (one "video" per face: ``<video>_face<k>`` when a video has several)::
+
+    cropped_aligned/<video>/00001.jpg ...           224×224 crops, one per frame
+    VA_Estimation_Challenge/<split>/<video>.txt     "valence,arousal", -5 where missing
+    AU_Detection_Challenge/<split>/<video>.txt      "AU1,...,AU26", -1 where missing
+    AH_Labels/<split>/<video>.txt                   "hesitancy", 0/1, -1 where missing
+    EMI_Frames/<split>/<video>.txt                  the six EMI names, per frame, -5 missing
+    EMI_Labels/train_split.csv, valid_split.csv     "Filename,Admiration,...,Joy", per video
+    synth.json                                      the settings and every video's seed
+
+``<split>`` is ``Train_Set`` or ``Validation_Set`` (Aff-Wild2's names); the EMI CSV names
+follow Hume-Vidmimic2. Crops come from the runtime's alignment on the ground-truth boxes and
+keypoints, so they match what the pipeline feeds the model. Frames where a face is mostly out
+of the frame keep their crop and carry the missing markers, as in Aff-Wild2.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from affect_perception.detections import Detections
+from affect_perception.labels import AU_MISSING, AU_NAMES, EMI_NAMES, VA_MISSING, VA_NAMES
+from affect_perception.runtime.alignment import align_faces
+from affect_perception.synth import labels
+from affect_perception.synth.scene import Video
+
+SPLITS = ("Train_Set", "Validation_Set")
+CROPS_DIR = "cropped_aligned"
+VA_DIR = "VA_Estimation_Challenge"
+AU_DIR = "AU_Detection_Challenge"
+AH_DIR = "AH_Labels"
+EMI_FRAMES_DIR = "EMI_Frames"
+EMI_DIR = "EMI_Labels"
+EMI_FILES = {"Train_Set": "train_split.csv", "Validation_Set": "valid_split.csv"}
+MANIFEST = "synth.json"
+# Marker of a missing A/H frame label (as for AUs).
+AH_MISSING = AU_MISSING
+# JPEG quality of the crops.
+JPEG_QUALITY = 90
+
+
+@dataclass
+class DatasetConfig:
+    """What to write.
+
+    Attributes:
+        videos: number of videos.
+        frames: frames per video.
+        seed: dataset seed; each video's seed derives from it and the video's index.
+        faces: faces per video.
+        val_ratio: share of videos in Validation_Set (all faces of a video share its split).
+        size: frame (width, height) in pixels.
+        fps: frame rate.
+        crop_size: side of the aligned crops in pixels.
+    """
+
+    videos: int
+    frames: int
+    seed: int = 0
+    faces: int = 1
+    val_ratio: float = 0.2
+    size: tuple[int, int] = (640, 480)
+    fps: float = 30.0
+    crop_size: int = 224
+
+    def __post_init__(self) -> None:
+        if self.videos < 1 or self.frames < 1 or self.faces < 1:
+            raise ValueError("videos, frames and faces must each be at least 1, got "
+                             f"{self.videos}, {self.frames}, {self.faces}")
+        if not 0.0 <= self.val_ratio <= 1.0:
+            raise ValueError(f"val_ratio must lie in [0, 1], got {self.val_ratio}")
+
+
+@dataclass
+class VideoEntry:
+    """One written face-video: its name, split, source video seed and face (person) index."""
+
+    name: str
+    split: str
+    seed: int
+    person: int
+    labelled_frames: int
+
+
+@dataclass
+class Manifest:
+    """What a dataset folder holds (written as synth.json)."""
+
+    config: DatasetConfig
+    videos: list[VideoEntry] = field(default_factory=list)
+
+
+def video_seed(seed: int, index: int) -> int:
+    """The render seed of video ``index`` of a dataset with ``seed``."""
+    return int(np.random.SeedSequence([seed, index]).generate_state(1)[0])
+
+
+def video_splits(config: DatasetConfig) -> list[str]:
+    """Split of each video: round(val_ratio · videos) random videos go to Validation_Set."""
+    n_val = int(round(config.val_ratio * config.videos))
+    order = np.random.default_rng([config.seed, config.videos]).permutation(config.videos)
+    val = set(order[:n_val].tolist())
+    return [SPLITS[1] if i in val else SPLITS[0] for i in range(config.videos)]
+
+
+def _write_table(path: Path, header: list[str], rows: np.ndarray, fmt: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = [",".join(header)] + [",".join(fmt % v for v in row) for row in rows]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def _write_labels(out: Path, name: str, split: str, video: Video, person: int,
+                  labelled: np.ndarray) -> np.ndarray:
+    """Write one face's frame label files; return its per-video EMI row."""
+    lab = video.labels[person]
+    missing = ~labelled
+    va = np.where(missing[:, None], VA_MISSING, lab.va)
+    au = np.where(missing[:, None], AU_MISSING, lab.au)
+    ah = np.where(missing, AH_MISSING, lab.ah)
+    emi = np.where(missing[:, None], VA_MISSING, lab.emi)
+    _write_table(out / VA_DIR / split / f"{name}.txt", list(VA_NAMES), va, "%.4f")
+    _write_table(out / AU_DIR / split / f"{name}.txt", list(AU_NAMES), au, "%d")
+    _write_table(out / AH_DIR / split / f"{name}.txt", ["hesitancy"], ah[:, None], "%d")
+    _write_table(out / EMI_FRAMES_DIR / split / f"{name}.txt", list(EMI_NAMES), emi, "%.4f")
+    return labels.video_emi(lab.emi, labelled)
+
+
+def write_dataset(out: Path | str, config: DatasetConfig) -> Manifest:
+    """Render ``config.videos`` videos and write crops and labels under ``out``.
+
+    Returns:
+        The manifest, also written to ``out/synth.json``.
+    """
+    out = Path(out)
+    manifest = Manifest(config=config)
+    emi_rows: dict[str, list[str]] = {split: [] for split in SPLITS}
+    for index, split in enumerate(video_splits(config)):
+        seed = video_seed(config.seed, index)
+        video = Video(seed, config.frames, config.faces, config.size, config.fps)
+        base = f"synth_{config.seed}_{index:04d}"
+        names = [base if config.faces == 1 else f"{base}_face{k}" for k in range(config.faces)]
+        folders = [out / CROPS_DIR / name for name in names]
+        for folder in folders:
+            folder.mkdir(parents=True, exist_ok=True)
+        labelled = np.zeros((config.faces, config.frames), dtype=bool)
+        for frame in video:
+            faces = Detections(xyxy=np.stack([f.box for f in frame.faces]),
+                               score=np.ones(len(frame.faces)),
+                               keypoints=np.stack([f.keypoints for f in frame.faces]))
+            crops = align_faces(frame.image, faces, size=config.crop_size)
+            for k, (truth, crop) in enumerate(zip(frame.faces, crops, strict=True)):
+                labelled[k, frame.index] = truth.labelled
+                cv2.imwrite(str(folders[k] / f"{frame.index + 1:05d}.jpg"),
+                            cv2.cvtColor(crop, cv2.COLOR_RGB2BGR),
+                            [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
+        for k, name in enumerate(names):
+            row = _write_labels(out, name, split, video, k, labelled[k])
+            emi_rows[split].append(",".join([name] + [f"{v:.4f}" for v in row]))
+            manifest.videos.append(VideoEntry(name=name, split=split, seed=seed, person=k,
+                                              labelled_frames=int(labelled[k].sum())))
+    (out / EMI_DIR).mkdir(parents=True, exist_ok=True)
+    for split, rows in emi_rows.items():
+        header = ",".join(["Filename", *EMI_NAMES])
+        (out / EMI_DIR / EMI_FILES[split]).write_text("\n".join([header, *rows]) + "\n")
+    (out / MANIFEST).write_text(json.dumps(asdict(manifest), indent=1) + "\n")
+    return manifest

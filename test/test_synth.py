@@ -1,0 +1,283 @@
+"""The synthetic face-video generator: determinism, label ranges and rules, AU drawing, layout."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from affect_perception.cli import main
+from affect_perception.labels import AU_MISSING, AU_NAMES, EMI_NAMES, VA_MISSING
+from affect_perception.synth import dataset, labels, trajectories
+from affect_perception.synth.face import Identity, draw_face
+from affect_perception.synth.scene import SynthFrame, Video, render_video
+from affect_perception.synth.strip import make_strip
+from affect_perception.synth.trajectories import FaceState, FaceTrack, simulate_face
+
+
+def _frames(seed: int, frames: int = 4, faces: int = 1) -> list[SynthFrame]:
+    return list(render_video(seed, frames, faces=faces))
+
+
+def _same(a: list[SynthFrame], b: list[SynthFrame]) -> bool:
+    return all(
+        np.array_equal(x.image, y.image) and all(
+            np.array_equal(f.box, g.box) and np.array_equal(f.au, g.au)
+            and np.array_equal(f.emi, g.emi) and f.ah == g.ah and f.valence == g.valence
+            for f, g in zip(x.faces, y.faces, strict=True))
+        for x, y in zip(a, b, strict=True))
+
+
+# --- determinism ---------------------------------------------------------------------------
+
+def test_same_seed_gives_same_frames_and_labels() -> None:
+    assert _same(_frames(3), _frames(3))
+
+
+def test_different_seed_gives_different_frames() -> None:
+    a, b = _frames(3, 2), _frames(4, 2)
+    assert not np.array_equal(a[0].image, b[0].image)
+    assert a[0].faces[0].valence != b[0].faces[0].valence
+
+
+def test_short_video_is_the_start_of_a_long_one() -> None:
+    long, short = Video(11, 40, faces=2), Video(11, 12, faces=2)
+    assert _same([long.render(i) for i in range(12)], list(short))
+
+
+# --- frames and labels --------------------------------------------------------------------
+
+@pytest.mark.parametrize("faces", [1, 3])
+def test_frames_carry_labels_in_range(faces: int) -> None:
+    video = Video(5, 20, faces=faces, size=(480, 360))
+    for frame in itertools.islice(video, 0, 20, 3):
+        assert frame.image.shape == (360, 480, 3) and frame.image.dtype == np.uint8
+        assert frame.stamp == pytest.approx(frame.index / 30.0)
+        assert [f.person for f in frame.faces] == list(range(faces))
+        for face in frame.faces:
+            assert face.box.shape == (4,) and face.keypoints.shape == (6, 2)
+            assert face.box[0] < face.box[2] and face.box[1] < face.box[3]
+            assert -1 <= face.valence <= 1 and -1 <= face.arousal <= 1
+            assert face.au.shape == (len(AU_NAMES),) and set(face.au) <= {0, 1}
+            assert face.emi.shape == (len(EMI_NAMES),)
+            assert np.all((face.emi >= 0) & (face.emi <= 1))
+            assert face.ah in (0, 1) and 0 <= face.visible <= 1
+
+
+def test_keypoints_follow_blazeface_order() -> None:
+    image = np.zeros((480, 640, 3), np.uint8)
+    state = FaceState(center=(320, 240), height=200)
+    geo = draw_face(image, Identity.sample(np.random.default_rng(0)), state)
+    right_eye, left_eye, nose, mouth, right_ear, left_ear = geo.keypoints
+    # the person's right is the image's left for a face looking at the camera
+    assert right_ear[0] < right_eye[0] < nose[0] < left_eye[0] < left_ear[0]
+    assert right_eye[1] < nose[1] < mouth[1]
+    x1, y1, x2, y2 = geo.box
+    assert x1 < right_eye[0] and left_eye[0] < x2 and y1 < right_eye[1] and mouth[1] < y2
+
+
+@pytest.mark.parametrize("faces", [2, 3, 4])
+def test_several_faces_never_overlap(faces: int) -> None:
+    video = Video(21, 60, faces=faces)
+    for index in range(0, 60, 2):
+        state_boxes = [f.box for f in video.render(index).faces]
+        for a, b in itertools.combinations(state_boxes, 2):
+            assert min(a[2], b[2]) <= max(a[0], b[0]) or min(a[3], b[3]) <= max(a[1], b[1])
+
+
+def test_va_trajectories_cover_the_range_smoothly() -> None:
+    tracks = [simulate_face(seed, 300, 30.0, (640, 480)) for seed in range(20)]
+    values = np.concatenate([np.stack([t.valence, t.arousal], 1) for t in tracks])
+    assert values.min() < -0.8 and values.max() > 0.8
+    assert max(np.abs(np.diff(t.valence)).max() for t in tracks) < 0.1  # no jumps
+
+
+def test_aus_co_occur_as_in_real_faces() -> None:
+    tracks = [simulate_face(seed, 300, 30.0, (640, 480)) for seed in range(40)]
+    au = np.concatenate([labels.au_labels(t) for t in tracks]).astype(float)
+    valence = np.concatenate([t.valence for t in tracks])
+    rates = au.mean(axis=0)
+    assert np.all((rates > 0.1) & (rates < 0.5)), dict(zip(AU_NAMES, rates, strict=True))
+    corr = np.corrcoef(au.T)
+    k = {name: i for i, name in enumerate(AU_NAMES)}
+    for a, b in [("AU6", "AU12"), ("AU1", "AU2"), ("AU4", "AU7"), ("AU25", "AU26")]:
+        assert corr[k[a], k[b]] > 0.3, (a, b)
+    assert np.corrcoef(au[:, k["AU12"]], valence)[0, 1] > 0.5
+    assert np.corrcoef(au[:, k["AU4"]], valence)[0, 1] < -0.4
+
+
+# --- each AU acts on its own part of the face ------------------------------------------------
+
+# face band each AU may change: "upper" (brows, forehead), "eyes" (eyes, cheeks) or "lower"
+# (nose wings, mouth, chin)
+AU_REGIONS = {"AU1": "upper", "AU2": "upper", "AU4": "upper", "AU6": "eyes", "AU7": "eyes",
+              "AU10": "lower", "AU12": "lower", "AU15": "lower", "AU23": "lower",
+              "AU24": "lower", "AU25": "lower", "AU26": "lower"}
+
+
+def _render_state(au: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    image = np.full((400, 400, 3), 90, np.uint8)
+    state = FaceState(center=(200, 190), height=240, au=au)
+    geo = draw_face(image, Identity.sample(np.random.default_rng(1)), state)
+    return image, geo.keypoints
+
+
+@pytest.mark.parametrize("au_name", AU_NAMES)
+def test_each_au_changes_only_its_region(au_name: str) -> None:
+    neutral, kps = _render_state(np.zeros(len(AU_NAMES)))
+    au = np.zeros(len(AU_NAMES))
+    au[AU_NAMES.index(au_name)] = 1.0
+    active, _ = _render_state(au)
+    changed = np.abs(active.astype(int) - neutral.astype(int)).max(axis=2) > 12
+    eye_y, nose_y, mouth_y = kps[:2, 1].mean(), kps[2, 1], kps[3, 1]
+    span = mouth_y - eye_y
+    rows = np.arange(changed.shape[0])[:, None]
+    region = {"upper": rows < eye_y - 0.1 * span,
+              "eyes": (rows > eye_y - 0.3 * span) & (rows < nose_y),
+              "lower": rows > nose_y - 0.3 * span}[AU_REGIONS[au_name]]
+    region = np.broadcast_to(region, changed.shape)
+    assert changed[region].sum() >= 150, f"{au_name} barely changes its region"
+    assert changed[~region].sum() <= 0.02 * changed[region].sum(), (
+        f"{au_name} changes pixels outside its region")
+
+
+def test_each_au_has_its_own_look() -> None:
+    looks = []
+    for k in range(len(AU_NAMES)):
+        au = np.zeros(len(AU_NAMES))
+        au[k] = 1.0
+        looks.append(_render_state(au)[0].astype(int))
+    for a, b in itertools.combinations(range(len(AU_NAMES)), 2):
+        differ = (np.abs(looks[a] - looks[b]).max(axis=2) > 12).sum()
+        assert differ > 60, f"{AU_NAMES[a]} and {AU_NAMES[b]} look alike"
+
+
+# --- EMI and hesitancy need the sequence -----------------------------------------------------
+
+def test_frame_labels_follow_frames_but_emi_and_ah_follow_the_sequence() -> None:
+    rng = np.random.default_rng(0)
+    for seed in range(6):
+        track = simulate_face(seed, 240, 30.0, (640, 480))
+        order = rng.permutation(len(track))
+        shuffled = track.take(order)
+        # VA and AUs are per-frame: shuffling frames just shuffles them
+        assert np.array_equal(labels.au_labels(shuffled), labels.au_labels(track)[order])
+        # EMI and A/H are not functions of single frames
+        emi_gap = np.abs(labels.emi_frames(shuffled) - labels.emi_frames(track)[order]).mean()
+        assert emi_gap > 0.02
+        assert np.any(labels.ah_labels(shuffled) != labels.ah_labels(track)[order])
+        assert not np.allclose(labels.emi_frames(shuffled).mean(0),
+                               labels.emi_frames(track).mean(0), atol=0.01)
+
+
+def _gaze_track(gaze_x: np.ndarray) -> FaceTrack:
+    n = len(gaze_x)
+    zeros = np.zeros(n)
+    return FaceTrack(center=np.zeros((n, 2)), height=np.full(n, 100.0), yaw=zeros,
+                     pitch=zeros, roll=zeros, valence=zeros, arousal=zeros,
+                     au=np.zeros((n, len(AU_NAMES))), gaze=np.stack([gaze_x, zeros], 1),
+                     blink=zeros)
+
+
+@pytest.mark.parametrize(("case", "gaze_x", "hesitant"), [
+    ("still", np.zeros(60), False),
+    ("slow drift", 0.8 * np.sin(np.arange(60) / 30 * 2 * np.pi / 3), False),
+    ("one glance away", np.clip(np.arange(60) - 30, 0, 4) / 4.0, False),
+    ("darting back and forth", 0.8 * np.sin(np.arange(60) / 30 * 2 * np.pi * 4.0), True),
+])
+def test_hesitancy_is_back_and_forth_movement(case: str, gaze_x: np.ndarray,
+                                              hesitant: bool) -> None:
+    ah = labels.ah_labels(_gaze_track(gaze_x))
+    steady = ah[labels.WINDOW:]
+    assert bool(steady.all() if hesitant else not steady.any()), case
+
+
+def test_hesitation_events_raise_ah() -> None:
+    tracks = [simulate_face(seed, 300, 30.0, (640, 480)) for seed in range(20)]
+    ah = np.concatenate([labels.ah_labels(t) for t in tracks])
+    assert 0.05 < ah.mean() < 0.5
+
+
+def test_gestures_drive_their_emi_dimension() -> None:
+    n = 60
+    nodding = _gaze_track(np.zeros(n))
+    nodding.valence = np.full(n, 0.8)
+    still = nodding.take(np.arange(n))
+    nodding.pitch = 8.0 * np.sin(np.arange(n) / 30 * 2 * np.pi * 2.5)
+    k = EMI_NAMES.index("Admiration")
+    assert labels.emi_frames(nodding)[10:, k].mean() > 2 * labels.emi_frames(still)[10:, k].mean()
+
+
+# --- dataset layout -------------------------------------------------------------------------
+
+def _read(path: Path) -> tuple[list[str], np.ndarray]:
+    lines = path.read_text().splitlines()
+    return lines[0].split(","), np.array([[float(v) for v in line.split(",")]
+                                          for line in lines[1:]])
+
+
+def test_dataset_has_the_real_layouts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(trajectories, "EXIT_CHANCE", 1.0)  # every face leaves the frame once
+    config = dataset.DatasetConfig(videos=3, frames=40, seed=2, faces=2, val_ratio=0.34,
+                                   size=(320, 240))
+    manifest = dataset.write_dataset(tmp_path, config)
+    assert len(manifest.videos) == 6
+    assert {v.split for v in manifest.videos} == set(dataset.SPLITS)
+    missing_seen = 0
+    for entry in manifest.videos:
+        assert entry.name.endswith(f"_face{entry.person}")
+        crops = sorted(p.name for p in (tmp_path / "cropped_aligned" / entry.name).iterdir())
+        assert crops == [f"{i:05d}.jpg" for i in range(1, 41)]
+        crop = cv2.imread(str(tmp_path / "cropped_aligned" / entry.name / crops[0]))
+        assert crop.shape == (224, 224, 3)
+        head, va = _read(tmp_path / "VA_Estimation_Challenge" / entry.split / f"{entry.name}.txt")
+        assert head == ["valence", "arousal"] and va.shape == (40, 2)
+        head, au = _read(tmp_path / "AU_Detection_Challenge" / entry.split / f"{entry.name}.txt")
+        assert head == list(AU_NAMES) and au.shape == (40, 12)
+        head, ah = _read(tmp_path / "AH_Labels" / entry.split / f"{entry.name}.txt")
+        assert head == ["hesitancy"] and ah.shape == (40, 1)
+        head, emi = _read(tmp_path / "EMI_Frames" / entry.split / f"{entry.name}.txt")
+        assert head == list(EMI_NAMES) and emi.shape == (40, 6)
+        missing = np.all(va == VA_MISSING, axis=1)
+        assert np.array_equal(missing, np.all(au == AU_MISSING, axis=1))
+        assert np.array_equal(missing, ah[:, 0] == AU_MISSING)
+        assert np.all(np.abs(va[~missing]) <= 1) and set(np.unique(au[~missing])) <= {0, 1}
+        assert entry.labelled_frames == (~missing).sum() > 0
+        missing_seen += missing.sum()
+    assert missing_seen > 0
+    for split, name in dataset.EMI_FILES.items():
+        head, *rows = (tmp_path / "EMI_Labels" / name).read_text().splitlines()
+        assert head == "Filename," + ",".join(EMI_NAMES)
+        assert sorted(r.split(",")[0] for r in rows) == sorted(
+            v.name for v in manifest.videos if v.split == split)
+        assert all(0 <= float(v) <= 1 for r in rows for v in r.split(",")[1:])
+
+
+def test_cli_writes_a_dataset_and_a_strip(tmp_path: Path) -> None:
+    assert main(["synth", "--out", str(tmp_path / "data"), "--videos", "2", "--frames", "3",
+                 "--size", "160x120", "--strip", str(tmp_path / "strip.png")]) == 0
+    assert (tmp_path / "data" / "synth.json").is_file()
+    assert len(list((tmp_path / "data" / "cropped_aligned").iterdir())) == 2
+    assert cv2.imread(str(tmp_path / "strip.png")).shape[1] > 1000
+
+
+def test_cli_needs_an_output() -> None:
+    with pytest.raises(SystemExit, match="--out"):
+        main(["synth", "--videos", "1"])
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"videos": 0, "frames": 5}, "at least 1"),
+    ({"videos": 1, "frames": 5, "val_ratio": 1.5}, "val_ratio"),
+])
+def test_dataset_config_rejects_bad_values(kwargs: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        dataset.DatasetConfig(**kwargs)
+
+
+def test_strip_shows_frames_with_captions() -> None:
+    strip = make_strip(seed=1, count=2, every=3, size=(320, 240))
+    assert strip.ndim == 3 and strip.shape[1] > 600 and strip.dtype == np.uint8

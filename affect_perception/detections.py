@@ -17,6 +17,19 @@ import numpy as np
 NUM_KEYPOINTS = 6
 
 
+def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(n, m) float64 intersection over union of (n, 4) and (m, 4) xyxy boxes (0 where empty)."""
+    a = np.asarray(a, np.float64).reshape(-1, 4)
+    b = np.asarray(b, np.float64).reshape(-1, 4)
+    top_left = np.maximum(a[:, None, :2], b[None, :, :2])
+    bottom_right = np.minimum(a[:, None, 2:], b[None, :, 2:])
+    inter = np.prod(np.clip(bottom_right - top_left, 0, None), axis=2)
+    area_a = np.prod(np.clip(a[:, 2:] - a[:, :2], 0, None), axis=1)
+    area_b = np.prod(np.clip(b[:, 2:] - b[:, :2], 0, None), axis=1)
+    union = area_a[:, None] + area_b[None, :] - inter
+    return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
+
+
 @dataclass
 class Detections:
     """Faces found in one frame.

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import skimage.data
 
-from affect_perception.detections import Detections
+from affect_perception.detections import Detections, box_iou
 from affect_perception.runtime import assets
 from affect_perception.runtime.detection.base import (
     DetectorConfig,
@@ -18,7 +18,7 @@ from affect_perception.runtime.detection.base import (
     create_detector,
 )
 from affect_perception.runtime.detection.blazeface import ANCHOR_STRIDES, ssd_anchors
-from affect_perception.runtime.detection.nms import iou_matrix, nms, weighted_nms
+from affect_perception.runtime.detection.nms import nms, weighted_nms
 
 ASTRONAUT = skimage.data.astronaut()
 # The astronaut's face, brows to chin and ear to ear, checked by eye on the 512×512 photo.
@@ -58,7 +58,7 @@ def front() -> FaceDetector:
 
 
 def _iou(faces: Detections, box: np.ndarray) -> float:
-    return float(iou_matrix(faces.xyxy[:1], box[None])[0, 0])
+    return float(box_iou(faces.xyxy[:1], box[None])[0, 0])
 
 
 @pytest.mark.parametrize("variant", ["back", "front"])
@@ -87,14 +87,14 @@ def test_no_face_in_cat_or_coffee(variant: str, photo: str, request) -> None:
 def test_two_faces_largest_first(back: FaceDetector) -> None:
     faces = back.detect(TWO_FACES)
     assert len(faces) == 2
-    iou = iou_matrix(faces.xyxy, TWO_FACE_BOXES)
+    iou = box_iou(faces.xyxy, TWO_FACE_BOXES)
     assert np.all(np.diag(iou) > 0.7)  # in order: the larger paste first
     assert faces.area[0] > faces.area[1]
 
 
 def test_max_faces_keeps_the_largest() -> None:
     faces = create_detector(max_faces=1).detect(TWO_FACES)
-    assert len(faces) == 1 and iou_matrix(faces.xyxy, TWO_FACE_BOXES[:1])[0, 0] > 0.7
+    assert len(faces) == 1 and box_iou(faces.xyxy, TWO_FACE_BOXES[:1])[0, 0] > 0.7
 
 
 @pytest.mark.parametrize(("min_face_size", "count"), [
@@ -114,7 +114,7 @@ def test_downscaled_detection_finds_the_same_faces(back: FaceDetector, downscale
     full = back.detect(TWO_FACES)
     small = create_detector(downscale=downscale).detect(TWO_FACES)
     assert len(small) == len(full) == 2
-    assert np.all(np.diag(iou_matrix(small.xyxy, full.xyxy)) > 0.85)
+    assert np.all(np.diag(box_iou(small.xyxy, full.xyxy)) > 0.85)
     assert np.nanmax(np.abs(small.keypoints - full.keypoints)) < 6
 
 
@@ -132,7 +132,7 @@ def test_haar_finds_the_astronaut() -> None:
 @pytest.mark.parametrize("downscale", [0, 320])
 def test_haar_finds_both_pasted_faces(downscale: float) -> None:
     faces = create_detector("haar", downscale=downscale).detect(TWO_FACES)
-    assert np.all(np.diag(iou_matrix(faces.xyxy, TWO_FACE_BOXES)) > 0.6)
+    assert np.all(np.diag(box_iou(faces.xyxy, TWO_FACE_BOXES)) > 0.6)
 
 
 def test_detectors_follow_the_protocol(back: FaceDetector) -> None:

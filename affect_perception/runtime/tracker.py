@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from affect_perception.detections import NUM_KEYPOINTS, Detections
+from affect_perception.detections import NUM_KEYPOINTS, Detections, box_iou
 
 # Smallest box side in pixels: a shrinking predicted box never inverts, sizes never divide by 0.
 MIN_BOX_SIDE = 1.0
@@ -78,10 +78,7 @@ def match_cost(tracks_xyxy: np.ndarray, dets_xyxy: np.ndarray, iou_weight: float
     """(t, d) cost in [0, 1]: ``w (1 - IoU) + (1 - w) min(1, centre distance / mean diagonal)``."""
     a, b = tracks_xyxy[:, None, :], dets_xyxy[None, :, :]
     wh_a, wh_b = a[..., 2:] - a[..., :2], b[..., 2:] - b[..., :2]
-    inter = np.maximum(np.minimum(a[..., 2:], b[..., 2:]) - np.maximum(a[..., :2], b[..., :2]),
-                       0.0).prod(axis=-1)
-    union = wh_a.prod(axis=-1) + wh_b.prod(axis=-1) - inter
-    iou = inter / np.maximum(union, 1e-9)
+    iou = box_iou(tracks_xyxy, dets_xyxy)
     # twice the centre offset over twice the mean diagonal
     offset = a[..., :2] + a[..., 2:] - b[..., :2] - b[..., 2:]
     diagonals = np.hypot(wh_a[..., 0], wh_a[..., 1]) + np.hypot(wh_b[..., 0], wh_b[..., 1])

@@ -4,16 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-
-def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(len(a), len(b)) intersection over union of two sets of xyxy boxes."""
-    top_left = np.maximum(a[:, None, :2], b[None, :, :2])
-    bottom_right = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.prod(np.clip(bottom_right - top_left, 0, None), axis=2)
-    area_a = np.prod(np.clip(a[:, 2:] - a[:, :2], 0, None), axis=1)
-    area_b = np.prod(np.clip(b[:, 2:] - b[:, :2], 0, None), axis=1)
-    union = area_a[:, None] + area_b[None, :] - inter
-    return np.divide(inter, union, out=np.zeros_like(inter, dtype=np.float64), where=union > 0)
+from affect_perception.detections import box_iou
 
 
 def _clusters(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> list[np.ndarray]:
@@ -22,7 +13,7 @@ def _clusters(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> li
     order = np.argsort(-scores, kind="stable")
     clusters = []
     while order.size:
-        overlap = iou_matrix(boxes[order[:1]], boxes[order])[0] >= iou_threshold
+        overlap = box_iou(boxes[order[:1]], boxes[order])[0] >= iou_threshold
         overlap[0] = True
         clusters.append(order[overlap])
         order = order[~overlap]

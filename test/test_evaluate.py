@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
 import numpy as np
 import pytest
+from matplotlib import image as mpimg
 
+from affect_perception import cli
 from affect_perception.detections import Detections
+from affect_perception.evaluation import bag_io, labels_io
 from affect_perception.evaluation.align import (
     assign,
     iou,
     pair_with_rows,
     pair_with_truth,
 )
+from affect_perception.evaluation.bag_types import affect_typestore
+from affect_perception.evaluation.evaluate import score_series
 from affect_perception.frame_result import FrameResult
+from affect_perception.labels import AU_NAMES, EMI_NAMES
 
 
 def frame(boxes: list[list[float]], ids: list[str], valence: list[float],
@@ -89,3 +100,160 @@ def test_rows_pair_with_the_largest_face() -> None:
     assert stats.missing_predictions == 1 and stats.scored_faces == 1
     with pytest.raises(ValueError, match="one row per frame"):
         pair_with_rows([1, 2], predictions[:2], labels, "video")
+
+
+# --- the eval command on small synthetic bags -------------------------------------------------
+
+FRAMES = 40
+REPORT_KEYS = ("va_ccc", "valence_ccc", "arousal_ccc", "au_f1_mean", "au_f1", "emi_pearson_mean",
+               "ah_f1", "frames", "frames_with_face", "faces", "fps", "latency_ms_p50",
+               "latency_ms_p95", "dropped", "model_id", "warm_only", "notes")
+# Keys that may be null, each for a documented reason (docs/EVALUATION.md).
+NULLABLE = {"rate"}
+
+
+def make_synthetic(out: Path, storage: str = "mcap", compressed: bool = False,
+                   frames: int = FRAMES) -> Path:
+    args = ["make-bag", "--synthetic", "--out", str(out), "--frames", str(frames), "--faces", "2",
+            "--size", "320x240", "--seed", "3", "--storage", storage]
+    assert cli.main(args + (["--compressed"] if compressed else [])) == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def synthetic_bag(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_synthetic(tmp_path_factory.mktemp("bags") / "synthetic")
+
+
+def run_eval(capsys: pytest.CaptureFixture[str], *args: object) -> tuple[int, str]:
+    """Run ``affect-perception eval`` with one onnxruntime thread; returns (code, stderr)."""
+    code = cli.main(["eval", "--threads", "1", *map(str, args)])
+    return code, capsys.readouterr().err
+
+
+def assert_report(folder: Path, frames: int) -> dict:
+    report = json.loads((folder / "report.json").read_text())
+    assert set(REPORT_KEYS) <= set(report)
+    assert report["frames"] == frames and report["dropped"] == 0
+    assert 0 < report["frames_with_face"] <= frames
+    assert report["faces"] >= report["frames_with_face"]
+    assert report["fps"] > 0 and 0 < report["latency_ms_p50"] <= report["latency_ms_p95"]
+    assert report["warm_only"] is True and report["model_id"]
+    for key in ("va_ccc", "valence_ccc", "arousal_ccc", "au_f1_mean", "emi_pearson_mean",
+                "ah_f1"):
+        assert report[key] is not None and -1 <= report[key] <= 1, key
+    assert set(report["au_f1"]) == set(AU_NAMES)
+    assert report["scored_faces"] <= report["matched_faces"] <= report["labelled_faces"]
+    for name in ("va.png", "au_f1.png", "emi.png"):
+        assert mpimg.imread(folder / name).ndim == 3
+    assert "VA CCC" in (folder / "report.md").read_text()
+    return report
+
+
+@pytest.mark.parametrize(("storage", "compressed"), [
+    ("mcap", False), ("sqlite3", False), ("mcap", True), ("sqlite3", True)])
+def test_round_trip(tmp_path: Path, capsys: pytest.CaptureFixture[str], random_model_dir: Path,
+                    storage: str, compressed: bool) -> None:
+    bag = make_synthetic(tmp_path / "bag", storage, compressed)
+    code, err = run_eval(capsys, "--bag", bag, "--model", random_model_dir, "--report",
+                         tmp_path / "report", "--record", tmp_path / "pred")
+    assert code == 0, err
+    report = assert_report(tmp_path / "report", FRAMES)
+    assert report["labelled_faces"] == sum(
+        len(r.faces) for r in bag_io.read_affect(bag, bag_io.GROUND_TRUTH_TOPIC).values())
+    # the recording holds one AffectStateArray per frame, stamped like its source image
+    source = [f.stamp_ns for f in bag_io.read_frames(bag, report["topic"])]
+    recorded = bag_io.read_affect(tmp_path / "pred", bag_io.PREDICTION_TOPIC)
+    assert sorted(recorded) == source
+    assert sum(len(r.faces) for r in recorded.values()) == report["faces"]
+
+
+def test_ground_truth_against_itself_scores_perfectly(synthetic_bag: Path) -> None:
+    truth = bag_io.read_affect(synthetic_bag, bag_io.GROUND_TRUTH_TOPIC)
+    stamps = sorted(truth)
+    series, stats = pair_with_truth(stamps, [truth[s] for s in stamps], truth)
+    assert stats.scored_faces == stats.labelled_faces == 2 * FRAMES
+    assert set(series.person) == {"person0", "person1"}
+    notes: list[str] = []
+    scores = score_series(series, notes)
+    assert notes == []
+    assert scores["valence_ccc"] == scores["arousal_ccc"] == pytest.approx(1.0)
+    occurs = (series.label["au"] == 1).any(axis=0)
+    assert occurs.sum() >= 3  # the check below means something
+    for name, present in zip(AU_NAMES, occurs, strict=True):
+        assert scores["au_f1"][name] == (1.0 if present else 0.0), name
+    varies = series.label["emi"].std(axis=0) > 0
+    assert varies.sum() >= 2
+    for name, vary in zip(EMI_NAMES, varies, strict=True):
+        assert scores["emi_pearson"][name] == pytest.approx(1.0 if vary else 0.0), name
+    assert scores["ah_f1"] == (1.0 if series.label["ah"].any() else 0.0)
+
+
+def write_bag(path: Path, write: Callable[[bag_io.BagWriter], None]) -> Path:
+    with bag_io.BagWriter(path) as writer:
+        write(writer)
+    return path
+
+
+def only_truth(path: Path, source: Path) -> Path:
+    truth = bag_io.read_affect(source, bag_io.GROUND_TRUTH_TOPIC)
+    return write_bag(path, lambda w: [w.write_result(bag_io.GROUND_TRUTH_TOPIC, r, s)
+                                      for s, r in truth.items()])
+
+
+def odd_encoding(path: Path, _source: Path) -> Path:
+    types = affect_typestore().types
+    header = types["std_msgs/msg/Header"](
+        stamp=types["builtin_interfaces/msg/Time"](sec=1, nanosec=0), frame_id="camera")
+    msg = types[bag_io.IMAGE_TYPE](header=header, height=2, width=2, encoding="weird16",
+                                   is_bigendian=0, step=4, data=np.zeros(8, np.uint8))
+    return write_bag(path, lambda w: w.write_msg(bag_io.IMAGE_TOPIC, msg, 10**9))
+
+
+def truncated(path: Path, source: Path) -> Path:
+    shutil.copytree(source, path)
+    storage = next(path.glob("*.mcap"))
+    storage.write_bytes(storage.read_bytes()[:5000])
+    return path
+
+
+@pytest.mark.parametrize(("make", "extra", "message"), [
+    (only_truth, [], "has no sensor_msgs/Image or CompressedImage topic"),
+    (odd_encoding, [], "encoding 'weird16' is not supported"),
+    (truncated, [], "cannot be read"),
+    (None, ["--labels", "short.txt"], "has 39 label rows but the bag has 40 frames"),
+    (None, ["--model", "missing"], "model folder missing does not exist"),
+    (None, ["--topic", "/nope"], "has no image topic '/nope'"),
+])
+def test_bad_inputs_are_one_line_errors(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+        synthetic_bag: Path, random_model_dir: Path,
+        make: Callable[[Path, Path], Path] | None, extra: list[str], message: str) -> None:
+    monkeypatch.chdir(tmp_path)
+    labels_io.write_video_file(tmp_path / "short.txt", "va", np.zeros((FRAMES - 1, 2)))
+    bag = synthetic_bag if make is None else make(tmp_path / "bad", synthetic_bag)
+    model = [] if "--model" in extra else ["--model", random_model_dir]
+    code, err = run_eval(capsys, "--bag", bag, *model, *extra, "--report", tmp_path / "r")
+    assert code == 2
+    assert err.count("\n") == 1 and err.startswith("affect-perception eval: error:"), err
+    assert message in err
+    assert "Traceback" not in err and not (tmp_path / "r").exists()
+
+
+def test_label_files_match_frames_by_index(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                           synthetic_bag: Path, random_model_dir: Path) -> None:
+    truth = bag_io.read_affect(synthetic_bag, bag_io.GROUND_TRUTH_TOPIC)
+    first = [truth[s].faces[0].data for s in sorted(truth)]  # person0 stands for the video
+    labels_io.write_video_file(tmp_path / "clip.txt", "va", np.stack(
+        [np.concatenate([d["valence"], d["arousal"]]) for d in first]))
+    labels_io.write_video_file(tmp_path / "clip_au.txt", "au",
+                               np.concatenate([d["au_prob"] for d in first]))
+    code, err = run_eval(capsys, "--bag", synthetic_bag, "--model", random_model_dir,
+                         "--labels", tmp_path / "clip.txt", "--labels", tmp_path / "clip_au.txt",
+                         "--report", tmp_path / "report")
+    assert code == 0, err
+    report = json.loads((tmp_path / "report" / "report.json").read_text())
+    assert report["labelled_faces"] == FRAMES
+    assert report["va_ccc"] is not None and report["au_f1_mean"] is not None
+    assert report["emi_pearson_mean"] is None and report["ah_f1"] is None
+    assert any("no labels for emi, ah" in note for note in report["notes"])

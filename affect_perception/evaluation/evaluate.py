@@ -58,6 +58,10 @@ TASK_KEYS: dict[str, tuple[str, ...]] = {
 # Tasks whose labels mark a missing value with a negative number the metric does not drop.
 NEGATIVE_MISSING = ("emi", "ah")
 LABEL_FORMATS = ("affwild2", "emi-csv", "ah")
+# onnxruntime intra-op threads in process: the batches (faces of one frame) are small, and
+# onnxruntime's all-core default spins idle threads (300 frames, 2 faces, 2 busy cores: 69 s
+# against 25 s with one thread).
+DEFAULT_THREADS = 1
 WARM_NOTE = ("scored only predictions with a warm window (window_fill >= window_size); "
              "pass --all-frames to score every frame")
 
@@ -113,8 +117,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="score predictions of cold windows too")
     parser.add_argument("--min-iou", type=float, default=MIN_IOU,
                         help="least box IoU of a predicted track and a labelled face")
-    parser.add_argument("--threads", type=int, default=0,
-                        help="inprocess mode: onnxruntime threads (0: its default)")
+    parser.add_argument("--threads", type=int, default=DEFAULT_THREADS,
+                        help="inprocess mode: onnxruntime intra-op threads per model (0: all "
+                             f"cores; default {DEFAULT_THREADS})")
     parser.add_argument("--report", required=True, type=Path, help="folder for the report")
 
 

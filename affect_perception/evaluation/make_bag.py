@@ -17,6 +17,7 @@ import argparse
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -35,6 +36,9 @@ from affect_perception.evaluation.bag_io import (
 )
 from affect_perception.frame_result import FrameResult
 from affect_perception.labels import AU_MISSING, AU_NAMES, EMI_NAMES, VA_MISSING
+
+if TYPE_CHECKING:
+    from affect_perception.synth.scene import FaceTruth
 
 # Stamp of the first frame (2023-11-14T22:13:20Z): a plausible wall-clock time, never zero.
 START_TIME_NS = 1_700_000_000 * NS_PER_S
@@ -88,8 +92,10 @@ def _size(text: str) -> tuple[int, int]:
     return width, height
 
 
-def truth_result(faces: list, stamp_s: float) -> FrameResult:
-    """Synthetic ground-truth faces as a FrameResult (labels in the affect fields)."""
+def truth_result(faces: list[FaceTruth], stamp_s: float, image_size: tuple[int, int]
+                 ) -> FrameResult:
+    """Synthetic ground truth as a FrameResult: the faces in view, labels in the affect fields."""
+    faces = [face for face in faces if face.visible > 0]
     rows = [_truth_row(face) for face in faces]
 
     def column(key: str, width: int = 0) -> np.ndarray:
@@ -103,19 +109,14 @@ def truth_result(faces: list, stamp_s: float) -> FrameResult:
     detections = Detections(
         xyxy=np.array([face.box for face in faces], np.float32).reshape(-1, 4),
         score=np.ones(len(rows), np.float32),
-        track_id=np.array([_person(face.person) for face in faces], dtype=object), data=data)
-    return FrameResult(stamp=stamp_s, image_size=(0, 0), faces=detections, window_size=0,
+        track_id=np.array([f"person{face.person}" for face in faces], dtype=object), data=data)
+    return FrameResult(stamp=stamp_s, image_size=image_size, faces=detections, window_size=0,
                        model_id=GROUND_TRUTH_MODEL_ID)
 
 
-def _person(person: object) -> str:
-    return person if isinstance(person, str) else f"person{person}"
-
-
-def _truth_row(face: object) -> dict[str, object]:
+def _truth_row(face: FaceTruth) -> dict[str, object]:
     """One face's labels, with the missing markers where it has none."""
-    labelled = getattr(face, "labelled", True)
-    if not labelled:
+    if not face.labelled:
         return {"valence": VA_MISSING, "arousal": VA_MISSING,
                 "au": np.full(len(AU_NAMES), AU_MISSING), "ah": PROBABILITY_MISSING,
                 "emi": np.full(len(EMI_NAMES), PROBABILITY_MISSING)}
@@ -125,14 +126,15 @@ def _truth_row(face: object) -> dict[str, object]:
 
 def synthetic_frames(args: argparse.Namespace) -> Iterator[Frame]:
     """Frames and ground truth of a synthetic video."""
-    from affect_perception.synth import render_video
+    from affect_perception.synth.scene import render_video
 
     fps = args.fps or 30.0
     frames = 300 if args.frames is None else args.frames
     for frame in render_video(seed=args.seed, frames=frames, faces=args.faces, size=args.size,
                               fps=fps):
         stamp = START_TIME_NS + round(frame.stamp * NS_PER_S)
-        yield frame.image, stamp, truth_result(list(frame.faces), stamp / NS_PER_S)
+        size = (frame.image.shape[1], frame.image.shape[0])
+        yield frame.image, stamp, truth_result(list(frame.faces), stamp / NS_PER_S, size)
 
 
 def video_frames(path: Path, fps: float | None, limit: int | None) -> Iterator[Frame]:

@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -34,7 +35,9 @@ from affect_perception.evaluation.bag_io import (
 )
 from affect_perception.frame_result import FrameResult
 from affect_perception.runtime.image_decode import ImageDecodeError
-from affect_perception.runtime.pipeline import AffectPipeline
+
+if TYPE_CHECKING:
+    from affect_perception.runtime.pipeline import AffectPipeline
 
 # Seconds to wait for the node to load its model and connect to our topics.
 NODE_START_TIMEOUT_S = 90.0

@@ -43,7 +43,7 @@ SKULL_BACK = 0.55
 # Outline shift towards the nose per unit sin(yaw) (the face oval moves a little with a turn).
 OUTLINE_YAW_SHIFT = 0.2
 # Chin drop of AU26 at full intensity, in face units.
-JAW_DROP = 0.22
+JAW_DROP = 0.3
 # Top of the ground-truth box as a fraction of the oval's half-height above its centre: the
 # box runs from there (above the brows) to the chin and cheek to cheek, as BlazeFace's do.
 BOX_TOP = 0.5
@@ -246,13 +246,12 @@ class _Head:
         """Back of the head: hair (or bald scalp), behind ears and face."""
         shift = -SKULL_BACK * self.sin_yaw
         colour = _tone(self.id.skin, 0.82) if self.id.hair_style == "bald" else self.id.hair
-        dome = _ellipse(0, -0.1 * self.h, 1.1, 1.06 * self.h, 32)
-        if self.id.hair_style == "long":
-            dome = np.concatenate([dome[dome[:, 1] < 0], [[-1.2, self.h + 0.6],
-                                                          [1.2, self.h + 0.6]]])
-            dome = dome[np.argsort(np.arctan2(dome[:, 1] + 0.1 * self.h, dome[:, 0]))]
-        else:
-            dome = dome[dome[:, 1] < 0.05 * self.h]
+        a = np.linspace(np.pi - 0.1, 2 * np.pi + 0.1, 24)  # left, over the top, right
+        dome = np.stack([1.1 * np.cos(a), self.h * (1.06 * np.sin(a) - 0.1)], axis=1)
+        if self.id.hair_style == "long":  # down to the shoulders, ends rounded inwards
+            ends = np.array([[1.18, 0.6 * self.h], [1.1, self.h + 0.35], [0.9, self.h + 0.55],
+                             [-0.9, self.h + 0.55], [-1.1, self.h + 0.35], [-1.18, 0.6 * self.h]])
+            dome = np.concatenate([dome, ends])
         _fill(img, self.plane(dome, shift), colour)
 
     def ears(self, img: np.ndarray) -> np.ndarray:
@@ -346,7 +345,7 @@ class _Head:
         AU4."""
         au, ew = self.au, self.id.eye_size
         lift = 0.06 * self.st.arousal
-        inner = -lift - 0.17 * au["AU1"] + 0.12 * au["AU4"]
+        inner = -lift - 0.22 * au["AU1"] + 0.12 * au["AU4"]
         outer = -lift - 0.17 * au["AU2"] + 0.05 * au["AU4"]
         middle = -0.04 * au["AU1"] - 0.05 * au["AU2"]
         u = _U01
@@ -364,15 +363,15 @@ class _Head:
     def wrinkles(self) -> None:
         """Queue the lines some AUs add; only while the AU is on, darker with its intensity."""
         au, eg, ew = self.au, self.id.eye_gap, self.id.eye_size
-        width = self.px(0.022)
-        dark = _tone(self.id.skin, 0.5)
+        width = self.px(0.028)
+        dark = _tone(self.id.skin, 0.42)
 
         def stroke(name: str, pts: np.ndarray, lift: float = 0.0) -> None:
             if au[name] > 0.02:
                 self.line(pts, _mix(self.id.skin, dark, au[name]), width, lift)
 
         x = _U[::2]
-        top = self.brow_y - 0.26
+        top = self.brow_y - 0.3
         for k in range(2):
             stroke("AU1", np.stack([0.2 * x, top - 0.08 * k + 0.03 * x ** 2], 1))
             for side in (-1, 1):
@@ -417,8 +416,8 @@ class _Head:
                                       - 0.2 * au["AU23"])
         thin = max(0.15, 1 - 0.55 * au["AU23"] - 0.75 * au["AU24"]) * self.id.lip_thickness
         raise10 = 0.07 * au["AU10"]
-        gap = au["AU25"] * (0.07 + 0.24 * au["AU26"])
-        stretch = 0.09 * au["AU26"] * (1 - au["AU25"])
+        gap = au["AU25"] * (0.1 + 0.24 * au["AU26"])
+        stretch = 0.12 * au["AU26"] * (1 - au["AU25"])
         u = _U
         xs = half * u
         taper = (1 - u ** 2) ** 0.7

@@ -11,7 +11,7 @@ from affect_perception.labels import AU_NAMES, EMI_NAMES
 from affect_perception.synth.scene import FaceTruth, Video
 
 # Video seed of the documentation strip (picked for varied expressions).
-STRIP_SEED = 5
+STRIP_SEED = 188
 # Width of one tile, and the height of the text panel under it, in pixels.
 TILE_WIDTH = 320
 PANEL_HEIGHT = 62
@@ -19,6 +19,8 @@ FONT = cv2.FONT_HERSHEY_SIMPLEX
 
 
 def _caption(index: int, face: FaceTruth) -> list[str]:
+    if not face.labelled:
+        return [f"#{index}", "labels missing:", "face out of the frame"]
     active = [name[2:] for name, on in zip(AU_NAMES, face.au, strict=True) if on]
     top = int(np.argmax(face.emi))
     return [f"#{index}  V {face.valence:+.2f}  A {face.arousal:+.2f}",

@@ -82,8 +82,9 @@ BLINK_RATE = 0.3
 BLINK_SHAPE = (0.5, 0.9, 1.0, 0.8, 0.4)
 
 # Face height (forehead to chin) in pixels: the smallest the sampler picks where the frame
-# allows, and the largest as a fraction of the frame height.
-MIN_FACE_PX = 90.0
+# allows (its detector-style box, brows to chin, is about 3/4 of it: 82 px), and the largest
+# as a fraction of the frame height.
+MIN_FACE_PX = 110.0
 MAX_FACE_FRACTION = 0.6
 # Half the width and height a head (ears, hair, roll) needs, as fractions of the face height.
 HEAD_HALF_WIDTH = 0.62

@@ -1,0 +1,46 @@
+"""The default face detector (BlazeFace) finds the synthetic faces where the ground truth says."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from affect_perception.runtime.detection.base import create_detector
+from affect_perception.synth.scene import Video
+
+# Box overlap at which a detection counts as the true face.
+MATCH_IOU = 0.5
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> float:
+    inter = (max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+             * max(0.0, min(a[3], b[3]) - max(a[1], b[1])))
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return float(inter / union)
+
+
+def test_blazeface_finds_the_faces_in_view() -> None:
+    detector = create_detector("blazeface", variant="back", threads=1)
+    ious, eye_errors, extra = [], [], 0
+    for seed, faces in [(0, 1), (1, 1), (2, 2), (3, 3), (4, 2), (5, 1)]:
+        video = Video(seed, 31, faces=faces)
+        for index in (0, 15, 30):
+            frame = video.render(index)
+            found = detector.detect(frame.image)
+            matched = set()
+            for truth in frame.faces:
+                if truth.visible < 1.0:
+                    continue
+                overlaps = [_iou(truth.box, box) for box in found.xyxy]
+                best = int(np.argmax(overlaps)) if overlaps else -1
+                ious.append(overlaps[best] if overlaps else 0.0)
+                if ious[-1] >= MATCH_IOU:
+                    matched.add(best)
+                    error = np.linalg.norm(found.keypoints[best, :2] - truth.keypoints[:2], axis=1)
+                    eye_errors.append(error.max() / (truth.box[2] - truth.box[0]))
+            extra += len(found) - len(matched)
+    ious = np.array(ious)
+    assert len(ious) >= 25
+    assert np.mean(ious >= MATCH_IOU) >= 0.9, f"recall {np.mean(ious >= MATCH_IOU):.2f}"
+    assert np.median(ious) >= 0.75
+    assert np.median(eye_errors) < 0.08  # eye keypoints within a few % of the face width
+    assert extra <= 2  # detections where no face is

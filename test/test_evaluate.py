@@ -257,3 +257,16 @@ def test_label_files_match_frames_by_index(tmp_path: Path, capsys: pytest.Captur
     assert report["va_ccc"] is not None and report["au_f1_mean"] is not None
     assert report["emi_pearson_mean"] is None and report["ah_f1"] is None
     assert any("no labels for emi, ah" in note for note in report["notes"])
+
+
+def test_frame_result_survives_the_message_round_trip() -> None:
+    result = frame([[10.2, 20.7, 50.5, 80.0], [600.5, 400, 700, 500]], ["f1", "f2"],
+                   [0.25, -0.5], window_fill=5)
+    back = bag_io.msg_to_result(bag_io.result_to_msg(result, 1_700_000_000_123_456_789, "cam"))
+    # boxes go outward to whole pixels and are clipped to the 640x480 image
+    np.testing.assert_array_equal(back.faces.xyxy, [[10, 20, 51, 80], [600, 400, 640, 480]])
+    assert list(back.faces.track_id) == ["f1", "f2"] and back.model_id == "test"
+    assert back.window_size == 8 and list(back.faces.data["window_fill"]) == [5, 5]
+    assert back.stamp == pytest.approx(1_700_000_000.123456789)
+    for key in ("valence", "au_prob", "au_active", "emi", "ah_prob", "ah"):
+        np.testing.assert_array_equal(back.faces.data[key], result.faces.data[key])

@@ -198,16 +198,14 @@ def result_to_msg(result: FrameResult, stamp: int, frame_id: str) -> Any:
     roi_type, state_type = (types["sensor_msgs/msg/RegionOfInterest"],
                             types["affect_perception/msg/AffectState"])
     faces, data = result.faces, result.faces.data
-    width, height = result.image_size
+    limit = np.array(result.image_size if all(result.image_size) else (np.inf, np.inf))
     states = []
     for i in range(len(faces)):
-        x1, y1, x2, y2 = np.rint(faces.xyxy[i]).astype(np.int64)
-        if width and height:
-            x1, x2 = np.clip([x1, x2], 0, width)
-            y1, y2 = np.clip([y1, y2], 0, height)
-        x1, y1 = max(int(x1), 0), max(int(y1), 0)
-        roi = roi_type(x_offset=x1, y_offset=y1, width=max(int(x2) - x1, 0),
-                       height=max(int(y2) - y1, 0), do_rectify=False)
+        # the node's convention: outward to whole pixels, clipped to the image
+        x1, y1 = np.clip(np.floor(faces.xyxy[i, :2]), 0, limit).astype(np.int64)
+        x2, y2 = np.clip(np.ceil(faces.xyxy[i, 2:]), 0, limit).astype(np.int64)
+        roi = roi_type(x_offset=int(x1), y_offset=int(y1), width=int(max(x2 - x1, 0)),
+                       height=int(max(y2 - y1, 0)), do_rectify=False)
         states.append(state_type(
             header=header, track_id=str(faces.track_id[i]), roi=roi,
             detection_score=float(faces.score[i]),

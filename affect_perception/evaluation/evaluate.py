@@ -118,7 +118,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--min-iou", type=float, default=MIN_IOU,
                         help="least box IoU of a predicted track and a labelled face")
     parser.add_argument("--threads", type=int, default=DEFAULT_THREADS,
-                        help="inprocess mode: onnxruntime intra-op threads per model (0: all "
+                        help="onnxruntime intra-op threads per model (0: all "
                              f"cores; default {DEFAULT_THREADS})")
     parser.add_argument("--report", required=True, type=Path, help="folder for the report")
 
@@ -206,7 +206,7 @@ def run_replay(args: argparse.Namespace, model_dir: Path, topic: str, msgtype: s
             from affect_perception.evaluation.replay import replay_ros
 
             replay = replay_ros(frames, topic=topic, msgtype=msgtype, model_dir=model_dir,
-                                rate=args.rate, progress=bar.update)
+                                rate=args.rate, threads=args.threads, progress=bar.update)
             return replay, None
         from affect_perception.evaluation.replay import replay_inprocess
         from affect_perception.runtime.pipeline import AffectPipeline, PipelineConfig

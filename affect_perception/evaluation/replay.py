@@ -47,6 +47,8 @@ DRAIN_QUIET_S = 3.0
 NODE_STOP_TIMEOUT_S = 15.0
 # Depth of the output subscription's queue (outputs are only counted, never processed late).
 OUTPUT_QUEUE_DEPTH = 1000
+# Name the node runs under: its ~/affect output is then PREDICTION_TOPIC.
+NODE_NAME = PREDICTION_TOPIC.strip("/").split("/")[0]
 # Lines of the node's log quoted when it fails to start.
 LOG_TAIL_LINES = 15
 
@@ -122,10 +124,17 @@ def replay_inprocess(frames: Iterable[BagFrame], pipeline: AffectPipeline,
     return replay
 
 
-def node_command(model_dir: Path, topic: str, extra_args: Iterable[str] = ()) -> list[str]:
-    """The command line that starts the node on ``topic`` with the model in ``model_dir``."""
+def node_command(model_dir: Path, topic: str, *, compressed: bool = False, threads: int = 0
+                 ) -> list[str]:
+    """The command line that starts the node on ``topic`` with the model in ``model_dir``.
+
+    The node is named ``NODE_NAME`` so that its ``~/affect`` output is PREDICTION_TOPIC.
+    """
+    source = "image/compressed" if compressed else "image"
     return [sys.executable, "-m", "affect_perception.ros.node", "--ros-args",
-            "-p", f"model_dir:={model_dir}", "-r", f"image:={topic}", *extra_args]
+            "-r", f"__node:={NODE_NAME}", "-r", f"{source}:={topic}",
+            "-p", f"model_dir:={model_dir}", "-p", f"use_compressed:={str(compressed).lower()}",
+            "-p", f"intra_op_threads:={threads}"]
 
 
 class _NodeProcess:
@@ -162,8 +171,7 @@ class _NodeProcess:
 
 
 def replay_ros(frames: Iterable[BagFrame], *, topic: str, msgtype: str, model_dir: Path,
-               rate: float = 1.0, node_args: Iterable[str] = (),
-               progress: Progress | None = None) -> Replay:
+               rate: float = 1.0, threads: int = 0, progress: Progress | None = None) -> Replay:
     """Publish the frames to the node at ``rate`` × real time and collect its outputs.
 
     Raises:
@@ -179,7 +187,9 @@ def replay_ros(frames: Iterable[BagFrame], *, topic: str, msgtype: str, model_di
 
     from affect_perception.msg import AffectStateArray
 
-    node_proc = _NodeProcess(node_command(model_dir, topic, node_args))
+    compressed = msgtype == COMPRESSED_TYPE
+    node_proc = _NodeProcess(node_command(model_dir, topic, compressed=compressed,
+                                          threads=threads))
     context = Context()
     rclpy.init(context=context)
     executor = SingleThreadedExecutor(context=context)
@@ -195,7 +205,7 @@ def replay_ros(frames: Iterable[BagFrame], *, topic: str, msgtype: str, model_di
     try:
         node = rclpy.create_node("affect_perception_replay", context=context)
         publisher = node.create_publisher(
-            CompressedImage if msgtype == COMPRESSED_TYPE else Image, topic, QoSProfile(depth=1))
+            CompressedImage if compressed else Image, topic, QoSProfile(depth=1))
         node.create_subscription(AffectStateArray, PREDICTION_TOPIC, on_output,
                                  QoSProfile(depth=OUTPUT_QUEUE_DEPTH), raw=True)
         executor.add_node(node)

@@ -1,0 +1,120 @@
+"""`FrameWorker`: a one-slot latest-frame holder drained by one worker thread (no ROS).
+
+The subscription callback only calls :meth:`FrameWorker.submit`, which puts the frame in the
+slot under a lock; a frame still waiting there is replaced and counted as dropped. The worker
+thread takes the newest frame and handles it (decode, pipeline, publish). So at most one frame
+waits, memory stays bounded, and latency never grows when frames come faster than they can
+be handled.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from dataclasses import dataclass
+from typing import Callable, Generic, TypeVar
+
+T = TypeVar("T")
+
+
+@dataclass
+class WorkerCounts:
+    """Running totals since start.
+
+    Attributes:
+        received: frames submitted.
+        dropped: frames replaced in the slot by a newer one before the worker took them.
+        handled: frames the handler finished without raising.
+        failed: frames whose handler raised (passed to ``on_error``).
+    """
+
+    received: int = 0
+    dropped: int = 0
+    handled: int = 0
+    failed: int = 0
+
+
+class FrameWorker(Generic[T]):
+    """Hands the newest submitted frame to ``handle`` on a worker thread.
+
+    Args:
+        handle: called on the worker thread with each frame taken from the slot.
+        on_error: called on the worker thread with the frame and the exception when
+            ``handle`` raises; the worker then goes on with the next frame.
+        name: the thread's name.
+    """
+
+    def __init__(self, handle: Callable[[T], None],
+                 on_error: Callable[[T, Exception], None], name: str = "frame_worker") -> None:
+        self._handle = handle
+        self._on_error = on_error
+        self._wake = threading.Condition()
+        self._frame: T | None = None
+        self._waiting = False
+        self._stopping = False
+        self._counts = WorkerCounts()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+
+    def start(self) -> None:
+        """Start the worker thread."""
+        self._thread.start()
+
+    def submit(self, frame: T) -> bool:
+        """Put ``frame`` in the slot; returns False when it replaced a frame still waiting."""
+        with self._wake:
+            replaced = self._waiting
+            self._frame, self._waiting = frame, True
+            self._counts.received += 1
+            self._counts.dropped += replaced
+            self._wake.notify()
+        return not replaced
+
+    def counts(self) -> WorkerCounts:
+        """A consistent copy of the counters."""
+        with self._wake:
+            return dataclasses.replace(self._counts)
+
+    @property
+    def alive(self) -> bool:
+        """The worker thread is running."""
+        return self._thread.is_alive()
+
+    def stop(self, timeout: float = 5.0) -> bool:
+        """Stop after the frame in hand (a frame still waiting is discarded, not counted).
+
+        Returns:
+            True when the thread has ended within ``timeout`` seconds.
+        """
+        with self._wake:
+            self._stopping = True
+            self._frame, self._waiting = None, False
+            self._wake.notify()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    def _take(self) -> tuple[bool, T | None]:
+        """Wait for a frame; (False, None) once stopping."""
+        with self._wake:
+            self._wake.wait_for(lambda: self._waiting or self._stopping)
+            if self._stopping:
+                return False, None
+            frame, self._frame, self._waiting = self._frame, None, False
+            return True, frame
+
+    def _run(self) -> None:
+        while True:
+            running, frame = self._take()
+            if not running:
+                return
+            try:
+                self._handle(frame)  # type: ignore[arg-type]
+            except Exception as err:  # one bad frame must not end the worker
+                self._count("failed")
+                self._on_error(frame, err)  # type: ignore[arg-type]
+            else:
+                self._count("handled")
+
+    def _count(self, name: str) -> None:
+        with self._wake:
+            setattr(self._counts, name, getattr(self._counts, name) + 1)

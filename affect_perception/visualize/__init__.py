@@ -1,0 +1,1 @@
+"""Drawing what the pipeline saw onto RGB frames (no ROS)."""

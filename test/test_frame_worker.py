@@ -1,0 +1,130 @@
+"""FrameWorker: the newest frame wins, stale frames are dropped and counted, errors are
+survived, stop is prompt. No ROS."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from affect_perception.ros.frame_worker import FrameWorker, WorkerCounts
+
+# Longest wait for any worker event in these tests, in seconds.
+WAIT_S = 5.0
+
+
+def wait_for(condition, timeout: float = WAIT_S) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.002)
+    return condition()
+
+
+class GatedHandler:
+    """Records frames; blocks on each frame until released, to make the worker busy."""
+
+    def __init__(self) -> None:
+        self.handled: list[int] = []
+        self.started = threading.Semaphore(0)
+        self.release = threading.Semaphore(0)
+
+    def __call__(self, frame: int) -> None:
+        self.started.release()
+        assert self.release.acquire(timeout=WAIT_S)
+        self.handled.append(frame)
+
+
+@pytest.fixture
+def gated():
+    handler = GatedHandler()
+    errors: list[tuple[int, Exception]] = []
+    worker = FrameWorker(handler, lambda f, e: errors.append((f, e)))
+    worker.start()
+    yield worker, handler, errors
+    for _ in range(10):
+        handler.release.release()
+    assert worker.stop(WAIT_S)
+
+
+def test_frames_arriving_while_busy_keep_only_the_newest(gated) -> None:
+    worker, handler, _ = gated
+    assert worker.submit(1)
+    assert handler.started.acquire(timeout=WAIT_S)  # the worker holds frame 1
+    assert worker.submit(2)
+    assert not worker.submit(3)  # replaces 2
+    assert not worker.submit(4)  # replaces 3
+    handler.release.release()
+    assert handler.started.acquire(timeout=WAIT_S)
+    handler.release.release()
+    assert wait_for(lambda: len(handler.handled) == 2)
+    assert handler.handled == [1, 4]
+    assert worker.counts() == WorkerCounts(received=4, dropped=2, handled=2, failed=0)
+
+
+def test_a_failing_frame_is_reported_and_the_worker_goes_on() -> None:
+    handled: list[int] = []
+    errors: list[tuple[int, Exception]] = []
+
+    def handle(frame: int) -> None:
+        if frame % 2:
+            raise ValueError(f"bad frame {frame}")
+        handled.append(frame)
+
+    worker = FrameWorker(handle, lambda f, e: errors.append((f, e)))
+    worker.start()
+    try:
+        for frame in range(6):
+            worker.submit(frame)
+            assert wait_for(lambda f=frame: len(handled) + len(errors) == f + 1)
+    finally:
+        assert worker.stop(WAIT_S)
+    assert handled == [0, 2, 4]
+    assert [(f, str(e)) for f, e in errors] == [(1, "bad frame 1"), (3, "bad frame 3"),
+                                                (5, "bad frame 5")]
+    assert worker.counts() == WorkerCounts(received=6, dropped=0, handled=3, failed=3)
+
+
+def test_a_fast_stream_is_handled_in_order_with_bounded_backlog() -> None:
+    """A producer far faster than the handler: frames handled only ever move forward, and
+    every frame is handled, dropped, or (at most one) still waiting."""
+    handled: list[int] = []
+    worker = FrameWorker(lambda f: (time.sleep(0.002), handled.append(f)),
+                         lambda f, e: pytest.fail(f"unexpected error {e}"))
+    worker.start()
+    try:
+        for frame in range(2000):
+            worker.submit(frame)
+        assert wait_for(lambda: handled and handled[-1] == 1999)
+    finally:
+        assert worker.stop(WAIT_S)
+    counts = worker.counts()
+    assert handled == sorted(set(handled))
+    assert counts.received == 2000
+    assert counts.handled + counts.dropped == 2000
+    assert counts.dropped > 1000  # the handler is about 100 times slower than the producer
+
+
+def test_stop_discards_the_waiting_frame_and_ends_after_the_frame_in_hand(gated) -> None:
+    worker, handler, _ = gated
+    worker.submit(1)
+    assert handler.started.acquire(timeout=WAIT_S)
+    worker.submit(2)  # waits in the slot
+    stopper = threading.Thread(target=worker.stop, args=(WAIT_S,))
+    stopper.start()
+    time.sleep(0.2)  # let stop() empty the slot (it takes a free lock) before frame 1 ends
+    handler.release.release()
+    stopper.join(WAIT_S)
+    assert not stopper.is_alive()
+    assert not worker.alive
+    assert handler.handled == [1]
+
+
+def test_stop_of_a_worker_that_never_got_a_frame_is_immediate() -> None:
+    worker = FrameWorker(lambda f: None, lambda f, e: None)
+    worker.start()
+    start = time.monotonic()
+    assert worker.stop(WAIT_S)
+    assert time.monotonic() - start < 0.5

@@ -7,6 +7,7 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 from matplotlib import image as mpimg
@@ -150,8 +151,8 @@ def assert_report(folder: Path, frames: int) -> dict:
     return report
 
 
-@pytest.mark.parametrize(("storage", "compressed"), [
-    ("mcap", False), ("sqlite3", False), ("mcap", True), ("sqlite3", True)])
+# Both storages and both image types (make-bag's tests read back all four combinations).
+@pytest.mark.parametrize(("storage", "compressed"), [("mcap", False), ("sqlite3", True)])
 def test_round_trip(tmp_path: Path, capsys: pytest.CaptureFixture[str], random_model_dir: Path,
                     storage: str, compressed: bool) -> None:
     bag = make_synthetic(tmp_path / "bag", storage, compressed)
@@ -210,6 +211,12 @@ def odd_encoding(path: Path, _source: Path) -> Path:
     return write_bag(path, lambda w: w.write_msg(bag_io.IMAGE_TOPIC, msg, 10**9))
 
 
+def two_cameras(path: Path, _source: Path) -> Path:
+    rgb = np.zeros((32, 32, 3), np.uint8)
+    return write_bag(path, lambda w: [w.write_image(topic, rgb, 10**9)
+                                      for topic in ("/left/image_raw", "/right/image_raw")])
+
+
 def truncated(path: Path, source: Path) -> Path:
     shutil.copytree(source, path)
     storage = next(path.glob("*.mcap"))
@@ -224,6 +231,8 @@ def truncated(path: Path, source: Path) -> Path:
     (None, ["--labels", "short.txt"], "has 39 label rows but the bag has 40 frames"),
     (None, ["--model", "missing"], "model folder missing does not exist"),
     (None, ["--topic", "/nope"], "has no image topic '/nope'"),
+    (two_cameras, [], "has several image topics ['/left/image_raw', '/right/image_raw']"),
+    (None, ["--record", "."], "--record . already exists"),
 ])
 def test_bad_inputs_are_one_line_errors(
         tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
@@ -240,23 +249,82 @@ def test_bad_inputs_are_one_line_errors(
     assert "Traceback" not in err and not (tmp_path / "r").exists()
 
 
-def test_label_files_match_frames_by_index(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                           synthetic_bag: Path, random_model_dir: Path) -> None:
-    truth = bag_io.read_affect(synthetic_bag, bag_io.GROUND_TRUTH_TOPIC)
-    first = [truth[s].faces[0].data for s in sorted(truth)]  # person0 stands for the video
-    labels_io.write_video_file(tmp_path / "clip.txt", "va", np.stack(
-        [np.concatenate([d["valence"], d["arousal"]]) for d in first]))
-    labels_io.write_video_file(tmp_path / "clip_au.txt", "au",
-                               np.concatenate([d["au_prob"] for d in first]))
-    code, err = run_eval(capsys, "--bag", synthetic_bag, "--model", random_model_dir,
-                         "--labels", tmp_path / "clip.txt", "--labels", tmp_path / "clip_au.txt",
+@pytest.fixture(scope="module")
+def one_face_bag(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """16 frames of one face: the labelled video of the label-file tests."""
+    out = tmp_path_factory.mktemp("bags") / "clip"
+    assert cli.main(["make-bag", "--synthetic", "--out", str(out), "--frames", "16",
+                     "--size", "256x192", "--seed", "5"]) == 0
+    return out
+
+
+def write_labels(folder: Path, bag: Path, fmt: str) -> list[Path]:
+    """The bag's ground truth written as the label files of ``fmt``."""
+    truth = bag_io.read_affect(bag, bag_io.GROUND_TRUTH_TOPIC)
+    data = [truth[s].faces[0].data for s in sorted(truth)]
+    values = {k: np.concatenate([d[k] for d in data]).reshape(len(data), -1)
+              for k in ("valence", "arousal", "au_prob", "emi", "ah_prob")}
+    if fmt == "emi-csv":
+        labels_io.write_emi_csv(folder / "emi.csv", {"clip": values["emi"].mean(axis=0)})
+        return [folder / "emi.csv"]
+    if fmt == "ah":
+        labels_io.write_video_file(folder / "clip.txt", "ah", values["ah_prob"])
+        return [folder / "clip.txt"]
+    (folder / "VA").mkdir()
+    (folder / "AU").mkdir()
+    labels_io.write_video_file(folder / "VA" / "clip.txt", "va",
+                               np.hstack([values["valence"], values["arousal"]]))
+    labels_io.write_video_file(folder / "AU" / "other.txt", "au", values["au_prob"][:3])
+    labels_io.write_video_file(folder / "AU" / "clip.txt", "au", values["au_prob"])
+    return [folder / "VA", folder / "AU"]  # folders: the video named like the bag is used
+
+
+@pytest.mark.parametrize(("fmt", "scored", "unscored"), [
+    ("affwild2", ("va_ccc", "au_f1_mean"), ("emi_pearson_mean", "ah_f1")),
+    ("ah", ("ah_f1",), ("va_ccc", "au_f1_mean", "emi_pearson_mean")),
+    ("emi-csv", ("emi_video",), ("va_ccc", "au_f1_mean", "emi_pearson_mean", "ah_f1")),
+])
+def test_label_files_match_frames_by_index(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], one_face_bag: Path,
+        random_model_dir: Path, fmt: str, scored: tuple[str, ...],
+        unscored: tuple[str, ...]) -> None:
+    labels = [a for path in write_labels(tmp_path, one_face_bag, fmt) for a in ("--labels", path)]
+    code, err = run_eval(capsys, "--bag", one_face_bag, "--model", random_model_dir, *labels,
+                         "--label-format", fmt, "--report", tmp_path / "report")
+    assert code == 0, err
+    report = json.loads((tmp_path / "report" / "report.json").read_text())
+    assert report["labelled_faces"] == 16 and 0 < report["scored_faces"] <= 16
+    assert all(report[key] is not None for key in scored)
+    assert all(report[key] is None for key in unscored)
+    assert len(report["notes"]) >= 2  # warm-only, and the tasks left unscored
+
+
+def test_without_labels_only_counts(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                    one_face_bag: Path, random_model_dir: Path) -> None:
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for f in bag_io.read_frames(one_face_bag, bag_io.IMAGE_TOPIC):
+        cv2.imwrite(str(folder / f"{f.index:03d}.png"), cv2.cvtColor(f.decode(),
+                                                                    cv2.COLOR_RGB2BGR))
+    assert cli.main(["make-bag", "--out", str(tmp_path / "bag"), "--images", str(folder)]) == 0
+    code, err = run_eval(capsys, "--bag", tmp_path / "bag", "--model", random_model_dir,
                          "--report", tmp_path / "report")
     assert code == 0, err
     report = json.loads((tmp_path / "report" / "report.json").read_text())
-    assert report["labelled_faces"] == FRAMES
-    assert report["va_ccc"] is not None and report["au_f1_mean"] is not None
-    assert report["emi_pearson_mean"] is None and report["ah_f1"] is None
-    assert any("no labels for emi, ah" in note for note in report["notes"])
+    assert report["frames"] == 16 and report["frames_with_face"] > 0 and report["labels"] is None
+    assert all(report[key] is None for key in ("va_ccc", "au_f1_mean", "emi_pearson_mean"))
+    assert any(note.startswith("no labels") for note in report["notes"])
+
+
+def test_missing_bundled_model_asks_for_model(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+        one_face_bag: Path) -> None:
+    def absent() -> Path:
+        raise FileNotFoundError("bundled model 'demo' not found in models/demo")
+
+    monkeypatch.setattr("affect_perception.bundled.bundled_model_dir", absent)
+    code, err = run_eval(capsys, "--bag", one_face_bag, "--report", tmp_path / "report")
+    assert code == 2 and err.count("\n") == 1 and "--model" in err
 
 
 def test_frame_result_survives_the_message_round_trip() -> None:
@@ -270,3 +338,15 @@ def test_frame_result_survives_the_message_round_trip() -> None:
     assert back.stamp == pytest.approx(1_700_000_000.123456789)
     for key in ("valence", "au_prob", "au_active", "emi", "ah_prob", "ah"):
         np.testing.assert_array_equal(back.faces.data[key], result.faces.data[key])
+
+
+def test_a_task_the_model_lacks_is_null_with_a_note() -> None:
+    truth = {s: frame([LEFT], ["person0"], [0.1 * s]) for s in range(5)}
+    predictions = [frame([LEFT], ["f1"], [0.2 * s]) for s in range(5)]
+    for result in predictions:  # a model without the AU head outputs NaN there
+        result.faces.data["au_prob"][:] = np.nan
+    series, _ = pair_with_truth(list(range(5)), predictions, truth)
+    notes: list[str] = []
+    scores = score_series(series, notes)
+    assert scores["va_ccc"] is not None and scores["au_f1_mean"] is None
+    assert notes == ["au not scored: the model has no au output"]

@@ -235,6 +235,9 @@ def score_series(series: Series, extra_notes: list[str]) -> dict:
         if task not in series.label:
             continue
         pred, label = series.pred[task], series.label[task]
+        if len(pred) and np.isnan(pred).all():
+            extra_notes.append(f"{task} not scored: the model has no {task} output")
+            continue
         if task in NEGATIVE_MISSING:
             keep = (label >= 0).all(axis=1)
             pred, label = pred[keep], label[keep]
@@ -254,6 +257,9 @@ def score_emi_video(series: Series, emi_row: np.ndarray, notes: list[str]
         notes.append("emi not scored: no scored frames")
         return {}, (np.zeros((0, len(EMI_NAMES))), label[:0])
     pred = series.pred["emi"].mean(axis=0, keepdims=True)
+    if not np.isfinite(pred).all():
+        notes.append("emi not scored: the model has no emi output")
+        return {}, (pred[:0], label[:0])
     notes.append("EMI Pearson r is taken over videos; one bag is one video, so emi_pearson is "
                  "left out: pool emi_video of several reports to score it")
     return {"emi_video": {"pred": pred[0].tolist(), "label": label[0].tolist()}}, (pred, label)
@@ -281,9 +287,24 @@ def _model_id(replay: Replay, model_dir: Path) -> str | None:
     return json.loads(meta.read_text()).get("model_id") if meta.is_file() else None
 
 
-def evaluate(args: argparse.Namespace) -> dict:
-    """Run the evaluation and write the report; returns report.json's content."""
-    start = time.perf_counter()
+@dataclass
+class Inputs:
+    """The checked inputs of one evaluation."""
+
+    topic: str
+    msgtype: str
+    frames: int
+    labels: Labels
+    model_dir: Path
+
+
+def check_inputs(args: argparse.Namespace) -> Inputs:
+    """Check everything that can be wrong before any model runs."""
+    if not 0 < args.min_iou <= 1:
+        raise EvalError(f"--min-iou must lie in (0, 1], got {args.min_iou}")
+    if args.threads < 0 or args.rate <= 0:
+        raise EvalError(f"--threads must be >= 0 and --rate > 0, got {args.threads} and "
+                        f"{args.rate}")
     topic, msgtype, count = choose_image_topic(args.bag, args.topic)
     first = next(read_frames(args.bag, topic), None)
     if first is None:
@@ -296,46 +317,60 @@ def evaluate(args: argparse.Namespace) -> dict:
     model_dir = resolve_model(args.model)
     if args.record is not None and args.record.exists():
         raise EvalError(f"--record {args.record} already exists; remove it or choose another")
-    if args.mode == "ros" and args.rate <= 0:
-        raise EvalError(f"--rate must be positive, got {args.rate}")
-    replay, model_id = run_replay(args, model_dir, topic, msgtype, count)
-    if args.record is not None:
-        record(args.record, args.storage, replay)
+    return Inputs(topic, msgtype, count, labels, model_dir)
+
+
+def pair(args: argparse.Namespace, labels: Labels, replay: Replay, notes: list[str]
+         ) -> tuple[Series, MatchStats]:
+    """Pair the replay's predictions with the labels (see align.py), noting what is missing."""
     warm_only = not args.all_frames
-    notes = [WARM_NOTE] if warm_only else []
-    stats = MatchStats()
-    emi_rows = None
     if labels.truth is not None:
-        series, stats = pair_with_truth(replay.stamps, replay.predictions, labels.truth,
-                                        warm_only=warm_only, min_iou=args.min_iou)
-    elif labels.rows is not None:
-        series, stats = pair_with_rows(replay.stamps, replay.predictions, labels.rows,
-                                       labels.video, warm_only=warm_only)
-    else:
-        series = pair_with_rows(replay.stamps, replay.predictions, {}, "", warm_only=warm_only)[0]
+        unmatched = len(set(labels.truth) - set(replay.stamps))
+        if unmatched:
+            notes.append(f"{unmatched} of {len(labels.truth)} ground-truth messages have no "
+                         "image frame with their stamp and were not used")
+        return pair_with_truth(replay.stamps, replay.predictions, labels.truth,
+                               warm_only=warm_only, min_iou=args.min_iou)
+    if labels.rows is None:
         notes.append(f"no labels: the bag has no {args.truth_topic} topic and no --labels was "
                      "given; only counts and timing are reported")
+    return pair_with_rows(replay.stamps, replay.predictions, labels.rows or {}, labels.video,
+                          warm_only=warm_only)
+
+
+def evaluate(args: argparse.Namespace) -> dict:
+    """Run the evaluation and write the report; returns report.json's content."""
+    start = time.perf_counter()
+    inputs = check_inputs(args)
+    labels = inputs.labels
+    replay, model_id = run_replay(args, inputs.model_dir, inputs.topic, inputs.msgtype,
+                                  inputs.frames)
+    if args.record is not None:
+        record(args.record, args.storage, replay)
+    notes = [] if args.all_frames else [WARM_NOTE]
+    series, stats = pair(args, labels, replay, notes)
+    if labels.rows is None and labels.truth is None:
+        stats = MatchStats()  # nothing was labelled
     scores = score_series(series, notes)
-    extra: dict = {}
+    extra, emi_rows = {}, None
     if labels.emi_row is not None:
         extra, emi_rows = score_emi_video(series, labels.emi_row, notes)
-    if labels.truth is not None or labels.rows is not None:
-        missing = [t for t in TASK_KEYS if t not in series.label and not
-                   (t == "emi" and labels.emi_row is not None)]
+    if labels.source:
+        missing = [t for t in TASK_KEYS if t not in series.label
+                   and not (t == "emi" and labels.emi_row is not None)]
         if missing:
             notes.append(f"no labels for {', '.join(missing)}: their scores are null")
     report = {
-        "bag": str(args.bag), "topic": topic, "mode": args.mode,
+        "bag": str(args.bag), "topic": inputs.topic, "mode": args.mode,
         "rate": args.rate if args.mode == "ros" else None,
-        "model_id": model_id or _model_id(replay, model_dir),
-        "labels": labels.source or None, "warm_only": warm_only, "min_iou": args.min_iou,
-        **scores, **extra, **summary(replay),
+        "model_id": model_id or _model_id(replay, inputs.model_dir),
+        "labels": labels.source or None, "warm_only": not args.all_frames,
+        "min_iou": args.min_iou, **scores, **extra, **summary(replay),
         "labelled_faces": stats.labelled_faces, "matched_faces": stats.matched_faces,
         "scored_faces": stats.scored_faces,
         "tracks_per_person": {k: len(v) for k, v in sorted(stats.tracks_per_person.items())},
-        "notes": notes,
+        "notes": notes, "eval_seconds": round(time.perf_counter() - start, 3),
     }
-    report["eval_seconds"] = round(time.perf_counter() - start, 3)
     write_report(report, series, args.report, emi_rows=emi_rows)
     return report
 
@@ -348,6 +383,9 @@ def run(args: argparse.Namespace) -> int:
     """Evaluate; a bad input gives one line on stderr and exit code 2."""
     try:
         report = evaluate(args)
+    except KeyboardInterrupt:
+        print("affect-perception eval: interrupted", file=sys.stderr)
+        return 130
     except (EvalError, BagError, labels_io.LabelFileError, ModelLoadError, ImageDecodeError,
             ReplayError) as err:
         print(f"affect-perception eval: error: {_one_line(err)}", file=sys.stderr)

@@ -188,11 +188,11 @@ def replay_ros(frames: Iterable[BagFrame], *, topic: str, msgtype: str, model_di
     from affect_perception.msg import AffectStateArray
 
     compressed = msgtype == COMPRESSED_TYPE
-    node_proc = _NodeProcess(node_command(model_dir, topic, compressed=compressed,
-                                          threads=threads))
     context = Context()
     rclpy.init(context=context)
     executor = SingleThreadedExecutor(context=context)
+    node_proc = _NodeProcess(node_command(model_dir, topic, compressed=compressed,
+                                          threads=threads))
     received: dict[int, tuple[float, bytes]] = {}
     lock = threading.Lock()
 
@@ -219,18 +219,26 @@ def replay_ros(frames: Iterable[BagFrame], *, topic: str, msgtype: str, model_di
         executor.shutdown()
         rclpy.try_shutdown(context=context)
         node_proc.stop()
+    _collect(replay, sent, received)
+    return replay
+
+
+def _collect(replay: Replay, sent: dict[int, float], received: dict[int, tuple[float, bytes]]
+             ) -> None:
+    """Fill the replay's predictions, latencies and wall time from the node's outputs."""
     first_sent = min(sent.values(), default=0.0)
     last_received = first_sent
     for stamp in replay.stamps:
         got = received.get(stamp)
-        replay.predictions.append(None if got is None else msg_to_result(
-            deserialize_affect(got[1])))
-        if got is not None:
-            replay.latency_ms.append((got[0] - sent[stamp]) * 1e3)
-            replay.raw_outputs[stamp] = got[1]
-            last_received = max(last_received, got[0])
+        if got is None:
+            replay.predictions.append(None)
+            continue
+        received_at, raw = got
+        replay.predictions.append(msg_to_result(deserialize_affect(raw)))
+        replay.latency_ms.append((received_at - sent[stamp]) * 1e3)
+        replay.raw_outputs[stamp] = raw
+        last_received = max(last_received, received_at)
     replay.wall_s = last_received - first_sent
-    return replay
 
 
 def _wait_for_node(node_proc: _NodeProcess, ready: Callable[[], bool]) -> None:

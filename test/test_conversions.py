@@ -1,4 +1,5 @@
-"""FrameResult -> AffectStateArray / AffectState, stamps, and REP-155 topic names (no ROS graph)."""
+"""FrameResult -> AffectStateArray / AffectState, image messages, stamps, REP-155 topic names
+(no ROS graph)."""
 
 from __future__ import annotations
 
@@ -6,21 +7,24 @@ import math
 
 import numpy as np
 import pytest
+from affect_perception.msg import AffectStateArray
+from frame_results import WINDOW, make_result
 from rclpy.serialization import deserialize_message, serialize_message
 from std_msgs.msg import Header
 
 from affect_perception.labels import AU_NAMES
-from affect_perception.msg import AffectStateArray
 from affect_perception.ros.conversions import (
+    compressed_message,
     face_messages,
     face_token,
     face_topic,
     frame_message,
+    image_message,
     seconds_to_stamp,
     stamp_to_seconds,
     tracked_ids_text,
 )
-from frame_results import WINDOW, make_result
+from affect_perception.runtime.image_decode import decode_compressed_msg, decode_image_msg
 
 
 def header(sec: int = 1700000000, nanosec: int = 123456789, frame_id: str = "camera") -> Header:
@@ -116,3 +120,23 @@ def test_face_topics_follow_rep155(track_id: str, token: str) -> None:
 def test_tracked_ids_are_the_topic_tokens_comma_separated() -> None:
     assert tracked_ids_text(["f0001", "face-2"]) == "f0001,face_2"
     assert tracked_ids_text([]) == ""
+
+
+@pytest.mark.parametrize("encoding", ["rgb8", "bgr8", "mono8"])
+def test_image_message_round_trip(encoding: str) -> None:
+    rgb = np.random.default_rng(0).integers(0, 255, (6, 10, 3), dtype=np.uint8)
+    if encoding == "mono8":
+        rgb[:] = rgb[..., :1]  # grey survives mono8
+    msg = image_message(rgb, header(), encoding)
+    assert (msg.width, msg.height, msg.encoding, msg.header.frame_id) == (
+        10, 6, encoding, "camera")
+    np.testing.assert_array_equal(decode_image_msg(msg), rgb)
+
+
+@pytest.mark.parametrize(("fmt", "tolerance"), [("png", 0), ("jpeg", 40)])
+def test_compressed_message_round_trip(fmt: str, tolerance: int) -> None:
+    rgb = np.full((16, 24, 3), (200, 40, 90), np.uint8)
+    msg = compressed_message(rgb, header(), fmt)
+    assert fmt in msg.format and msg.header.frame_id == "camera"
+    decoded = decode_compressed_msg(msg)
+    assert np.abs(decoded.astype(int) - rgb).max() <= tolerance

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from ros_support import spin_until, start_process, stop_process
 
 from affect_perception.synth.scene import render_video
-from ros_support import spin_until, start_process, stop_process
 
 pytestmark = pytest.mark.ros
 
@@ -51,11 +51,10 @@ class Harness:
     """A test node that plays frames into the node under test and records what comes out."""
 
     def __init__(self, image_type: type, image_topic: str) -> None:
+        from affect_perception.msg import AffectStateArray
         from diagnostic_msgs.msg import DiagnosticArray
         from rclpy.executors import SingleThreadedExecutor
         from rclpy.node import Node
-
-        from affect_perception.msg import AffectStateArray
 
         self.node = Node("affect_node_test")
         self.executor = SingleThreadedExecutor()
@@ -81,7 +80,7 @@ class Harness:
         """Publish ``messages`` at 30 fps. Before frame i in ``bad_after``, wait for the output
         of frame i - 1 (the worker is then idle), publish each bad message of that entry and
         give the worker a moment, so no bad frame is dropped as stale before it is decoded."""
-        start = time.monotonic()
+        due = time.monotonic()
         for i, msg in enumerate(messages):
             for bad in bad_after.get(i, []):
                 want = stamp_of(messages[i - 1])
@@ -89,9 +88,10 @@ class Harness:
                                        MESSAGE_S)
                 self.publisher.publish(bad)
                 self.spin_until(lambda: False, 0.15)
-                start = time.monotonic() - i / FPS
+                due = time.monotonic()
             self.publisher.publish(msg)
-            self.spin_until(lambda i=i: time.monotonic() >= start + (i + 1) / FPS, 1.0)
+            due += 1 / FPS
+            self.spin_until(lambda d=due: time.monotonic() >= d, 1.0)
 
     def diagnostic(self, key: str) -> str | None:
         for array in reversed(self.diagnostics):
@@ -215,10 +215,10 @@ def test_raw_stream_with_bad_frames_and_runtime_parameters(
 
 def test_compressed_stream_with_corrupt_jpeg_per_face_topics_and_overlay(
         harness, random_model_dir: Path, tmp_path: Path) -> None:
+    from affect_perception.msg import AffectState
     from sensor_msgs.msg import CompressedImage, Image
     from std_msgs.msg import String
 
-    from affect_perception.msg import AffectState
     from affect_perception.ros.conversions import compressed_message
 
     log = tmp_path / "node.log"

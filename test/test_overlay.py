@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from frame_results import make_result
 
 from affect_perception.visualize.overlay import COLD, HESITANT, WARM, contact_sheet, draw_overlay
-from frame_results import make_result
 
 GREY = 90
 
@@ -55,7 +55,8 @@ def test_text_lists_the_active_action_units_and_hesitancy() -> None:
     quiet = make_result([(60, 40, 160, 120)])
     quiet.faces.data["au_active"][:] = False
     loud = make_result([(60, 40, 160, 120)], hesitant=[True])
-    drawn = [np.any(draw_overlay(frame(), r) != GREY, axis=2)[150:240].sum() for r in (quiet, loud)]
+    drawn = [np.any(draw_overlay(frame(), r) != GREY, axis=2)[150:240].sum()
+             for r in (quiet, loud)]
     assert drawn[1] > drawn[0]  # AU names and the HESITANT line add text below the bars
 
 

@@ -13,10 +13,10 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from ros_support import spin_until, start_process, stop_process
 from rosbags.rosbag2 import Reader, StoragePlugin, Writer
 
 from affect_perception.evaluation.bag_types import affect_typestore
-from ros_support import spin_until, start_process, stop_process
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "hesitancy_cue_node.py"
 MSGTYPE = "affect_perception/msg/AffectStateArray"
@@ -161,10 +161,9 @@ def test_bag_through_the_class(recorded_bag: Path) -> None:
 @pytest.mark.ros
 def test_bag_replayed_into_the_example_node(rclpy_init: None, recorded_bag: Path,
                                             tmp_path: Path) -> None:
+    from affect_perception.msg import AffectStateArray
     from rclpy.node import Node
     from std_msgs.msg import String
-
-    from affect_perception.msg import AffectStateArray
 
     log = tmp_path / "cue_node.log"
     proc = start_process([str(EXAMPLE), "--ros-args", "-r", "affect:=/replay/affect"], log)

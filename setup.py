@@ -1,4 +1,4 @@
-"""pip install support; metadata lives in setup.cfg. ROS users build with colcon (CMakeLists.txt)."""
+"""pip install support; metadata lives in setup.cfg. ROS users build with colcon (CMake)."""
 from setuptools import setup
 
 setup()

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from ros_support import spin_until, start_process, stop_process
 
 pytestmark = pytest.mark.ros

@@ -6,7 +6,7 @@ import sys
 from functools import cache
 from pathlib import Path
 
-from rosbags.typesys import Stores, get_typestore, get_types_from_msg
+from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 from rosbags.typesys.store import Typestore
 
 MESSAGES = ("AffectState", "AffectStateArray")

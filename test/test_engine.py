@@ -41,11 +41,19 @@ def test_missing_providers_fall_back_to_cpu_with_a_warning(
     with caplog.at_level(logging.WARNING):
         engine = AffectEngine(EngineConfig(
             model_dir=random_model_dir, warmup=False,
-            providers=("TensorrtExecutionProvider", "CUDAExecutionProvider",
-                       "CPUExecutionProvider")))
+            providers=("TensorrtExecutionProvider", "CUDAExecutionProvider")))
     assert engine.active_provider == "CPUExecutionProvider"
     warned = " ".join(r.getMessage() for r in caplog.records if r.levelno == logging.WARNING)
     assert "TensorrtExecutionProvider" in warned and "CUDAExecutionProvider" in warned
+
+
+def test_default_providers_fall_back_without_a_warning(
+        random_model_dir: Path, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.INFO):
+        engine = AffectEngine(EngineConfig(model_dir=random_model_dir, warmup=False))
+    assert engine.active_provider == "CPUExecutionProvider"
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert "TensorrtExecutionProvider" in caplog.text  # still said, at INFO
 
 
 def test_outputs_have_the_model_shapes_and_ranges(engine: AffectEngine) -> None:

@@ -107,12 +107,17 @@ class EngineConfig:
 
 
 def resolve_providers(requested: tuple[str, ...], available: list[str]) -> list[str]:
-    """Keep the requested providers this build has, in order, warning about the others."""
+    """Keep the requested providers this build has, in order.
+
+    A missing provider is a warning when the caller named it, and only an info line when it
+    comes from the default list (a CPU-only machine is not misconfigured).
+    """
     kept = [p for p in requested if p in available]
+    level = logging.INFO if tuple(requested) == DEFAULT_PROVIDERS else logging.WARNING
     for provider in requested:
         if provider not in available:
-            LOG.warning("execution provider %s is not available in this onnxruntime build "
-                        "(available: %s); skipping it", provider, ", ".join(available))
+            LOG.log(level, "execution provider %s is not available in this onnxruntime build "
+                    "(available: %s); skipping it", provider, ", ".join(available))
     if not kept:
         LOG.warning("none of the requested providers %s is available; using CPU", requested)
         kept = ["CPUExecutionProvider"]

@@ -1,0 +1,260 @@
+"""`affect-perception bench`: every speed figure in one run, as a table and as JSON.
+
+Figures are ratios of variants timed side by side (see :mod:`.timing`), plus the end-to-end
+rate and latency of the node's processing path and its memory. BENCHMARKS.md explains each.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from affect_perception.bench.machine import available_cores, machine_info
+
+CPU = "CPUExecutionProvider"
+
+# figure -> (comparison, bound) on the 2-core development machine (issue 10).
+TARGETS: dict[str, tuple[str, float]] = {
+    "streaming_speedup_w8": (">=", 4.0),
+    "ort_speedup_vs_torch": (">=", 1.0),
+    "e2e_fps_1face": (">=", 25.0),
+    "e2e_p99_ms_1face": ("<=", 50.0),
+    "e2e_fps_4faces": (">=", 12.0),
+}
+# (timed repeats per variant, seconds per end-to-end run) in quick and full runs.
+QUICK = (12, 8.0)
+FULL = (40, 20.0)
+# Windows of the streaming comparison.
+STREAMING_WINDOWS = (8, 32)
+# Batches (faces) of the backbone comparison.
+BACKBONE_BATCHES = (1, 4)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Register the ``bench`` options."""
+    parser.add_argument("--quick", action="store_true",
+                        help=f"fewer repeats ({QUICK[0]}) and {QUICK[1]:g} s end-to-end runs "
+                             "(under 4 minutes on 2 cores)")
+    parser.add_argument("--json", type=Path, metavar="FILE", help="also write the results here")
+    parser.add_argument("--providers", nargs="+", default=[CPU], metavar="PROVIDER",
+                        help="onnxruntime execution providers in order of preference (default: "
+                             "CPU only; e.g. TensorrtExecutionProvider CUDAExecutionProvider "
+                             "CPUExecutionProvider)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="intra-op threads for onnxruntime and torch (default: all cores "
+                             "this process may use, as the node's intra_op_threads 0)")
+    parser.add_argument("--detect-every", type=int, default=1,
+                        help="end-to-end runs: the node's detect_every")
+    parser.add_argument("--temporal-every", type=int, default=1,
+                        help="end-to-end runs: the node's temporal_every")
+    parser.add_argument("--detector-variant", choices=("back", "front"), default="back",
+                        help="end-to-end runs: the node's detector.variant")
+    parser.add_argument("--skip", nargs="+", default=[], metavar="SECTION",
+                        choices=("streaming", "runtimes", "flops", "backbones", "e2e"),
+                        help="sections to leave out")
+    soak = parser.add_argument_group("soak", "run the live ROS node for a while instead")
+    soak.add_argument("--soak", type=float, metavar="MINUTES",
+                      help="feed affect_perception_node synthetic frames for MINUTES and report "
+                           "memory growth and latency drift")
+    soak.add_argument("--soak-fps", type=float, default=30.0, help="frame rate (default 30)")
+    soak.add_argument("--soak-faces", type=int, default=1, help="faces per frame (default 1)")
+    soak.add_argument("--model-dir", type=Path,
+                      help="model folder for the soak (default: the bundled demo model, else a "
+                           "random-init export)")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the benchmark (or the soak); print the table; write the JSON.
+
+    Exit 0, missed targets included; 1 when the node does not exit cleanly after a soak.
+    """
+    if args.soak is not None:
+        return _run_soak(args)
+    threads = args.threads or available_cores()
+    if threads < 1:
+        raise SystemExit(f"--threads must be >= 1, got {args.threads}")
+    providers = tuple(args.providers)
+    repeats, seconds = QUICK if args.quick else FULL
+    results: dict[str, object] = {
+        "options": _options(args), "machine": machine_info(), "threads": threads,
+        "providers": list(providers), "quick": args.quick, "repeats": repeats, "sections": {},
+        "figures": {}}
+    sections, figures = results["sections"], results["figures"]
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="affect_bench_") as tmp:
+        work = Path(tmp)
+        model = _model_maker(work)
+        steps: dict[str, Callable[[], tuple[dict, dict]]] = {
+            "streaming": lambda: _streaming(model, providers, threads, repeats),
+            "runtimes": lambda: _runtimes(model(8), providers, threads, repeats),
+            "flops": lambda: _flops(model(8), threads, repeats),
+            "backbones": lambda: _backbones(work, providers, threads, repeats),
+            "e2e": lambda: _end_to_end(model(8).model_dir, providers, threads, seconds, args),
+        }
+        for name, step in steps.items():
+            if name not in args.skip:
+                sections[name], section_figures = _timed(name, step)
+                figures.update(section_figures)
+    results["seconds"] = time.perf_counter() - started
+    results["targets"] = _check_targets(figures)
+    print(format_table(figures, results["targets"]))
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2) + "\n")
+        print(f"wrote {args.json}")
+    return 0
+
+
+def _options(args: argparse.Namespace) -> dict[str, object]:
+    """The command's options, JSON-ready."""
+    return {key: str(value) if isinstance(value, Path) else value
+            for key, value in vars(args).items() if key != "command"}
+
+
+def _timed(name: str, step: Callable[[], object]) -> object:
+    start = time.perf_counter()
+    print(f"[bench] {name} ...", file=sys.stderr, flush=True)
+    value = step()
+    print(f"[bench] {name} done in {time.perf_counter() - start:.0f} s", file=sys.stderr,
+          flush=True)
+    return value
+
+
+def _model_maker(work: Path) -> Callable[[int], object]:
+    """window -> a random-init `BenchModel` exported under ``work``, each made once."""
+    from affect_perception.bench.models import random_model
+
+    made: dict[int, object] = {}
+
+    def model(window: int) -> object:
+        if window not in made:
+            made[window] = _timed(f"export (window {window})",
+                                  lambda: random_model(work / f"model_w{window}", window))
+        return made[window]
+
+    return model
+
+
+def _streaming(model: Callable[[int], object], providers: tuple[str, ...], threads: int,
+               repeats: int) -> tuple[dict, dict]:
+    from affect_perception.bench.streaming import streaming_speedup
+
+    section, figures = {}, {}
+    for window in STREAMING_WINDOWS:
+        section[f"w{window}"] = result = streaming_speedup(model(window).model_dir, providers,
+                                                           threads, repeats)
+        figures[f"streaming_speedup_w{window}"] = result["speedup"]
+    return section, figures
+
+
+def _runtimes(model: object, providers: tuple[str, ...], threads: int,
+              repeats: int) -> tuple[dict, dict]:
+    from affect_perception.bench.runtimes import ort_vs_torch
+
+    section = {f"faces_{n}": ort_vs_torch(model, n, providers, threads, repeats) for n in (1, 4)}
+    return section, {"ort_speedup_vs_torch": section["faces_1"]["speedup"],
+                     "ort_speedup_vs_torch_4faces": section["faces_4"]["speedup"]}
+
+
+def _flops(model: object, threads: int, repeats: int) -> tuple[dict, dict]:
+    from affect_perception.bench.flops import cpu_peak, encoder_limit
+
+    # the limit is the processor's: the encoder runs on the CPU here whatever --providers says
+    peak = cpu_peak(threads, repeats)
+    section = {"peak": peak.as_dict(),
+               "encoder": {f"faces_{n}": encoder_limit(model, peak, (CPU,), n, repeats)
+                           for n in (1, 4)}}
+    one = section["encoder"]["faces_1"]
+    return section, {"encoder_gflops": one["gflops"], "encoder_ms": one["ms"],
+                     "flop_limit_ratio": one["ratio_theoretical"],
+                     "flop_limit_ratio_gemm": one["ratio_gemm"]}
+
+
+def _backbones(work: Path, providers: tuple[str, ...], threads: int,
+               repeats: int) -> tuple[dict, dict]:
+    from affect_perception.bench.backbones import backbone_costs
+
+    section = backbone_costs(work, BACKBONE_BATCHES, providers, threads, repeats)
+    figures = {f"backbone_cost_{peer}_b{batch}": ratio
+               for batch, peers in section["cost_vs_ours"]["onnxruntime"].items()
+               for peer, ratio in peers.items()}
+    return section, figures
+
+
+def _end_to_end(model_dir: Path, providers: tuple[str, ...], threads: int, seconds: float,
+                args: argparse.Namespace) -> tuple[dict, dict]:
+    from affect_perception.bench.end_to_end import Stream, run_in_child
+
+    section, figures = {}, {}
+    for faces in (1, 4):
+        stream = Stream(faces=faces, seconds=seconds, threads=threads, providers=providers,
+                        detect_every=args.detect_every, temporal_every=args.temporal_every,
+                        detector_variant=args.detector_variant)
+        section[f"faces_{faces}"] = result = run_in_child(model_dir, stream)
+        suffix = "1face" if faces == 1 else f"{faces}faces"
+        figures[f"e2e_fps_{suffix}"] = result["fps_out"]
+        figures[f"e2e_p99_ms_{suffix}"] = result["latency_ms"]["p99"]
+        figures[f"e2e_dropped_{suffix}"] = result["dropped"]
+    figures["peak_rss_mib"] = max(r["peak_rss_mib"] for r in section.values())
+    return section, figures
+
+
+def _check_targets(figures: dict[str, float]) -> dict[str, dict]:
+    checks = {}
+    for name, (op, bound) in TARGETS.items():
+        if name in figures:
+            value = figures[name]
+            met = value >= bound if op == ">=" else value <= bound
+            checks[name] = {"target": f"{op} {bound:g}", "value": value, "met": met}
+    return checks
+
+
+def format_table(figures: dict[str, float], targets: dict[str, dict]) -> str:
+    """The figures as a fixed-width table with each target and whether it is met."""
+    rows = [("figure", "value", "target", "met")]
+    for name, value in figures.items():
+        check = targets.get(name)
+        rows.append((name, f"{value:.3g}" if isinstance(value, float) else str(value),
+                     check["target"] if check else "",
+                     ("yes" if check["met"] else "NO") if check else ""))
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+                     for row in rows)
+
+
+def _run_soak(args: argparse.Namespace) -> int:
+    from affect_perception.bench.soak import soak
+
+    with tempfile.TemporaryDirectory(prefix="affect_soak_") as tmp:
+        model_dir = args.model_dir or _soak_model(Path(tmp))
+        params = {"intra_op_threads": args.threads} if args.threads else {}
+        log = (args.json.with_suffix(".node.log") if args.json else Path(tmp) / "node.log")
+        summary = soak(model_dir, args.soak, log, fps=args.soak_fps, faces=args.soak_faces,
+                       params=params, progress=_progress)
+    summary.update(options=_options(args), machine=machine_info())
+    for key in ("rss_mib_first", "rss_mib_last", "rss_growth", "latency_ms_p50",
+                "latency_ms_p99", "latency_drift", "output_fps", "exit_code"):
+        print(f"{key:16} {summary[key]:.4g}" if isinstance(summary[key], float)
+              else f"{key:16} {summary[key]}")
+    if args.json:
+        args.json.write_text(json.dumps(summary, indent=2) + "\n")
+        print(f"wrote {args.json}")
+    return 0 if summary["exit_code"] == 0 else 1
+
+
+def _soak_model(work: Path) -> Path:
+    from affect_perception.bundled import bundled_model_dir
+
+    try:
+        return bundled_model_dir()
+    except FileNotFoundError:
+        return _model_maker(work)(8).model_dir
+
+
+def _progress(second: int) -> None:
+    if second % 60 == 0:
+        print(f"[soak] {second // 60} min", file=sys.stderr, flush=True)

@@ -23,11 +23,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import rclpy
-from affect_perception.msg import AffectStateArray
 from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from std_msgs.msg import String
+
+from affect_perception.msg import AffectStateArray
 
 HESITANT = "hesitant"
 VALENCE_DROP = "valence_drop"

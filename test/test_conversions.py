@@ -7,12 +7,12 @@ import math
 
 import numpy as np
 import pytest
-from affect_perception.msg import AffectStateArray
 from frame_results import WINDOW, make_result
 from rclpy.serialization import deserialize_message, serialize_message
 from std_msgs.msg import Header
 
 from affect_perception.labels import AU_NAMES
+from affect_perception.msg import AffectStateArray
 from affect_perception.ros.conversions import (
     compressed_message,
     face_messages,

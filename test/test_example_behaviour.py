@@ -161,9 +161,10 @@ def test_bag_through_the_class(recorded_bag: Path) -> None:
 @pytest.mark.ros
 def test_bag_replayed_into_the_example_node(rclpy_init: None, recorded_bag: Path,
                                             tmp_path: Path) -> None:
-    from affect_perception.msg import AffectStateArray
     from rclpy.node import Node
     from std_msgs.msg import String
+
+    from affect_perception.msg import AffectStateArray
 
     log = tmp_path / "cue_node.log"
     proc = start_process([str(EXAMPLE), "--ros-args", "-r", "affect:=/replay/affect"], log)

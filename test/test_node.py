@@ -31,7 +31,7 @@ MESSAGE_S = 10.0
 
 def node_args(model_dir: Path, *extra: str) -> list[str]:
     return ["-m", "affect_perception.ros.node", "--ros-args", "--params-file",
-            "config/affect.yaml", "-p", f"model_dir:={model_dir}", "-p", "intra_op_threads:=1",
+            "config/affect.yaml", "-p", f"model_dir:={model_dir}",
             *[arg for p in extra for arg in ("-p", p)]]
 
 
@@ -51,10 +51,11 @@ class Harness:
     """A test node that plays frames into the node under test and records what comes out."""
 
     def __init__(self, image_type: type, image_topic: str) -> None:
-        from affect_perception.msg import AffectStateArray
         from diagnostic_msgs.msg import DiagnosticArray
         from rclpy.executors import SingleThreadedExecutor
         from rclpy.node import Node
+
+        from affect_perception.msg import AffectStateArray
 
         self.node = Node("affect_node_test")
         self.executor = SingleThreadedExecutor()
@@ -215,10 +216,10 @@ def test_raw_stream_with_bad_frames_and_runtime_parameters(
 
 def test_compressed_stream_with_corrupt_jpeg_per_face_topics_and_overlay(
         harness, random_model_dir: Path, tmp_path: Path) -> None:
-    from affect_perception.msg import AffectState
     from sensor_msgs.msg import CompressedImage, Image
     from std_msgs.msg import String
 
+    from affect_perception.msg import AffectState
     from affect_perception.ros.conversions import compressed_message
 
     log = tmp_path / "node.log"

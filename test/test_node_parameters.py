@@ -49,7 +49,8 @@ def test_table_rows_are_unique_described_and_valid() -> None:
 
 def test_defaults_are_the_library_defaults(model_dir: str) -> None:
     settings = build_settings({"model_dir": model_dir})
-    library = PipelineConfig(model_dir=Path(model_dir))
+    # the one deliberate difference: a node shares its cores, so one onnxruntime thread
+    library = PipelineConfig(model_dir=Path(model_dir), intra_op_threads=1)
     assert settings.pipeline == library
     assert settings.pipeline.detector == dataclasses.replace(
         DetectorConfig(), max_faces=library.max_faces)

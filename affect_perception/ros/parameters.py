@@ -150,8 +150,9 @@ PARAMETERS: tuple[Param, ...] = (
     Param("providers", list(DEFAULT_PROVIDERS), "onnxruntime execution providers for the "
           "affect model, in order of preference; missing ones are skipped with a warning",
           convert=tuple),
-    Param("intra_op_threads", 0, "onnxruntime threads per affect-model session (0: "
-          "onnxruntime's default, all cores)", range=THREADS),
+    Param("intra_op_threads", 1, "onnxruntime threads per affect-model session (0: "
+          "onnxruntime's default, one per core, which spins and slows everything when the "
+          "cores are shared with other nodes)", range=THREADS),
     Param("max_faces", 4, "most faces processed per frame (the largest)",
           range=Range(1, 64)),
     Param("detect_every", 1, "run the face detector every k frames; the tracker predicts the "

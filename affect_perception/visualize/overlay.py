@@ -19,17 +19,17 @@ from affect_perception.labels import AU_NAMES
 WARM = (40, 200, 60)
 COLD = (255, 170, 0)
 HESITANT = (230, 40, 40)
-BAR_BACK = (60, 60, 60)
+BAR_BACK = (70, 70, 70)
+PANEL = (25, 25, 25)
 BAR_POSITIVE = (80, 170, 255)
 BAR_NEGATIVE = (255, 110, 80)
 TEXT = (255, 255, 255)
-SHADOW = (0, 0, 0)
 # Text scale per pixel of the frame's shorter side, and its floor (OpenCV Hershey units).
-TEXT_SCALE_PER_PX = 1 / 700
+TEXT_SCALE_PER_PX = 1 / 1000
 MIN_TEXT_SCALE = 0.35
-# Height of a valence/arousal bar in text heights, and the narrowest bar in pixels.
-BAR_HEIGHT = 0.6
-MIN_BAR_WIDTH = 60
+# Width of a valence/arousal bar in text lines, and active AU names per line.
+BAR_LINES = 4
+AUS_PER_LINE = 3
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 
 
@@ -43,70 +43,88 @@ def draw_overlay(rgb: np.ndarray, result: FrameResult) -> np.ndarray:
     warm = result.warm
     for i in range(len(result.faces)):
         _draw_face(image, result, i, bool(warm[i]), scale)
-    _label(image, f"{result.model_id}  {len(result.faces)} faces", (4, 4), scale, SHADOW)
+    faces = len(result.faces)
+    _text_box(image, f"{faces} face{'s' * (faces != 1)}", (0, 0), scale, PANEL)
     return image
 
 
 def _draw_face(image: np.ndarray, result: FrameResult, i: int, warm: bool, scale: float
                ) -> None:
+    """Box and id label, then a panel under the box: V and A bars, active AUs, hesitancy."""
     data = result.faces.data
     hesitant = bool(data["ah"][i])
     colour = HESITANT if hesitant else WARM if warm else COLD
     x1, y1, x2, y2 = (int(round(v)) for v in result.faces.xyxy[i])
-    thickness = max(1, round(scale / MIN_TEXT_SCALE))
-    cv2.rectangle(image, (x1, y1), (x2, y2), colour, thickness)
-    fill = int(data["window_fill"][i])
+    cv2.rectangle(image, (x1, y1), (x2, y2), colour, max(1, round(scale / MIN_TEXT_SCALE)))
     title = str(result.faces.track_id[i])
     if not warm:
-        title += f" {fill}/{result.window_size}"
-    line = _text_height(scale) + 4
-    _label(image, title, (x1, y1 - line), scale, colour)
-    width = max(x2 - x1, MIN_BAR_WIDTH)
-    y = y2 + 3
-    for name, value in (("V", data["valence"][i]), ("A", data["arousal"][i])):
-        _bar(image, name, float(value), (x1, y), width, scale)
-        y += line
+        title += f" {int(data['window_fill'][i])}/{result.window_size}"
+    _text_box(image, title, (x1, y1 - _line_height(scale)), scale, colour)
+    rows: list[tuple[str, float | None, tuple[int, int, int]]] = [
+        (f"V {float(data['valence'][i]):+.2f}", float(data["valence"][i]), TEXT),
+        (f"A {float(data['arousal'][i]):+.2f}", float(data["arousal"][i]), TEXT)]
     active = [name for name, on in zip(AU_NAMES, data["au_active"][i], strict=True) if on]
-    if active:
-        _label(image, " ".join(active), (x1, y), scale, SHADOW)
-        y += line
+    rows += [(" ".join(active[k:k + AUS_PER_LINE]), None, TEXT)
+             for k in range(0, len(active), AUS_PER_LINE)]
     if hesitant:
-        _label(image, f"HESITANT {float(data['ah_prob'][i]):.2f}", (x1, y), scale, HESITANT)
+        rows.append((f"HESITANT {float(data['ah_prob'][i]):.2f}", None, HESITANT))
+    _panel(image, rows, (x1, y2 + 2), scale)
 
 
-def _text_height(scale: float) -> int:
-    return cv2.getTextSize("Ag", FONT, scale, 1)[0][1] + 2
+def _line_height(scale: float) -> int:
+    (_, height), base = cv2.getTextSize("Ag", FONT, scale, 1)
+    return height + base + 4
 
 
-def _label(image: np.ndarray, text: str, origin: tuple[int, int], scale: float,
-           background: tuple[int, int, int]) -> None:
+def _text_box(image: np.ndarray, text: str, origin: tuple[int, int], scale: float,
+              background: tuple[int, int, int]) -> None:
     """Text on a filled box whose top-left corner is ``origin``, kept inside the image."""
-    (w, h), base = cv2.getTextSize(text, FONT, scale, 1)
-    height, width = image.shape[:2]
-    x = int(np.clip(origin[0], 0, max(width - w - 4, 0)))
-    y = int(np.clip(origin[1], 0, max(height - h - base - 4, 0)))
-    cv2.rectangle(image, (x, y), (x + w + 4, y + h + base + 4), background, -1)
-    cv2.putText(image, text, (x + 2, y + h + 2), FONT, scale, TEXT, 1, cv2.LINE_AA)
+    (width, _), _ = cv2.getTextSize(text, FONT, scale, 1)
+    line = _line_height(scale)
+    x = int(np.clip(origin[0], 0, max(image.shape[1] - width - 4, 0)))
+    y = int(np.clip(origin[1], 0, max(image.shape[0] - line, 0)))
+    cv2.rectangle(image, (x, y), (x + width + 4, y + line), background, -1)
+    cv2.putText(image, text, (x + 2, y + line - 4 - _baseline(scale)), FONT, scale, TEXT, 1,
+                cv2.LINE_AA)
 
 
-def _bar(image: np.ndarray, name: str, value: float, origin: tuple[int, int], width: int,
-         scale: float) -> None:
-    """A bar centred on zero for a value in [-1, 1], labelled with the value."""
-    text = f"{name} {value:+.2f}" if math.isfinite(value) else f"{name} n/a"
-    (tw, th), _ = cv2.getTextSize(text, FONT, scale, 1)
-    height, frame_width = image.shape[:2]
-    x = int(np.clip(origin[0], 0, max(frame_width - width - tw - 8, 0)))
-    y = int(np.clip(origin[1], 0, max(height - th - 4, 0)))
-    bar_h = max(2, int(th * BAR_HEIGHT))
-    top = y + (th - bar_h) // 2 + 2
-    cv2.rectangle(image, (x, top), (x + width, top + bar_h), BAR_BACK, -1)
-    if math.isfinite(value):
-        centre = x + width // 2
-        end = centre + int(round(np.clip(value, -1, 1) * width / 2))
-        colour = BAR_POSITIVE if value >= 0 else BAR_NEGATIVE
-        cv2.rectangle(image, (min(centre, end), top), (max(centre, end), top + bar_h), colour, -1)
-        cv2.line(image, (centre, top - 1), (centre, top + bar_h + 1), TEXT, 1)
-    cv2.putText(image, text, (x + width + 4, y + th + 2), FONT, scale, TEXT, 1, cv2.LINE_AA)
+def _baseline(scale: float) -> int:
+    return cv2.getTextSize("Ag", FONT, scale, 1)[1]
+
+
+def _panel(image: np.ndarray, rows: list[tuple[str, float | None, tuple[int, int, int]]],
+           origin: tuple[int, int], scale: float) -> None:
+    """Rows of text on a dark panel kept inside the image; a row with a value in [-1, 1]
+    also gets a bar centred on zero (NaN: no bar, the text says n/a)."""
+    line = _line_height(scale)
+    bar_width = BAR_LINES * line
+    label_width = cv2.getTextSize("V +0.00", FONT, scale, 1)[0][0]
+    widths = [cv2.getTextSize(text, FONT, scale, 1)[0][0] for text, _, _ in rows]
+    width = max([label_width + bar_width + 6, *widths]) + 6
+    height = line * len(rows) + 2
+    x = int(np.clip(origin[0], 0, max(image.shape[1] - width, 0)))
+    y = int(np.clip(origin[1], 0, max(image.shape[0] - height, 0)))
+    cv2.rectangle(image, (x, y), (x + width, y + height), PANEL, -1)
+    for k, (text, value, colour) in enumerate(rows):
+        top = y + k * line
+        if value is not None and not math.isfinite(value):
+            text = text[0] + " n/a"
+        cv2.putText(image, text, (x + 3, top + line - 3 - _baseline(scale)), FONT, scale,
+                    colour, 1, cv2.LINE_AA)
+        if value is not None and math.isfinite(value):
+            _bar(image, value, (x + label_width + 7, top + line // 4), bar_width, line // 2)
+
+
+def _bar(image: np.ndarray, value: float, origin: tuple[int, int], width: int, height: int
+         ) -> None:
+    """A bar for a value in [-1, 1] growing left or right from the centre."""
+    x, y = origin
+    cv2.rectangle(image, (x, y), (x + width, y + height), BAR_BACK, -1)
+    centre = x + width // 2
+    end = centre + int(round(np.clip(value, -1, 1) * width / 2))
+    colour = BAR_POSITIVE if value >= 0 else BAR_NEGATIVE
+    cv2.rectangle(image, (min(centre, end), y), (max(centre, end), y + height), colour, -1)
+    cv2.line(image, (centre, y - 1), (centre, y + height + 1), TEXT, 1)
 
 
 def contact_sheet(frames: list[np.ndarray], columns: int = 4, tile_width: int = 320

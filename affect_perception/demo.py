@@ -194,6 +194,7 @@ def run(args: argparse.Namespace) -> int:
     os.environ.setdefault("ROS_DOMAIN_ID", str(random.randint(1, 100)))
     os.environ.setdefault("ROS_LOG_DIR", str((args.out / "ros_log").resolve()))
     model, trained = choose_model(args)
+    print(f"model: {model}", flush=True)
     if not trained:
         print("\n" + "!" * 78 + f"\n{UNTRAINED_NOTE}\n" + "!" * 78 + "\n", flush=True)
     log_path = args.out / "node.log"

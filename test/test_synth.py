@@ -256,6 +256,16 @@ def test_dataset_has_the_real_layouts(tmp_path: Path, monkeypatch: pytest.Monkey
         assert all(0 <= float(v) <= 1 for r in rows for v in r.split(",")[1:])
 
 
+def test_clip_holds_crops_and_labels_of_every_face() -> None:
+    clip = dataset.render_clip(8, frames=6, faces=2, size=(320, 240), crop_size=64)
+    assert clip.crops.shape == (2, 6, 64, 64, 3) and clip.crops.dtype == np.uint8
+    assert clip.va.shape == (2, 6, 2) and clip.au.shape == (2, 6, 12)
+    assert clip.emi.shape == (2, 6, 6) and clip.ah.shape == clip.labelled.shape == (2, 6)
+    video = Video(8, 6, faces=2, size=(320, 240))
+    assert np.array_equal(clip.crops[1, 3], dataset.aligned_crops(video.render(3), 64)[1])
+    assert np.array_equal(clip.au[0], video.labels[0].au)
+
+
 def test_cli_writes_a_dataset_and_a_strip(tmp_path: Path) -> None:
     assert main(["synth", "--out", str(tmp_path / "data"), "--videos", "2", "--frames", "3",
                  "--size", "160x120", "--strip", str(tmp_path / "strip.png")]) == 0

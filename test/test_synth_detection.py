@@ -21,9 +21,9 @@ def _iou(a: np.ndarray, b: np.ndarray) -> float:
 def test_blazeface_finds_the_faces_in_view() -> None:
     detector = create_detector("blazeface", variant="back", threads=1)
     ious, eye_errors, extra = [], [], 0
-    for seed, faces in [(0, 1), (1, 1), (2, 2), (3, 3), (4, 2), (5, 1)]:
+    for seed, faces in enumerate([1, 1, 2, 3, 2, 1, 2, 3]):
         video = Video(seed, 31, faces=faces)
-        for index in (0, 15, 30):
+        for index in (0, 10, 20, 30):
             frame = video.render(index)
             found = detector.detect(frame.image)
             matched = set()
@@ -39,7 +39,7 @@ def test_blazeface_finds_the_faces_in_view() -> None:
                     eye_errors.append(error.max() / (truth.box[2] - truth.box[0]))
             extra += len(found) - len(matched)
     ious = np.array(ious)
-    assert len(ious) >= 25
+    assert len(ious) >= 50
     assert np.mean(ious >= MATCH_IOU) >= 0.9, f"recall {np.mean(ious >= MATCH_IOU):.2f}"
     assert np.median(ious) >= 0.75
     assert np.median(eye_errors) < 0.08  # eye keypoints within a few % of the face width

@@ -29,7 +29,7 @@ from affect_perception.detections import Detections
 from affect_perception.labels import AU_MISSING, AU_NAMES, EMI_NAMES, VA_MISSING, VA_NAMES
 from affect_perception.runtime.alignment import align_faces
 from affect_perception.synth import labels
-from affect_perception.synth.scene import Video
+from affect_perception.synth.scene import SynthFrame, Video
 
 SPLITS = ("Train_Set", "Validation_Set")
 CROPS_DIR = "cropped_aligned"
@@ -110,6 +110,50 @@ def video_splits(config: DatasetConfig) -> list[str]:
     return [SPLITS[1] if i in val else SPLITS[0] for i in range(config.videos)]
 
 
+@dataclass
+class Clip:
+    """Aligned crops and labels of every face of one rendered video (for training in memory).
+
+    Attributes:
+        crops: (faces, frames, S, S, 3) uint8 RGB crops from the runtime alignment.
+        va: (faces, frames, 2) valence, arousal.
+        au: (faces, frames, 12) int 0/1.
+        emi: (faces, frames, 6) per-frame EMI intensities.
+        ah: (faces, frames) int 0/1.
+        labelled: (faces, frames) bool, False where the face is mostly out of the frame.
+    """
+
+    crops: np.ndarray
+    va: np.ndarray
+    au: np.ndarray
+    emi: np.ndarray
+    ah: np.ndarray
+    labelled: np.ndarray
+
+
+def aligned_crops(frame: SynthFrame, crop_size: int = 224) -> np.ndarray:
+    """(faces, S, S, 3) crops of a frame's faces, aligned on their true boxes and keypoints."""
+    faces = Detections(xyxy=np.stack([f.box for f in frame.faces]),
+                       score=np.ones(len(frame.faces)),
+                       keypoints=np.stack([f.keypoints for f in frame.faces]))
+    return align_faces(frame.image, faces, size=crop_size)
+
+
+def render_clip(seed: int, frames: int, faces: int = 1, size: tuple[int, int] = (640, 480),
+                fps: float = 30.0, crop_size: int = 224) -> Clip:
+    """Render a video and return its aligned crops and labels as arrays."""
+    video = Video(seed, frames, faces, size, fps)
+    crops = np.empty((faces, frames, crop_size, crop_size, 3), np.uint8)
+    labelled = np.zeros((faces, frames), dtype=bool)
+    for frame in video:
+        crops[:, frame.index] = aligned_crops(frame, crop_size)
+        labelled[:, frame.index] = [f.labelled for f in frame.faces]
+    lab = video.labels
+    return Clip(crops=crops, va=np.stack([x.va for x in lab]), au=np.stack([x.au for x in lab]),
+                emi=np.stack([x.emi for x in lab]), ah=np.stack([x.ah for x in lab]),
+                labelled=labelled)
+
+
 def _write_table(path: Path, header: list[str], rows: np.ndarray, fmt: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     lines = [",".join(header)] + [",".join(fmt % v for v in row) for row in rows]
@@ -151,10 +195,7 @@ def write_dataset(out: Path | str, config: DatasetConfig) -> Manifest:
             folder.mkdir(parents=True, exist_ok=True)
         labelled = np.zeros((config.faces, config.frames), dtype=bool)
         for frame in video:
-            faces = Detections(xyxy=np.stack([f.box for f in frame.faces]),
-                               score=np.ones(len(frame.faces)),
-                               keypoints=np.stack([f.keypoints for f in frame.faces]))
-            crops = align_faces(frame.image, faces, size=config.crop_size)
+            crops = aligned_crops(frame, config.crop_size)
             for k, (truth, crop) in enumerate(zip(frame.faces, crops, strict=True)):
                 labelled[k, frame.index] = truth.labelled
                 cv2.imwrite(str(folders[k] / f"{frame.index + 1:05d}.jpg"),

@@ -42,6 +42,14 @@ NOSE_OUT = 0.42
 SKULL_BACK = 0.55
 # Outline shift towards the nose per unit sin(yaw) (the face oval moves a little with a turn).
 OUTLINE_YAW_SHIFT = 0.2
+# Valence and arousal cues: mouth-corner lift (face units) and mouth widening (fraction) at
+# valence +1; eye opening per unit arousal (around a rest opening of 0.72), brow lift (face
+# units) and cheek flush (share of a red mix) at arousal +1.
+VALENCE_MOUTH_BEND = 0.16
+VALENCE_MOUTH_WIDEN = 0.1
+AROUSAL_EYE_OPEN = 0.4
+AROUSAL_BROW_LIFT = 0.1
+AROUSAL_BLUSH = 0.45
 # Chin drop of AU26 at full intensity, in face units.
 JAW_DROP = 0.3
 # Top of the ground-truth box as a fraction of the oval's half-height above its centre: the
@@ -115,11 +123,15 @@ class FaceGeometry:
 
 
 def _tone(rgb: tuple[int, ...], factor: float) -> tuple[int, int, int]:
-    return tuple(int(min(255, max(0, c * factor))) for c in rgb)  # type: ignore[return-value]
+    """``rgb`` scaled by ``factor``, clipped to 0..255."""
+    r, g, b = (int(min(255, max(0, c * factor))) for c in rgb)
+    return r, g, b
 
 
 def _mix(a: tuple[int, ...], b: tuple[int, ...], t: float) -> tuple[int, int, int]:
-    return tuple(int(round(x + (y - x) * t)) for x, y in zip(a, b, strict=True))  # type: ignore[return-value]
+    """The colour ``t`` of the way from ``a`` to ``b``."""
+    r, g, b_ = (int(round(x + (y - x) * t)) for x, y in zip(a, b, strict=True))
+    return r, g, b_
 
 
 def _fixed(pts: np.ndarray) -> np.ndarray:
@@ -284,7 +296,7 @@ class _Head:
         self.fill(_CIRCLE16 * [0.9, 0.92 * h] + [0.15 * lx, 0.15 * ly], base)
         self.fill(_CIRCLE16 * [0.45, 0.28] + [0.35 * lx, -0.55 * h + 0.2 * ly],
                   _tone(base, 1.1))
-        blush = _mix(base, (225, 80, 85), 0.3 * max(self.st.arousal, 0.0))
+        blush = _mix(base, (225, 80, 85), AROUSAL_BLUSH * max(self.st.arousal, 0.0))
         for side in (-1, 1):
             self.fill(_CIRCLE16 * [0.27, 0.15] + [side * self.id.eye_gap, self.eye_y - 0.07],
                       _tone(base, 0.8))
@@ -308,7 +320,8 @@ class _Head:
     def eyes(self) -> np.ndarray:
         """Queue both eyes; return their (2, 2) centre keypoints (right, left)."""
         au, st, ew = self.au, self.st, self.id.eye_size
-        opening = max(0.0, (0.75 + 0.3 * st.arousal) * (1 - 0.3 * au["AU7"]) * (1 - st.blink))
+        opening = (0.72 + AROUSAL_EYE_OPEN * st.arousal) * (1 - 0.3 * au["AU7"]) * (1 - st.blink)
+        opening = max(0.0, opening)
         up = ew * 0.55 * opening
         lo = ew * 0.32 * max(0.08, 1 - 0.45 * au["AU6"] - 0.6 * au["AU7"])
         lash, white = (35, 28, 28), (232, 228, 222)
@@ -344,7 +357,7 @@ class _Head:
         """Queue eyebrows: lifted by arousal, AU1 (inner) and AU2 (outer), lowered and knit by
         AU4."""
         au, ew = self.au, self.id.eye_size
-        lift = 0.06 * self.st.arousal
+        lift = AROUSAL_BROW_LIFT * self.st.arousal
         inner = -lift - 0.22 * au["AU1"] + 0.12 * au["AU4"]
         outer = -lift - 0.17 * au["AU2"] + 0.05 * au["AU4"]
         middle = -0.04 * au["AU1"] - 0.05 * au["AU2"]
@@ -411,11 +424,11 @@ class _Head:
         """Queue lips, mouth opening and teeth, with the AU folds around them; return the
         mouth-centre keypoint."""
         au, st = self.au, self.st
-        corner_dy = -0.07 * st.valence - 0.13 * au["AU12"] + 0.13 * au["AU15"]
-        half = self.id.mouth_width * (1 + 0.04 * st.valence + 0.25 * au["AU12"]
-                                      - 0.2 * au["AU23"])
-        thin = max(0.15, 1 - 0.55 * au["AU23"] - 0.75 * au["AU24"]) * self.id.lip_thickness
-        raise10 = 0.07 * au["AU10"]
+        corner_dy = -VALENCE_MOUTH_BEND * st.valence - 0.13 * au["AU12"] + 0.18 * au["AU15"]
+        half = self.id.mouth_width * (1 + VALENCE_MOUTH_WIDEN * st.valence + 0.25 * au["AU12"]
+                                      - 0.25 * au["AU23"])
+        thin = max(0.1, 1 - 0.55 * au["AU23"] - 0.85 * au["AU24"]) * self.id.lip_thickness
+        raise10 = 0.09 * au["AU10"]
         gap = au["AU25"] * (0.1 + 0.24 * au["AU26"])
         stretch = 0.12 * au["AU26"] * (1 - au["AU25"])
         u = _U
@@ -441,11 +454,12 @@ class _Head:
                                   self.nose_y + 0.06 + (tip[1] + 0.06 - self.nose_y) * arc], 1)
                 self.line(smile, _mix(self.id.skin, fold, au["AU12"]), self.px(0.025))
             if au["AU15"] > 0.02:
-                down = np.array([tip + [side * 0.02, 0.05], tip + [side * 0.05, 0.22]])
-                self.line(down, _mix(self.id.skin, fold, au["AU15"]), self.px(0.022))
+                down = np.array([tip + [side * 0.02, 0.05], tip + [side * 0.06, 0.28]])
+                self.line(down, _mix(self.id.skin, fold, au["AU15"]), self.px(0.028))
         if au["AU24"] > 0.02:
-            bulge = np.stack([0.2 * u, self.mouth_y + 0.24 - 0.04 * (1 - u ** 2)], 1)
-            self.line(bulge, _mix(self.id.skin, fold, au["AU24"]), self.px(0.03))
+            for dy, bend in ((0.24, -0.05), (-0.17, 0.03)):  # chin boss and upper-lip bulge
+                bulge = np.stack([0.26 * u, self.mouth_y + dy + bend * (1 - u ** 2)], 1)
+                self.line(bulge, _mix(self.id.skin, fold, au["AU24"]), self.px(0.035))
         if (lo_in - up_in).max() > 0.004:
             self.fill(np.concatenate([pts(up_in), pts(lo_in)[::-1]]), (70, 22, 28), 0.05)
             teeth = np.minimum(up_in + 0.07, lo_in)
@@ -455,7 +469,8 @@ class _Head:
         lips = self.id.lips
         self.fill(np.concatenate([pts(up_out), pts(up_in)[::-1]]), lips, 0.08)
         self.fill(np.concatenate([pts(lo_in), pts(lo_out)[::-1]]), _tone(lips, 1.08), 0.08)
-        self.line(pts(0.5 * (up_in + lo_in)), _tone(lips, 0.55), self.px(0.015), 0.08)
+        seam = self.px(0.015 + 0.03 * au["AU24"])  # pressed lips: a heavier seam
+        self.line(pts(0.5 * (up_in + lo_in)), _tone(lips, 0.55), seam, 0.08)
         if au["AU23"] > 0.02:
             self.line(np.concatenate([pts(up_out), pts(lo_out)[::-1]]),
                       _mix(lips, _tone(lips, 0.5), au["AU23"]), self.px(0.025), 0.08, True)

@@ -210,7 +210,8 @@ class Video:
 def _tinted(identity: Identity, tint: np.ndarray) -> Identity:
     """The identity's colours under a colour tint."""
     def tone(rgb: tuple[int, int, int]) -> tuple[int, int, int]:
-        return tuple(int(min(255, c * t)) for c, t in zip(rgb, tint, strict=True))  # type: ignore[return-value]
+        r, g, b = (int(min(255, c * t)) for c, t in zip(rgb, tint, strict=True))
+        return r, g, b
     return dataclasses.replace(identity, **{name: tone(getattr(identity, name))
                                             for name in ("skin", "hair", "iris", "lips", "shirt")})
 

@@ -70,8 +70,10 @@ GESTURES: dict[str, tuple[float, tuple[float, float], tuple[float, float],
 NOD_MIN_VALENCE = 0.1
 SHAKE_MAX_VALENCE = -0.1
 
-# Slow head pose ranges in degrees (yaw, pitch, roll) and the head jitter at full arousal.
+# Slow head pose spread in degrees (yaw, pitch, roll), the factor of it the drift is clipped
+# at, and the head jitter at full arousal.
 POSE_RANGE_DEG = (20.0, 8.0, 10.0)
+POSE_CLIP = 1.25
 JITTER_DEG = 1.5
 # AR(1) coefficient of the jitter (higher: smoother jitter).
 JITTER_SMOOTH = 0.5
@@ -289,7 +291,8 @@ class _Simulator:
     def pose(self, arousal: np.ndarray, gestures: dict) -> np.ndarray:
         """(frames, 3) yaw, pitch, roll in degrees: slow drift, nods, shakes, jitter."""
         pose = np.stack([r * self.noise(POSE_PERIOD_S) for r in POSE_RANGE_DEG], axis=1)
-        pose = np.clip(pose, -1.5 * np.array(POSE_RANGE_DEG), 1.5 * np.array(POSE_RANGE_DEG))
+        limit = POSE_CLIP * np.array(POSE_RANGE_DEG)
+        pose = np.clip(pose, -limit, limit)
         white = self.rng().normal(size=(self.frames, 2))
         jitter = np.zeros_like(white)
         for t in range(1, self.frames):

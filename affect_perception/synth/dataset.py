@@ -1,4 +1,5 @@
-"""Writing synthetic videos in the layouts of the real datasets.
+"""Synthetic videos as aligned crops and labels: on disk in the real datasets' layouts, or
+in memory (:func:`render_clip`) for a trainer that renders as it goes.
 
 Under the output folder (one "video" per face: ``<video>_face<k>`` when a video has several)::
 

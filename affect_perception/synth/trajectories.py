@@ -222,7 +222,7 @@ class _Simulator:
 
     def __init__(self, seed: np.random.SeedSequence, frames: int, fps: float) -> None:
         self.frames, self.fps = frames, fps
-        self._seeds = iter(seed.spawn(64))
+        self._seeds = iter(seed.spawn(64))  # more than the channels drawn
         self.t = np.arange(frames) / fps
 
     def rng(self) -> np.random.Generator:

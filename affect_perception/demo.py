@@ -200,7 +200,9 @@ def run(args: argparse.Namespace) -> int:
     log_path = args.out / "node.log"
     command = [sys.executable, "-m", "affect_perception.ros.node", "--ros-args",
                "--params-file", str(params_file()), "-p", f"model_dir:={model.resolve()}",
-               "-p", "publish_overlay:=true", "-r", f"image:={IMAGE_TOPIC}"]
+               "-p", "publish_overlay:=true", "-p", "image_reliability:=reliable",
+               "-r", f"image:={IMAGE_TOPIC}"]
+    # a reliable subscription: best effort loses most large raw frames on one machine
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
                                 start_new_session=True)

@@ -224,8 +224,8 @@ def test_compressed_stream_with_corrupt_jpeg_per_face_topics_and_overlay(
 
     log = tmp_path / "node.log"
     proc = start_process(
-        node_args(random_model_dir, "use_compressed:=true", "publish_per_face:=true",
-                  "publish_overlay:=true")
+        node_args(random_model_dir, "use_compressed:=true", "image_reliability:=reliable",
+                  "publish_per_face:=true", "publish_overlay:=true")
         + ["-r", "image/compressed:=/test/image/compressed"], log)
     try:
         h = harness(CompressedImage, "/test/image/compressed")

@@ -55,8 +55,9 @@ def test_defaults_are_the_library_defaults(model_dir: str) -> None:
     assert settings.pipeline.detector == dataclasses.replace(
         DetectorConfig(), max_faces=library.max_faces)
     assert settings.pipeline.tracker == TrackerConfig()
-    assert (settings.use_compressed, settings.qos_depth, settings.publish_per_face,
-            settings.publish_overlay) == (False, 1, False, False)
+    assert (settings.use_compressed, settings.qos_depth, settings.image_reliability,
+            settings.publish_per_face, settings.publish_overlay) == (
+        False, 1, "best_effort", False, False)
 
 
 @pytest.mark.parametrize(("values", "field", "expected"), [

@@ -20,7 +20,7 @@ from rcl_interfaces.msg import SetParametersResult
 from rclpy.exceptions import ParameterException
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
-from rclpy.qos import QoSProfile, qos_profile_sensor_data
+from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from rclpy.signals import SignalHandlerOptions
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import String
@@ -95,9 +95,11 @@ class AffectPerceptionNode(Node):
             DiagnosticArray, "/diagnostics", OUTPUT_DEPTH)
         compressed = self.settings.use_compressed
         self._decode = decode_compressed_msg if compressed else decode_image_msg
+        reliable = self.settings.image_reliability == "reliable"
         qos = QoSProfile(history=qos_profile_sensor_data.history,
                          depth=self.settings.qos_depth,
-                         reliability=qos_profile_sensor_data.reliability,
+                         reliability=(ReliabilityPolicy.RELIABLE if reliable
+                                      else qos_profile_sensor_data.reliability),
                          durability=qos_profile_sensor_data.durability)
         self._worker: FrameWorker[Any] = FrameWorker(self._process, self._on_error)
         self._worker.start()

@@ -140,8 +140,12 @@ PARAMETERS: tuple[Param, ...] = (
           "`affect-perception export`; empty: the bundled demo model"),
     Param("use_compressed", False, "subscribe to image/compressed (sensor_msgs/CompressedImage, "
           "JPEG or PNG) instead of image (sensor_msgs/Image)"),
-    Param("qos_depth", 1, "queue depth of the best-effort image subscription; the worker only "
-          "ever takes the newest frame", range=Range(1, 100)),
+    Param("qos_depth", 1, "queue depth of the image subscription; the worker only ever takes "
+          "the newest frame", range=Range(1, 100)),
+    Param("image_reliability", "best_effort", "QoS reliability of the image subscription: "
+          "best_effort (sensor data, matches every camera driver) or reliable (needs a reliable "
+          "publisher; large raw images on the same machine arrive more completely)",
+          choices=("best_effort", "reliable")),
     Param("publish_per_face", False, "also publish /humans/faces/<id>/affect per face and the "
           "ids on /humans/faces/tracked (ROS4HRI REP-155 layout)"),
     Param("publish_overlay", False, "publish ~/overlay (sensor_msgs/Image, rgb8): the frame with "
@@ -214,12 +218,14 @@ class NodeSettings:
 
     Attributes:
         pipeline: the pipeline configuration (model folder resolved).
-        use_compressed, qos_depth, publish_per_face, publish_overlay: see :data:`PARAMETERS`.
+        use_compressed, qos_depth, image_reliability, publish_per_face, publish_overlay: see
+            :data:`PARAMETERS`.
     """
 
     pipeline: PipelineConfig
     use_compressed: bool = False
     qos_depth: int = 1
+    image_reliability: str = "best_effort"
     publish_per_face: bool = False
     publish_overlay: bool = False
     values: dict[str, Any] = field(default_factory=dict)  # the ROS values it was built from

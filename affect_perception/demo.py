@@ -166,10 +166,18 @@ def write_results(out: Path, outputs: Outputs, frames: int, fps: float, trained:
 
 
 def _captioned(image: np.ndarray, text: str) -> np.ndarray:
-    """``image`` with a band of red text below it."""
-    band = np.full((28, image.shape[1], 3), 255, np.uint8)
-    cv2.putText(band, text, (6, 19), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (200, 0, 0), 1,
-                cv2.LINE_AA)
+    """``image`` with ``text`` in red below it, wrapped to the image's width."""
+    font, scale, line = cv2.FONT_HERSHEY_SIMPLEX, 0.5, 22
+    lines: list[str] = []
+    for word in text.split():
+        candidate = f"{lines[-1]} {word}" if lines else word
+        if lines and cv2.getTextSize(candidate, font, scale, 1)[0][0] <= image.shape[1] - 12:
+            lines[-1] = candidate
+        else:
+            lines.append(word)
+    band = np.full((line * len(lines) + 8, image.shape[1], 3), 255, np.uint8)
+    for k, words in enumerate(lines):
+        cv2.putText(band, words, (6, line * (k + 1)), font, scale, (200, 0, 0), 1, cv2.LINE_AA)
     return np.concatenate([image, band])
 
 

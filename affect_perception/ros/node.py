@@ -204,14 +204,10 @@ class AffectPerceptionNode(Node):
     # --- parameters at run time ---
 
     def _on_set_parameters(self, params: list[Any]) -> SetParametersResult:
+        """Validate and apply dynamic parameters (rclpy refuses the read-only ones itself)."""
         changes = {p.name: p.value for p in params if p.name in BY_NAME}
         if not changes:
             return SetParametersResult(successful=True)
-        fixed = sorted(name for name in changes if not BY_NAME[name].dynamic)
-        if fixed:
-            return SetParametersResult(successful=False, reason=(
-                f"{', '.join(fixed)} cannot change while the node runs; restart it with the "
-                "new value"))
         try:
             settings = build_settings({**self.settings.values, **changes})
             with self._lock:

@@ -265,6 +265,13 @@ def test_compressed_stream_with_corrupt_jpeg_per_face_topics_and_overlay(
         assert (overlay.encoding, overlay.width, overlay.height) == ("rgb8", *SIZE)
         assert overlay.step == SIZE[0] * 3 and len(overlay.data) == SIZE[0] * SIZE[1] * 3
         assert stamp_of(overlay) in sent
+        # the face leaves: once its track ends, its topic goes and the tracked list empties
+        topic = f"/humans/faces/{track_id}/affect"
+        assert h.node.count_publishers(topic) == 1
+        blank = np.full((SIZE[1], SIZE[0], 3), 128, np.uint8)
+        h.play([compressed_message(blank, header(100 + i)) for i in range(40)], {})
+        assert h.spin_until(lambda: tracked[-1] == "" and h.node.count_publishers(topic) == 0,
+                            MESSAGE_S), tracked[-3:]
     finally:
         code = stop_process(proc, signal.SIGINT)
     text = log.read_text()

@@ -1,0 +1,94 @@
+"""`affect-perception train`: a YAML config and/or flags -> a training run.
+
+Every config key has a flag of the same name (``--segment-length 32``, ``--tasks va au``,
+``--no-feature-cache``); flags left out keep the YAML file's value, which keeps the default's.
+Values are read as YAML (``--cache-channels null``, ``--lr 3e-4``). Several processes:
+``torchrun --nproc_per_node N -m affect_perception.cli train ...``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from dataclasses import MISSING, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+# Help of the flags whose meaning the key name alone does not say.
+HELP: dict[str, str] = {
+    "train": "training data roots (the `synth` output layout)",
+    "val": "validation data roots (default: the training roots' validation split)",
+    "out": "output folder: config.yaml, metrics.jsonl, checkpoints/",
+    "resume": "checkpoints/last folder of a run to continue",
+    "tasks": "heads to train, a subset of va au emi ah",
+}
+
+
+def _value(text: str) -> Any:
+    """A flag value read as YAML: numbers, null, true/false, or the plain string."""
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add ``--config`` and one flag per key of every config section (default: unset)."""
+    from affect_perception.train.config import SECTIONS
+
+    parser.add_argument("--config", type=Path, help="YAML file with model/data/run sections")
+    for section, cls in SECTIONS.items():
+        group = parser.add_argument_group(f"{section} (config section {section!r})")
+        for f in fields(cls):
+            default = f.default if f.default is not MISSING else None
+            flag = "--" + f.name.replace("_", "-")
+            kwargs: dict[str, Any] = {"dest": f"{section}.{f.name}", "default": None,
+                                      "help": HELP.get(f.name, f"default: {default!r}")}
+            if isinstance(default, bool) or f.name == "feature_cache":
+                kwargs["action"] = argparse.BooleanOptionalAction
+            elif isinstance(default, tuple):
+                kwargs.update(nargs="+", type=_value, metavar=f.name.upper())
+            else:
+                kwargs.update(type=_value, metavar=f.name.upper())
+            group.add_argument(flag, **kwargs)
+
+
+def config_from_args(args: argparse.Namespace):
+    """The `TrainConfig` of parsed arguments: defaults, then ``--config``, then set flags."""
+    from affect_perception.train.config import TrainConfig
+
+    config = TrainConfig.load(args.config) if args.config else TrainConfig()
+    overrides: dict[str, dict[str, Any]] = {}
+    for dest, value in vars(args).items():
+        if "." in dest and value is not None:
+            section, key = dest.split(".", 1)
+            overrides.setdefault(section, {})[key] = value
+    return config.updated(overrides)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Train; 0 on success, 1 on a user error (bad config, missing data)."""
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    from affect_perception.evaluation.labels_io import LabelFileError
+    from affect_perception.model.checkpoint import CheckpointError
+    from affect_perception.train import distributed
+    from affect_perception.train.trainer import BEST, Trainer
+
+    info = None
+    try:
+        config = config_from_args(args)
+        info = distributed.init_distributed(distributed.device_for(config.run.device))
+        trainer = Trainer(config, info)
+        trainer.fit()
+    except (ValueError, FileNotFoundError, LabelFileError, CheckpointError) as err:
+        print(f"affect-perception train: {err}", file=sys.stderr)
+        return 1
+    finally:
+        if info is not None:
+            distributed.cleanup(info)
+    if info.is_main:
+        print(f"best checkpoint: {Path(config.run.out) / BEST}")
+    return 0

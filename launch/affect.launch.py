@@ -8,7 +8,7 @@ name). Other parameters: edit a copy of config/affect.yaml and pass ``params_fil
 """
 
 # ruff takes `launch` for this repository's launch/ folder and would split the block
-from launch import LaunchDescription  # noqa: I001
+from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument
 from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import Node

@@ -66,6 +66,20 @@ def test_area_wh_empty_and_merge() -> None:
         Detections.merge([faces[:1], Detections(xyxy=BOXES[:1], score=[1])])
 
 
+LEFT, RIGHT = [0, 0, 100, 100], [200, 0, 300, 100]
+
+
+@pytest.mark.parametrize(("a", "b", "expected"), [
+    (LEFT, LEFT, 1.0),                      # the same box
+    (LEFT, RIGHT, 0.0),                     # apart
+    (LEFT, [50, 0, 150, 100], 1 / 3),       # half of each overlaps
+    (LEFT, [0, 0, 50, 50], 0.25),           # one inside the other
+    ([0, 0, 0, 0], [0, 0, 0, 0], 0.0),      # empty boxes: no division by zero
+])
+def test_box_iou_pairs(a: list[float], b: list[float], expected: float) -> None:
+    assert box_iou(np.array([a]), np.array([b]))[0, 0] == pytest.approx(expected)
+
+
 def test_box_iou() -> None:
     iou = box_iou(BOXES, BOXES)
     np.testing.assert_allclose(np.diag(iou), 1.0)

@@ -17,7 +17,6 @@ from affect_perception.detections import Detections
 from affect_perception.evaluation import bag_io, labels_io
 from affect_perception.evaluation.align import (
     assign,
-    iou,
     pair_with_rows,
     pair_with_truth,
 )
@@ -42,17 +41,6 @@ def frame(boxes: list[list[float]], ids: list[str], valence: list[float],
 
 
 LEFT, RIGHT = [0, 0, 100, 100], [200, 0, 300, 100]
-
-
-@pytest.mark.parametrize(("a", "b", "expected"), [
-    (LEFT, LEFT, 1.0),                      # the same box
-    (LEFT, RIGHT, 0.0),                     # apart
-    (LEFT, [50, 0, 150, 100], 1 / 3),       # half of each overlaps
-    (LEFT, [0, 0, 50, 50], 0.25),           # one inside the other
-    ([0, 0, 0, 0], [0, 0, 0, 0], 0.0),      # empty boxes: no division by zero
-])
-def test_iou(a: list[float], b: list[float], expected: float) -> None:
-    assert iou(np.array([a]), np.array([b]))[0, 0] == pytest.approx(expected)
 
 
 @pytest.mark.parametrize(("pred", "truth", "pairs"), [

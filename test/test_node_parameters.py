@@ -18,7 +18,6 @@ from affect_perception.ros.parameters import (
     PARAMETERS,
     ParameterError,
     Range,
-    apply_dynamic,
     build_settings,
     descriptor,
 )
@@ -191,14 +190,14 @@ def test_dynamic_changes_apply_to_a_running_pipeline(random_model_dir: Path) -> 
     new = build_settings({**old.values, "au_threshold": [1e-6] * len(AU_NAMES),
                           "ah_threshold": 1e-6, "ema_alpha": 0.5,
                           "detector.score_threshold": 0.6})
-    apply_dynamic(pipeline, old.pipeline, new.pipeline)
+    pipeline.reconfigure(new.pipeline)
     assert pipeline.detector is not detector
     assert pipeline.detector.config.score_threshold == 0.6
     assert isinstance(pipeline.smoother, EmaSmoother) and pipeline.smoother.alpha == 0.5
     result = pipeline.process(frames[5], 5 / 30)
     assert np.all(result.faces.data["au_active"]) and np.all(result.faces.data["ah"])
     off = build_settings({**new.values, "ema_alpha": 0.0})
-    apply_dynamic(pipeline, new.pipeline, off.pipeline)
+    pipeline.reconfigure(off.pipeline)
     assert pipeline.smoother is None
 
 

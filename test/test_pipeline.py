@@ -111,3 +111,14 @@ def test_invalid_config_is_rejected(random_model_dir: Path, field: str, value: f
 def test_rejects_frames_that_are_not_rgb8(pipeline: AffectPipeline) -> None:
     with pytest.raises(ValueError, match="uint8 RGB"):
         pipeline.process(np.zeros((10, 10), np.uint8), stamp=0.0)
+
+
+def test_reconfigure_changes_dynamic_fields_only(random_model_dir: Path) -> None:
+    from dataclasses import replace
+
+    pipeline = AffectPipeline(PipelineConfig(model_dir=random_model_dir, intra_op_threads=1))
+    pipeline.reconfigure(replace(pipeline.config, ah_threshold=0.9, ema_alpha=0.3))
+    assert pipeline.config.ah_threshold == 0.9 and pipeline.smoother is not None
+    with pytest.raises(ValueError, match=r"\['detect_every'\] cannot change while running"):
+        pipeline.reconfigure(replace(pipeline.config, detect_every=2))
+    assert pipeline.config.detect_every == 1

@@ -4,18 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from affect_perception.detections import box_iou
 from affect_perception.runtime.detection.base import create_detector
 from affect_perception.synth.scene import Video
 
 # Box overlap at which a detection counts as the true face.
 MATCH_IOU = 0.5
-
-
-def _iou(a: np.ndarray, b: np.ndarray) -> float:
-    inter = (max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-             * max(0.0, min(a[3], b[3]) - max(a[1], b[1])))
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return float(inter / union)
 
 
 def test_blazeface_finds_the_faces_in_view() -> None:
@@ -30,7 +24,7 @@ def test_blazeface_finds_the_faces_in_view() -> None:
             for truth in frame.faces:
                 if truth.visible < 1.0:
                     continue
-                overlaps = [_iou(truth.box, box) for box in found.xyxy]
+                overlaps = list(box_iou(truth.box, found.xyxy)[0])
                 best = int(np.argmax(overlaps)) if overlaps else -1
                 ious.append(overlaps[best] if overlaps else 0.0)
                 if ious[-1] >= MATCH_IOU:

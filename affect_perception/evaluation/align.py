@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from affect_perception.detections import Detections
+from affect_perception.detections import Detections, box_iou
 from affect_perception.frame_result import FrameResult
 from affect_perception.labels import AU_NAMES, EMI_NAMES
 
@@ -73,24 +73,12 @@ class MatchStats:
     tracks_per_person: dict[str, set[str]] = field(default_factory=dict)
 
 
-def iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(n, m) intersection over union of (n, 4) and (m, 4) xyxy boxes."""
-    a, b = np.asarray(a, np.float64).reshape(-1, 4), np.asarray(b, np.float64).reshape(-1, 4)
-    top_left = np.maximum(a[:, None, :2], b[None, :, :2])
-    bottom_right = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.prod(np.clip(bottom_right - top_left, 0, None), axis=2)
-    area_a = np.prod(np.clip(a[:, 2:] - a[:, :2], 0, None), axis=1)
-    area_b = np.prod(np.clip(b[:, 2:] - b[:, :2], 0, None), axis=1)
-    union = area_a[:, None] + area_b[None, :] - inter
-    return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
-
-
 def assign(pred: Detections, truth: Detections, min_iou: float = MIN_IOU
            ) -> list[tuple[int, int]]:
     """One-to-one (prediction row, truth row) pairs of greatest total IoU, each >= min_iou."""
     if not len(pred) or not len(truth):
         return []
-    overlap = iou(pred.xyxy, truth.xyxy)
+    overlap = box_iou(pred.xyxy, truth.xyxy)
     rows, cols = linear_sum_assignment(overlap, maximize=True)
     return [(int(r), int(c)) for r, c in zip(rows, cols, strict=True) if overlap[r, c] >= min_iou]
 

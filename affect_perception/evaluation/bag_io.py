@@ -37,7 +37,7 @@ IMAGE_TYPES = (IMAGE_TYPE, COMPRESSED_TYPE)
 IMAGE_TOPIC = "/camera/image_raw"
 COMPRESSED_TOPIC = "/camera/image_raw/compressed"
 GROUND_TRUTH_TOPIC = "/ground_truth/affect"
-PREDICTION_TOPIC = "/affect_perception/affect"
+PREDICTION_TOPIC = "/affect_perception_node/affect"  # the node's ~/affect under its default name
 # model_id of the ground-truth messages.
 GROUND_TRUTH_MODEL_ID = "ground-truth"
 # Header frame_id of the frames make-bag writes.

@@ -47,8 +47,6 @@ DRAIN_QUIET_S = 3.0
 NODE_STOP_TIMEOUT_S = 15.0
 # Depth of the output subscription's queue (outputs are only counted, never processed late).
 OUTPUT_QUEUE_DEPTH = 1000
-# Name the node runs under: its ~/affect output is then PREDICTION_TOPIC.
-NODE_NAME = PREDICTION_TOPIC.strip("/").split("/")[0]
 # Lines of the node's log quoted when it fails to start.
 LOG_TAIL_LINES = 15
 
@@ -128,11 +126,12 @@ def node_command(model_dir: Path, topic: str, *, compressed: bool = False, threa
                  ) -> list[str]:
     """The command line that starts the node on ``topic`` with the model in ``model_dir``.
 
-    The node is named ``NODE_NAME`` so that its ``~/affect`` output is PREDICTION_TOPIC.
+    Its ``~/affect`` output is PREDICTION_TOPIC. Raw images are subscribed reliably: large
+    best-effort frames are mostly lost over loopback, and a replay should see every frame.
     """
     source = "image/compressed" if compressed else "image"
     return [sys.executable, "-m", "affect_perception.ros.node", "--ros-args",
-            "-r", f"__node:={NODE_NAME}", "-r", f"{source}:={topic}",
+            "-r", f"{source}:={topic}", "-p", "image_reliability:=reliable",
             "-p", f"model_dir:={model_dir}", "-p", f"use_compressed:={str(compressed).lower()}",
             "-p", f"intra_op_threads:={threads}"]
 

@@ -41,7 +41,6 @@ from affect_perception.ros.parameters import (
     BY_NAME,
     PARAMETERS,
     ParameterError,
-    apply_dynamic,
     build_settings,
     descriptor,
 )
@@ -211,7 +210,7 @@ class AffectPerceptionNode(Node):
         try:
             settings = build_settings({**self.settings.values, **changes})
             with self._lock:
-                apply_dynamic(self.pipeline, self.settings.pipeline, settings.pipeline)
+                self.pipeline.reconfigure(settings.pipeline)
                 self.settings = settings
         except (ValueError, OSError) as err:  # ParameterError, or a detector that fails to load
             return SetParametersResult(successful=False, reason=str(err))

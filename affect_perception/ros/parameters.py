@@ -20,10 +20,9 @@ from typing import Any, Callable
 
 from affect_perception.bundled import bundled_model_dir
 from affect_perception.labels import AU_NAMES
-from affect_perception.runtime.detection.base import BACKENDS, DetectorConfig, build_detector
+from affect_perception.runtime.detection.base import BACKENDS, DetectorConfig
 from affect_perception.runtime.engine import DEFAULT_PROVIDERS
-from affect_perception.runtime.pipeline import AffectPipeline, PipelineConfig
-from affect_perception.runtime.smoothing import EmaSmoother
+from affect_perception.runtime.pipeline import PipelineConfig
 from affect_perception.runtime.tracker import TrackerConfig
 
 # Largest value accepted for counts and sizes without a natural bound (pixels, frames).
@@ -287,28 +286,6 @@ def build_settings(values: dict[str, Any]) -> NodeSettings:
 def _plain(value: Any) -> Any:
     """A ROS value with arrays (rclpy gives ``array.array``) as lists."""
     return list(value) if isinstance(value, (array.array, tuple)) else value
-
-
-def apply_dynamic(pipeline: AffectPipeline, old: PipelineConfig, new: PipelineConfig) -> None:
-    """Bring a running pipeline from ``old`` to ``new``, which differ in dynamic fields only.
-
-    Raises:
-        ValueError, OSError: the detector could not be rebuilt; nothing was changed.
-    """
-    detector = build_detector(new.detector) if new.detector != old.detector else None
-    pipeline.config = new
-    if detector is not None:
-        pipeline.detector = detector
-    if new.au_threshold != old.au_threshold:
-        # AffectPipeline has no public setter for the AU thresholds yet
-        pipeline._au_threshold[:] = new.au_threshold
-    if new.ema_alpha != old.ema_alpha:
-        if new.ema_alpha is None:
-            pipeline.smoother = None
-        elif isinstance(pipeline.smoother, EmaSmoother):
-            pipeline.smoother.alpha = new.ema_alpha
-        else:
-            pipeline.smoother = EmaSmoother(new.ema_alpha)
 
 
 def descriptor(param: Param) -> Any:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections import deque
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Iterator
 
@@ -29,6 +29,8 @@ from affect_perception.runtime.windows import FeatureWindows
 
 # Window slots per processed face: room for tracks that are briefly missed but still alive.
 TRACK_SLOTS_PER_FACE = 2
+# PipelineConfig fields `AffectPipeline.reconfigure` may change while frames flow.
+DYNAMIC_FIELDS = frozenset({"detector", "au_threshold", "ah_threshold", "ema_alpha"})
 # Latencies kept for the p50/p95 figures (a sliding window of recent frames).
 LATENCY_HISTORY = 300
 
@@ -129,9 +131,30 @@ class AffectPipeline:
             max_tracks=config.max_faces * TRACK_SLOTS_PER_FACE, max_gap=config.max_gap)
         self.smoother = EmaSmoother(config.ema_alpha) if config.ema_alpha else None
         self.counters = PipelineCounters()
-        self._au_threshold = np.broadcast_to(
-            np.asarray(config.au_threshold, np.float32), len(AU_NAMES)).copy()
+        self._au_threshold = self._au_thresholds(config)
         self._last_outputs: dict[str, dict[str, np.ndarray]] = {}
+
+    @staticmethod
+    def _au_thresholds(config: PipelineConfig) -> np.ndarray:
+        return np.broadcast_to(np.asarray(config.au_threshold, np.float32), len(AU_NAMES)).copy()
+
+    def reconfigure(self, config: PipelineConfig) -> None:
+        """Switch to ``config`` while running; only DYNAMIC_FIELDS may differ.
+
+        Raises:
+            ValueError: a field outside DYNAMIC_FIELDS differs; nothing was changed.
+            OSError: a new detector could not load its model; nothing was changed.
+        """
+        changed = {f.name for f in fields(config)
+                   if getattr(config, f.name) != getattr(self.config, f.name)}
+        if changed - DYNAMIC_FIELDS:
+            raise ValueError(f"{sorted(changed - DYNAMIC_FIELDS)} cannot change while running")
+        if "detector" in changed:
+            self.detector = build_detector(config.detector)
+        if "ema_alpha" in changed:
+            self.smoother = EmaSmoother(config.ema_alpha) if config.ema_alpha else None
+        self._au_threshold = self._au_thresholds(config)
+        self.config = config
 
     @property
     def window_size(self) -> int:

@@ -1,0 +1,259 @@
+"""affect_perception_node as a real process under bad input, load and faults: fuzzed Image and
+CompressedImage messages all counted in /diagnostics with good frames still answered after
+them; a 120 fps burst with stale frames dropped, latency bounded and memory flat; SIGTERM in
+the middle of a burst; corrupt model files refused at start-up; a missing execution provider
+falling back to the CPU with a warning."""
+
+from __future__ import annotations
+
+import shutil
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from affect_perception.bench.soak import NodeUnderLoad, render_messages
+from affect_perception.runtime.image_decode import (
+    ImageDecodeError,
+    decode_compressed_msg,
+    decode_image_msg,
+)
+
+pytestmark = pytest.mark.ros
+
+SMALL = (320, 240)  # frame size of the good frames
+# Bad messages through each node, and the pause after each: the worker rejects one in well
+# under a millisecond, so none waits long enough to be replaced.
+RAW_FUZZ, COMPRESSED_FUZZ = 300, 200
+FUZZ_GAP_S = 0.01
+# The burst: rate, length, and what "bounded" and "flat" allow on a loaded 2-core machine.
+BURST_FPS, BURST_S = 120.0, 10.0
+LATENCY_LIMIT_MS = 1500.0
+RSS_SLACK = 0.10
+SETTLE_S = 3.0  # start of the burst left out of the memory comparison
+THREADS = {"intra_op_threads": 1}
+COUNTS = ("frames received", "frames processed", "frames dropped (stale)", "decode errors",
+          "processing errors")
+
+
+@pytest.fixture
+def node(rclpy_init: None, random_model_dir: Path, tmp_path: Path) -> Iterator:
+    """Start nodes on demand (``make(**params)``); each is stopped with SIGTERM at the end."""
+    started: list[NodeUnderLoad] = []
+
+    def make(image_type: type | None = None, **params: object) -> NodeUnderLoad:
+        log = tmp_path / f"node{len(started)}.log"
+        started.append(NodeUnderLoad(random_model_dir, log, {**THREADS, **params}, image_type))
+        started[-1].wait_ready()
+        return started[-1]
+
+    yield make
+    for load in started:
+        assert load.stop(signal.SIGTERM) == 0, load.log_path.read_text()[-3000:]
+        assert "Traceback" not in load.log_path.read_text()
+
+
+def counts(load: NodeUnderLoad) -> dict[str, int]:
+    """The node's running totals from its latest /diagnostics."""
+    return {key: int(load.diagnostic(key) or 0) for key in COUNTS}
+
+
+def settle_counts(load: NodeUnderLoad, received: int | None = None) -> dict[str, int]:
+    """Totals once the node has received ``received`` frames (None: once the count stops
+    changing) and handled every one."""
+    last: list[dict[str, int]] = []
+
+    def settled() -> bool:
+        c = counts(load)
+        handled = (c["frames processed"] + c["frames dropped (stale)"] + c["decode errors"]
+                   + c["processing errors"])
+        steady = c == (last[-1] if last else None)
+        last.append(c)
+        if received is None:
+            return steady and c["frames received"] == handled
+        return c["frames received"] == received == handled
+
+    assert load.spin_until(lambda: load.fresh_diagnostic(COUNTS[0]) is not None and settled(),
+                           15.0), last[-1:]
+    return last[-1]
+
+
+def _header():
+    from std_msgs.msg import Header
+
+    return Header(frame_id="camera")
+
+
+def fuzzed_images(rng: np.random.Generator, count: int) -> list:
+    """``count`` Image messages the decoder rejects: fields of a valid one broken at random."""
+    from affect_perception.ros.conversions import image_message
+
+    breakers = {
+        "encoding": lambda m: setattr(m, "encoding", str(rng.choice(
+            ["rgb7", "", "BGR8", "16UC1", "mono", "yuv420", "bayer_rggb16"]))),
+        "width": lambda m: setattr(m, "width", int(rng.choice([0, m.width + 1, 2**31]))),
+        "height": lambda m: setattr(m, "height", int(rng.choice([0, m.height + 1, 2**20]))),
+        "step": lambda m: setattr(m, "step", int(rng.choice([0, max(m.step - 1, 0), 1]))),
+        "data": lambda m: setattr(m, "data", bytes(m.data[:rng.integers(0, len(m.data))])),
+        "is_bigendian": lambda m: setattr(m, "is_bigendian", int(rng.integers(0, 256))),
+    }
+    messages = []
+    while len(messages) < count:
+        side = int(rng.integers(1, 17))
+        encoding = str(rng.choice(["rgb8", "bgr8", "mono8", "mono16", "rgba8", "yuv422"]))
+        rgb = rng.integers(0, 256, (side, side * 2, 3), np.uint8)
+        msg = image_message(rgb, _header(), encoding)
+        for name in rng.choice(list(breakers), size=rng.integers(1, 4), replace=False):
+            breakers[name](msg)
+        if _rejected(decode_image_msg, msg):
+            messages.append(msg)
+    return messages
+
+
+def fuzzed_compressed(rng: np.random.Generator, count: int) -> list:
+    """``count`` CompressedImage messages the decoder rejects: bad formats, cut, overwritten
+    or random bytes."""
+    from affect_perception.ros.conversions import compressed_message
+
+    messages = []
+    while len(messages) < count:
+        rgb = rng.integers(0, 256, (12, 16, 3), np.uint8)
+        msg = compressed_message(rgb, _header(), str(rng.choice(["jpeg", "png"])))
+        data = np.frombuffer(bytes(msg.data), np.uint8).copy()
+        kind = rng.integers(4)
+        if kind == 0:
+            data = data[:rng.integers(0, len(data))]
+        elif kind == 1:
+            data[rng.integers(0, len(data), 8)] = rng.integers(0, 256, 8)
+        elif kind == 2:
+            data = rng.integers(0, 256, rng.integers(0, 200), np.uint8)
+        else:
+            msg.format = str(rng.choice(["tiff", "", "16UC1; compressedDepth png", "bmp"]))
+        msg.data = data.tobytes()
+        if _rejected(decode_compressed_msg, msg):
+            messages.append(msg)
+    return messages
+
+
+def _rejected(decode, msg) -> bool:  # noqa: ANN001
+    try:
+        decode(msg)
+    except ImageDecodeError:
+        return True
+    return False
+
+
+@pytest.mark.parametrize(("compressed", "count"), [(False, RAW_FUZZ), (True, COMPRESSED_FUZZ)])
+def test_fuzzed_frames_are_all_counted_and_good_frames_still_answered(
+        node, compressed: bool, count: int) -> None:
+    from sensor_msgs.msg import CompressedImage
+
+    rng = np.random.default_rng(10 + compressed)
+    if compressed:
+        load = node(CompressedImage, use_compressed="true", qos_depth=100)
+        bad = fuzzed_compressed(rng, count)
+    else:
+        load = node(qos_depth=100)
+        bad = fuzzed_images(rng, count)
+    for msg in bad:
+        load.publish(msg)
+        load.spin_until(lambda: False, FUZZ_GAP_S)
+    after_bad = settle_counts(load, len(bad))
+    # every bad frame counted: as undecodable, or as stale when a newer one replaced it first
+    assert after_bad["decode errors"] + after_bad["frames dropped (stale)"] == len(bad)
+    assert after_bad["decode errors"] >= 0.9 * len(bad)
+    assert after_bad["frames processed"] == 0 and after_bad["processing errors"] == 0
+    assert not load.outputs
+
+    if compressed:
+        from affect_perception.ros.conversions import compressed_message
+
+        good = [compressed_message(np.frombuffer(bytes(m.data), np.uint8).reshape(
+            m.height, m.width, 3), _header()) for m in render_messages(1, SMALL)]
+    else:
+        good = render_messages(1, SMALL)
+    record = load.play(good, fps=30.0, seconds=2.0)
+    final = settle_counts(load, len(bad) + record.sent)
+    assert final["decode errors"] == after_bad["decode errors"]
+    assert final["frames processed"] == len(load.outputs) >= 0.5 * record.sent
+    assert sum(record.faces) > 0  # the face of the good frames is found again
+
+
+def test_burst_drops_stale_frames_with_bounded_latency_and_flat_memory(node) -> None:
+    load = node()
+    record = load.play(render_messages(1, SMALL), fps=BURST_FPS, seconds=BURST_S)
+    total = settle_counts(load)
+    # stale frames go: replaced in the best-effort subscription's one-deep queue before the
+    # node takes them, or replaced in the worker's slot (counted); no frame queues up
+    assert total["frames processed"] == len(load.outputs) < total["frames received"]
+    assert total["frames received"] <= record.sent
+    assert len(load.outputs) <= 0.5 * record.sent  # 120 fps is more than 2 cores process
+    assert total["processing errors"] == 0 and total["decode errors"] == 0
+    latency = record.latency_ms()
+    assert latency.max() < LATENCY_LIMIT_MS, np.percentile(latency, [50, 99, 100])
+    first = np.median(record.latency_ms(SETTLE_S, SETTLE_S + 3))
+    last = np.median(record.latency_ms(BURST_S - 3, BURST_S))
+    assert last < 2 * first + 50, (first, last)  # no queue builds up
+    rss = [mib for t, mib in record.rss if t >= SETTLE_S]
+    assert max(rss) <= (1 + RSS_SLACK) * rss[0], rss
+
+
+def test_sigterm_in_the_middle_of_a_burst_exits_cleanly(
+        rclpy_init: None, random_model_dir: Path, tmp_path: Path) -> None:
+    load = NodeUnderLoad(random_model_dir, tmp_path / "node.log", THREADS)
+    load.wait_ready()
+
+    def terminate(second: int) -> None:
+        if second == 2:
+            load.process.send_signal(signal.SIGTERM)
+
+    record = load.play(render_messages(1, SMALL), fps=BURST_FPS, seconds=6.0,
+                       on_second=terminate)
+    assert load.outputs  # it was answering when the signal came
+    assert record.sent < BURST_FPS * 6.0  # the run stopped when the node had gone
+    code = load.stop(signal.SIGTERM)  # already exiting: waits for it
+    text = load.log_path.read_text()
+    assert code == 0, text
+    assert "Traceback" not in text
+
+
+def _broken_model(source: Path, target: Path, file: str, content: bytes | None) -> Path:
+    shutil.copytree(source, target)
+    if content is None:
+        (target / file).unlink()
+    else:
+        (target / file).write_bytes(content)
+    return target
+
+
+@pytest.mark.parametrize(("file", "content"), [
+    ("encoder.onnx", None),                      # missing
+    ("temporal.onnx", b"\x08\x07garbage" * 50),  # not an ONNX model at all
+    ("encoder.onnx", "truncate"),                # cut in half
+])
+def test_missing_or_corrupt_model_files_stop_start_up_naming_the_file(
+        rclpy_init: None, random_model_dir: Path, tmp_path: Path, file: str,
+        content: bytes | str | None) -> None:
+    if content == "truncate":
+        whole = (random_model_dir / file).read_bytes()
+        content = whole[:len(whole) // 2]
+    model = _broken_model(random_model_dir, tmp_path / "model", file, content)
+    load = NodeUnderLoad(model, tmp_path / "node.log", THREADS)
+    with pytest.raises(RuntimeError, match="did not start"):
+        load.wait_ready(timeout=60.0)
+    code = load.stop()
+    text = load.log_path.read_text()
+    assert code == 2, text
+    assert "parameter 'model_dir'" in text and str(model) in text and file in text
+    assert "Traceback" not in text
+
+
+def test_missing_execution_provider_falls_back_to_cpu_with_a_warning(node) -> None:
+    load = node(providers="[CUDAExecutionProvider]")
+    record = load.play(render_messages(1, SMALL), fps=30.0, seconds=2.0)
+    assert len(record.latency) > 0
+    assert load.fresh_diagnostic("execution provider") == "CPUExecutionProvider"
+    log = load.log_path.read_text()
+    assert "CUDAExecutionProvider is not available" in log

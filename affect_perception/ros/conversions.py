@@ -12,12 +12,10 @@ from typing import Any
 
 import numpy as np
 
-from affect_perception.frame_result import FrameResult
+from affect_perception.frame_result import UINT16_MAX, FrameResult, message_extras
 from affect_perception.msg import AffectState, AffectStateArray
 from affect_perception.runtime.image_decode import encode_compressed, encode_image
 
-# Largest value of the uint16 window fields.
-UINT16_MAX = 65535
 # REP-155 namespace of the per-face topics, and the topic listing the tracked ids.
 FACES_NS = "/humans/faces"
 TRACKED_TOPIC = f"{FACES_NS}/tracked"
@@ -63,7 +61,8 @@ def face_messages(result: FrameResult, header: Any) -> list[AffectState]:
             au_active=np.asarray(data["au_active"][i], bool).tolist(),  # numpy bools crash rosidl
             emi_intensities=np.asarray(data["emi"][i], np.float32),
             hesitancy_probability=float(data["ah_prob"][i]), hesitancy=bool(data["ah"][i]),
-            window_fill=int(fill[i]), window_size=window, model_id=result.model_id)
+            window_fill=int(fill[i]), window_size=window, model_id=result.model_id,
+            **message_extras(result, i))
         for i in range(len(faces))
     ]
 

@@ -2,8 +2,9 @@
 
 Stages, each timed: detect (every ``detect_every`` frames; the tracker carries the boxes in
 between) → track → align → encode (all faces in one batch) → window → temporal (all faces in one
-batch, every ``temporal_every`` frames) → outputs. The node and the evaluator both call
-``process``; nothing here imports rclpy or torch.
+batch, every ``temporal_every`` frames) → outputs (optional smoothing, then the quality figures
+and the `reliable` decision, then the optional per-person neutral baseline). The node and the
+evaluator both call ``process``; nothing here imports rclpy or torch.
 """
 
 from __future__ import annotations
@@ -21,16 +22,19 @@ from affect_perception.detections import Detections
 from affect_perception.frame_result import FrameResult
 from affect_perception.labels import AU_NAMES, EMI_NAMES
 from affect_perception.runtime.alignment import align_faces
+from affect_perception.runtime.baseline import BaselineConfig, BaselineTracker
 from affect_perception.runtime.detection.base import DetectorConfig, build_detector
 from affect_perception.runtime.engine import DEFAULT_PROVIDERS, AffectEngine, EngineConfig
-from affect_perception.runtime.smoothing import EmaSmoother
+from affect_perception.runtime.quality import QualityConfig, face_quality, is_reliable
+from affect_perception.runtime.smoothing import EmaSmoother, OneEuroConfig, OutputSmoother
 from affect_perception.runtime.tracker import FaceTracker, TrackerConfig
 from affect_perception.runtime.windows import FeatureWindows
 
 # Window slots per processed face: room for tracks that are briefly missed but still alive.
 TRACK_SLOTS_PER_FACE = 2
 # PipelineConfig fields `AffectPipeline.reconfigure` may change while frames flow.
-DYNAMIC_FIELDS = frozenset({"detector", "au_threshold", "ah_threshold", "ema_alpha"})
+DYNAMIC_FIELDS = frozenset({"detector", "au_threshold", "ah_threshold", "ema_alpha",
+                            "one_euro", "quality", "baseline"})
 # Latencies kept for the p50/p95 figures (a sliding window of recent frames).
 LATENCY_HISTORY = 300
 
@@ -54,6 +58,11 @@ class PipelineConfig:
         au_threshold: probability above which an AU counts as active (one value or 12).
         ah_threshold: probability above which a face counts as hesitant.
         ema_alpha: weight of the newest output in an EMA over each face's outputs (None: off).
+        one_euro: stamp-aware One-Euro smoothing of valence/arousal, AUs and EMI (None: off,
+            the default, so evaluation scores the model's own outputs); not with ema_alpha.
+        quality: thresholds of each face's ``reliable`` decision.
+        baseline: the per-person neutral baseline (off by default: corrected values equal
+            the raw ones).
     """
 
     model_dir: Path
@@ -68,6 +77,9 @@ class PipelineConfig:
     au_threshold: float | tuple[float, ...] = 0.5
     ah_threshold: float = 0.5
     ema_alpha: float | None = None
+    one_euro: OneEuroConfig | None = None
+    quality: QualityConfig = field(default_factory=QualityConfig)
+    baseline: BaselineConfig = field(default_factory=BaselineConfig)
 
     def __post_init__(self) -> None:
         for name in ("max_faces", "detect_every", "temporal_every"):
@@ -80,6 +92,9 @@ class PipelineConfig:
             raise ValueError("au_threshold and ah_threshold must lie strictly between 0 and 1")
         if self.ema_alpha is not None and not 0 < self.ema_alpha <= 1:
             raise ValueError(f"ema_alpha must be in (0, 1] or None, got {self.ema_alpha}")
+        if self.ema_alpha is not None and self.one_euro is not None:
+            raise ValueError("ema_alpha and one_euro are both set; choose one smoothing (set "
+                             "ema_alpha to None or one_euro to None)")
         # the detector keeps only the faces the pipeline will process
         self.detector = replace(self.detector, max_faces=self.max_faces)
 
@@ -129,10 +144,17 @@ class AffectPipeline:
         self.windows = FeatureWindows(
             window=self.info.window, feature_shapes=self.engine.feature_shapes,
             max_tracks=config.max_faces * TRACK_SLOTS_PER_FACE, max_gap=config.max_gap)
-        self.smoother = EmaSmoother(config.ema_alpha) if config.ema_alpha else None
+        self.smoother = self._smoother(config)
+        self.baseline = BaselineTracker(config.baseline)
         self.counters = PipelineCounters()
         self._au_threshold = self._au_thresholds(config)
         self._last_outputs: dict[str, dict[str, np.ndarray]] = {}
+
+    @staticmethod
+    def _smoother(config: PipelineConfig) -> OutputSmoother | None:
+        if config.ema_alpha:
+            return EmaSmoother(config.ema_alpha)
+        return config.one_euro.smoother() if config.one_euro is not None else None
 
     @staticmethod
     def _au_thresholds(config: PipelineConfig) -> np.ndarray:
@@ -151,8 +173,12 @@ class AffectPipeline:
             raise ValueError(f"{sorted(changed - DYNAMIC_FIELDS)} cannot change while running")
         if "detector" in changed:
             self.detector = build_detector(config.detector)
-        if "ema_alpha" in changed:
-            self.smoother = EmaSmoother(config.ema_alpha) if config.ema_alpha else None
+        if changed & {"ema_alpha", "one_euro"}:
+            self.smoother = self._smoother(config)
+        if "baseline" in changed:
+            self.baseline.config = config.baseline
+            if not config.baseline.enabled:
+                self.baseline.reset()
         self._au_threshold = self._au_thresholds(config)
         self.config = config
 
@@ -166,8 +192,13 @@ class AffectPipeline:
         self.tracker.reset()
         self.windows.remove(list(self.windows.track_ids))
         self._last_outputs.clear()
+        self.baseline.remove(self.baseline.track_ids)
         if self.smoother is not None:
             self.smoother.reset()
+
+    def reset_baseline(self, track_ids: list[str] | None = None) -> None:
+        """Start the neutral baselines of these tracks again (None: every track's)."""
+        self.baseline.reset(track_ids)
 
     def process(self, rgb: np.ndarray, stamp: float) -> FrameResult:
         """Estimate the affect of every tracked face in one (H, W, 3) uint8 RGB frame."""
@@ -197,6 +228,8 @@ class AffectPipeline:
             if self.smoother is not None:
                 outputs = self.smoother(ids, outputs, stamp)
             faces.data.update(self._face_fields(outputs, ids))
+        with timer("quality"):
+            faces.data.update(self._quality_fields(faces, crops, ids, stamp))
         self.counters.frames += 1
         self.counters.faces += len(faces)
         timer.ms["total"] = (time.perf_counter() - start) * 1e3
@@ -217,6 +250,7 @@ class AffectPipeline:
         self.windows.remove(list(track_ids))
         for track in track_ids:
             self._last_outputs.pop(track, None)
+        self.baseline.remove(list(track_ids))
         if self.smoother is not None:
             self.smoother.remove(list(track_ids))
 
@@ -248,3 +282,21 @@ class AffectPipeline:
             "ah_prob": ah.astype(np.float32), "ah": ah >= self.config.ah_threshold,
             "window_fill": self.windows.fill(ids).astype(np.int64).reshape(n),
         }
+
+    def _quality_fields(self, faces: Detections, crops: np.ndarray, ids: list[str],
+                        stamp: float) -> dict[str, np.ndarray]:
+        """Quality figures, the ``reliable`` decision and the baseline-corrected outputs
+        (equal to the raw ones while the baseline is off)."""
+        data = faces.data
+        quality = face_quality(faces, crops, self.windows.real_fill(ids))
+        warm = np.asarray(data["window_fill"]) >= self.info.window
+        reliable = is_reliable(quality, warm, self.info.window, self.config.quality)
+        pose = quality.pop("pose")
+        if self.config.baseline.enabled:
+            corrected = self.baseline.update(ids, stamp, data, reliable, pose)
+        else:
+            corrected = {"valence_corrected": data["valence"].copy(),
+                         "arousal_corrected": data["arousal"].copy(),
+                         "au_prob_corrected": data["au_prob"].copy(),
+                         "baseline_frames": np.zeros(len(ids), np.int64)}
+        return {**quality, "reliable": reliable, **corrected}

@@ -33,7 +33,10 @@ def rosbags_array(store, stamp_ns: int, valence: float):
         au_active=np.arange(12) % 2 == 0,
         emi_intensities=np.full(6, 0.5, np.float32),
         hesitancy_probability=0.125, hesitancy=False,
-        window_fill=8, window_size=8, model_id="test")
+        window_fill=8, window_size=8, model_id="test", face_size=120.0, frontalness=0.9,
+        sharpness=80.0, window_real_frames=8, reliable=True, valence_corrected=valence,
+        arousal_corrected=-0.25, au_probabilities_corrected=np.zeros(12, np.float32),
+        baseline_frames=0)
     return Array(header=header, faces=[state])
 
 

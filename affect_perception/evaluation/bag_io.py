@@ -20,7 +20,7 @@ from rosbags.rosbag2 import Reader, ReaderError, StoragePlugin, Writer, WriterEr
 
 from affect_perception.detections import Detections
 from affect_perception.evaluation.bag_types import affect_typestore
-from affect_perception.frame_result import FrameResult
+from affect_perception.frame_result import FrameResult, message_extras
 from affect_perception.runtime.image_decode import (
     decode_compressed_msg,
     decode_image_msg,
@@ -215,7 +215,7 @@ def result_to_msg(result: FrameResult, stamp: int, frame_id: str) -> Any:
             emi_intensities=np.asarray(data["emi"][i], np.float32),
             hesitancy_probability=float(data["ah_prob"][i]), hesitancy=bool(data["ah"][i]),
             window_fill=int(data["window_fill"][i]), window_size=int(result.window_size),
-            model_id=result.model_id))
+            model_id=result.model_id, **message_extras(result, i)))
     return types[AFFECT_TYPE](header=header, faces=states)
 
 

@@ -4,7 +4,10 @@
     ros2 launch affect_perception affect.launch.py image:=/camera/color/image_raw compressed:=true
 
 With ``compressed:=true`` the node subscribes to ``<image>/compressed`` (image_transport's
-name). Other parameters: edit a copy of config/affect.yaml and pass ``params_file:=<copy>``.
+name). The node is a managed (lifecycle) node; with ``auto_activate:=true`` (the default) it
+configures and activates itself, with ``false`` it waits unconfigured for a lifecycle manager
+or ``ros2 lifecycle set``. Other parameters: edit a copy of config/affect.yaml and pass
+``params_file:=<copy>``.
 """
 
 # ruff takes `launch` for this repository's launch/ folder and would split the block
@@ -27,6 +30,8 @@ ARGUMENTS = (
     ("params_file", "", "parameter file (default: config/affect.yaml of the installed package)"),
     ("namespace", "", "namespace of the node and its ~/ topics"),
     ("log_level", "info", "log level: debug, info, warn, error or fatal"),
+    ("auto_activate", "true", "configure and activate the managed node at start-up (false: it "
+     "waits unconfigured for lifecycle transitions)"),
 )
 
 
@@ -43,7 +48,8 @@ def generate_launch_description() -> LaunchDescription:
         name=EXECUTABLE,
         namespace=LaunchConfiguration("namespace"),
         parameters=[LaunchConfiguration("params_file"),
-                    {"use_compressed": LaunchConfiguration("compressed")}],
+                    {"use_compressed": LaunchConfiguration("compressed"),
+                     "autostart": LaunchConfiguration("auto_activate")}],
         remappings=[("image", image), ("image/compressed", [image, "/compressed"])],
         arguments=["--ros-args", "--log-level", LaunchConfiguration("log_level")],
         output="screen",

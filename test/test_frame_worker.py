@@ -128,3 +128,19 @@ def test_stop_of_a_worker_that_never_got_a_frame_is_immediate() -> None:
     start = time.monotonic()
     assert worker.stop(WAIT_S)
     assert time.monotonic() - start < 0.5
+
+
+def test_discard_drops_the_waiting_frame_and_the_worker_goes_on(gated) -> None:
+    worker, handler, _ = gated
+    assert not worker.discard()  # nothing waiting
+    worker.submit(1)
+    assert handler.started.acquire(timeout=WAIT_S)
+    worker.submit(2)  # waits in the slot
+    assert worker.discard()
+    handler.release.release()  # frame 1 (in hand) is finished
+    assert wait_for(lambda: handler.handled == [1])
+    worker.submit(3)
+    assert handler.started.acquire(timeout=WAIT_S)
+    handler.release.release()
+    assert wait_for(lambda: handler.handled == [1, 3])
+    assert worker.counts() == WorkerCounts(received=3, dropped=0, handled=2, failed=0)

@@ -87,8 +87,8 @@ def test_declared_arguments_are_the_table(described: list) -> None:
     declared = by_type(described, "DeclareLaunchArgument")
     table = constants()["ARGUMENTS"]
     assert [d.args[0] for d in declared] == [name for name, _, _ in table]
-    assert {"image", "compressed", "params_file", "namespace", "log_level"} <= {
-        d.args[0] for d in declared}
+    assert {"image", "compressed", "params_file", "namespace", "log_level",
+            "auto_activate"} <= {d.args[0] for d in declared}
     assert all(d.kwargs["description"] for d in declared)
 
 
@@ -109,7 +109,8 @@ def test_node_runs_the_installed_executable_with_params_remaps_and_log_level(
     kw = node.kwargs
     assert (kw["package"], kw["executable"]) == ("affect_perception", "affect_perception_node")
     assert kw["parameters"] == [launch_config("params_file"),
-                                {"use_compressed": launch_config("compressed")}]
+                                {"use_compressed": launch_config("compressed"),
+                                 "autostart": launch_config("auto_activate")}]
     image = launch_config("image")
     assert kw["remappings"] == [("image", image), ("image/compressed", [image, "/compressed"])]
     assert kw["namespace"] == launch_config("namespace")

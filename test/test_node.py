@@ -128,6 +128,12 @@ def check_affect_stream(affect: list, sent: dict[tuple[int, int], int], bad: set
                   *face.emi_intensities]
         assert all(math.isfinite(v) and 0 <= v <= 1 for v in values)
         assert face.window_size == WINDOW and face.model_id
+        # quality figures; the baseline is off, so the corrected values are the raw ones
+        assert face.face_size > 0 and 0 <= face.frontalness <= 1 and face.sharpness > 0
+        assert face.window_real_frames <= face.window_fill
+        assert not face.reliable or face.window_fill == WINDOW
+        assert face.valence_corrected == face.valence and face.baseline_frames == 0
+        assert list(face.au_probabilities_corrected) == list(face.au_probabilities)
     fills = [face.window_fill for face in faces]
     assert fills[:WINDOW] == list(range(1, WINDOW + 1))  # one more frame per processed frame
     assert set(fills[WINDOW:]) == {WINDOW}  # then warm
@@ -198,8 +204,11 @@ def test_raw_stream_with_bad_frames_and_runtime_parameters(
         assert not refused.successful and "au_threshold" in refused.reason
         refused = set_parameter("ah_threshold", 1.5)
         assert not refused.successful
-        refused = set_parameter("use_compressed", True)  # read-only
-        assert not refused.successful and "read-only parameter: use_compressed" in refused.reason
+        refused = set_parameter("use_compressed", True)  # static: only while unconfigured
+        assert not refused.successful and "'use_compressed': static, it changes only while" in (
+            refused.reason)
+        refused = set_parameter("autostart", False)  # read at start-up only
+        assert not refused.successful and "read-only parameter: autostart" in refused.reason
         # the node still answers with the new thresholds in force
         count = len(h.affect)
         h.play([image_message(rgb, header(100 + i))

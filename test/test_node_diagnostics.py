@@ -1,4 +1,5 @@
-"""Node health: rates over a sliding window, the status level, and the DiagnosticArray."""
+"""Node health: rates over a sliding window, the status level (lifecycle state included), and
+the DiagnosticArray."""
 
 from __future__ import annotations
 
@@ -22,7 +23,8 @@ HEALTHY = Health(
     received=300, processed=290, dropped=10, decode_errors=0, processing_errors=0,
     input_rate=30.0, output_rate=29.0, drop_rate=1.0, decode_error_rate=0.0, error_rate=0.0,
     seconds_since_input=0.03, latency_p50_ms=21.0, latency_p95_ms=30.5, faces=2, warm=1,
-    window_size=8, provider="CPUExecutionProvider", model_id="model-1", topic="/cam/image")
+    window_size=8, provider="CPUExecutionProvider", model_id="model-1", topic="/cam/image",
+    state="active", reliable=1)
 
 
 @pytest.mark.parametrize(("samples", "rates"), [
@@ -48,6 +50,9 @@ def test_counter_rate_over_a_sliding_window(samples: list, rates: list) -> None:
      "processing 12.0 of 30.0 frames/s"),
     ({"error_rate": 2.0, "decode_error_rate": 1.0}, DiagnosticStatus.ERROR,
      "pipeline failing on 2.0 frames/s; 1.0 undecodable"),  # the worst level, every reason
+    # inactive: no input is expected, so no warning about it
+    ({"state": "inactive", "seconds_since_input": float("inf"), "input_rate": 0.0},
+     DiagnosticStatus.OK, "inactive: not processing images (activate the node to start)"),
 ])
 def test_level_and_message(changes: dict, level: bytes, words: str) -> None:
     got_level, message = assess(dataclasses.replace(HEALTHY, **changes))
@@ -64,6 +69,7 @@ def test_values_name_every_figure_the_node_reports() -> None:
     assert (values["faces tracked"], values["warm windows"], values["cold windows"]) == (
         "2", "1", "1")
     assert values["model id"] == "model-1" and values["window size"] == "8"
+    assert values["lifecycle state"] == "active" and values["reliable faces"] == "1"
 
 
 def test_latency_before_the_first_frame_is_nan() -> None:

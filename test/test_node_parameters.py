@@ -1,8 +1,10 @@
 """The node's parameter table: its defaults match the library and config/affect.yaml, values
-are validated with one message naming the parameter, and changes apply to a running pipeline."""
+are validated with one message naming the parameter, and changes apply to a running pipeline
+(smoothing, quality thresholds and the baseline included)."""
 
 from __future__ import annotations
 
+import array
 import dataclasses
 import re
 from contextlib import nullcontext as does_not_raise
@@ -15,19 +17,32 @@ import yaml
 from affect_perception.labels import AU_NAMES
 from affect_perception.ros.parameters import (
     BY_NAME,
+    CONFIG_FILE_VALUES,
     PARAMETERS,
     ParameterError,
     Range,
     build_settings,
+    check_value,
     descriptor,
 )
+from affect_perception.runtime.baseline import BaselineConfig
 from affect_perception.runtime.detection.base import DetectorConfig
 from affect_perception.runtime.pipeline import AffectPipeline, PipelineConfig
-from affect_perception.runtime.smoothing import EmaSmoother
+from affect_perception.runtime.quality import QualityConfig
+from affect_perception.runtime.smoothing import (
+    EmaSmoother,
+    GroupSmoother,
+    OneEuroConfig,
+    OneEuroFilter,
+    OneEuroParams,
+)
 from affect_perception.runtime.tracker import TrackerConfig
 
 REPO = Path(__file__).resolve().parents[1]
-DYNAMIC = {"au_threshold", "ah_threshold", "ema_alpha", "detector.score_threshold"}
+# Dynamic: the thresholds, both smoothings, the quality thresholds and the baseline.
+DYNAMIC_GROUPS = ("smoothing.", "quality.", "baseline.")
+DYNAMIC = {"au_threshold", "ah_threshold", "ema_alpha", "detector.score_threshold"} | {
+    p.name for p in PARAMETERS if p.name.startswith(DYNAMIC_GROUPS)}
 
 
 @pytest.fixture
@@ -44,6 +59,8 @@ def test_table_rows_are_unique_described_and_valid() -> None:
         assert param.description and param.type_name
         param.check(param.default)
     assert {p.name for p in PARAMETERS if p.dynamic} == DYNAMIC
+    assert {p.name for p in PARAMETERS if p.startup} == {"autostart"}
+    assert {p.name for p in PARAMETERS if p.action} == {"baseline.reset_track"}
 
 
 def test_defaults_are_the_library_defaults(model_dir: str) -> None:
@@ -54,9 +71,12 @@ def test_defaults_are_the_library_defaults(model_dir: str) -> None:
     assert settings.pipeline.detector == dataclasses.replace(
         DetectorConfig(), max_faces=library.max_faces)
     assert settings.pipeline.tracker == TrackerConfig()
-    assert (settings.use_compressed, settings.qos_depth, settings.image_reliability,
-            settings.publish_per_face, settings.publish_overlay) == (
-        False, 1, "best_effort", False, False)
+    assert settings.pipeline.quality == QualityConfig()
+    assert settings.pipeline.baseline == BaselineConfig() and not BaselineConfig().enabled
+    assert settings.pipeline.one_euro is None  # off unless config/affect.yaml turns it on
+    assert (settings.autostart, settings.use_compressed, settings.qos_depth,
+            settings.image_reliability, settings.publish_per_face, settings.publish_overlay) == (
+        True, False, 1, "best_effort", False, False)
 
 
 @pytest.mark.parametrize(("values", "field", "expected"), [
@@ -66,6 +86,16 @@ def test_defaults_are_the_library_defaults(model_dir: str) -> None:
     ({"au_threshold": [0.4] * 12}, "au_threshold", (0.4,) * 12),
     ({"providers": ["CPUExecutionProvider"]}, "providers", ("CPUExecutionProvider",)),
     ({"detect_every": 3}, "detect_every", 3),
+    ({"smoothing.enabled": True}, "one_euro", OneEuroConfig()),
+    ({"smoothing.enabled": True, "smoothing.au.beta": 0.0, "smoothing.emi.min_cutoff": 2.0},
+     "one_euro", OneEuroConfig(au=OneEuroParams(1.5, 0.0, 1.0),
+                               emi=OneEuroParams(2.0, 1.0, 1.0))),
+    ({"smoothing.va.beta": 3.0}, "one_euro", None),            # settings kept, smoothing off
+    ({"quality.min_face_size": 64.0, "quality.min_real_frames": 8}, "quality",
+     QualityConfig(min_face_size=64.0, min_real_frames=8)),
+    ({"baseline.enabled": True, "baseline.min_frames": 5}, "baseline",
+     BaselineConfig(enabled=True, min_frames=5)),
+    ({"baseline.reset_track": "f0001"}, "baseline", BaselineConfig()),  # an action, no setting
 ])
 def test_values_reach_the_pipeline_config(model_dir: str, values: dict, field: str,
                                           expected: object) -> None:
@@ -94,6 +124,15 @@ def test_dotted_names_fill_the_detector_and_tracker(model_dir: str) -> None:
         "parameter 'detector.variant': 'side' is not one of back, front"))),
     ({"tracker.beta": 1.0}, pytest.raises(ParameterError, match="'tracker.beta'")),
     ({"tracker.speed": 1.0}, pytest.raises(ParameterError, match="'tracker.speed': unknown")),
+    ({"smoothing.enabled": True, "ema_alpha": 0.3}, pytest.raises(ParameterError, match=(
+        "parameter 'ema_alpha': 0.3 while smoothing.enabled is true; choose one smoothing"))),
+    ({"ema_alpha": 0.3}, does_not_raise()),                             # EMA alone is fine
+    ({"smoothing.va.min_cutoff": 0.0}, pytest.raises(ParameterError, match=re.escape(
+        "parameter 'smoothing.va.min_cutoff': 0.0 is outside (0, 100]"))),
+    ({"quality.min_frontalness": 1.5}, pytest.raises(ParameterError, match=re.escape(
+        "parameter 'quality.min_frontalness': 1.5 is outside [0, 1]"))),
+    ({"baseline.min_frames": 400}, pytest.raises(ParameterError, match=re.escape(
+        "parameter 'baseline.*': baseline needs 1 <= min_frames <= max_frames"))),
 ])
 def test_validation_names_the_parameter(model_dir: str, values: dict, expectation) -> None:
     with expectation:
@@ -125,9 +164,21 @@ def test_range_bounds(range_: Range, inside: list, outside: list) -> None:
     assert not any(v in range_ for v in outside)
 
 
+def test_check_value_checks_one_row_with_ros_arrays() -> None:
+    assert check_value("au_threshold", array.array("d", [0.4])) == 0.4
+    with pytest.raises(ParameterError, match="'qos_depth': 0 is outside"):
+        check_value("qos_depth", 0)
+
+
 def test_descriptors_carry_description_range_and_read_only() -> None:
     by_name = {p.name: descriptor(p) for p in PARAMETERS}
-    assert not by_name["ah_threshold"].read_only and by_name["use_compressed"].read_only
+    # static parameters may change while the node is unconfigured: only start-up ones are
+    # read-only (the node itself refuses static changes while configured)
+    assert not by_name["ah_threshold"].read_only and not by_name["use_compressed"].read_only
+    assert by_name["autostart"].read_only
+    assert "static: changes only while the node is unconfigured" in (
+        by_name["use_compressed"].description)
+    assert "static" not in by_name["ah_threshold"].description
     assert by_name["ah_threshold"].floating_point_range[0].to_value == 1.0
     assert "(0, 1)" in by_name["ah_threshold"].description  # open ends said in words
     assert by_name["detect_every"].integer_range[0].from_value == 1
@@ -148,7 +199,8 @@ def flatten(tree: dict, prefix: str = "") -> dict:
 def test_config_yaml_lists_every_parameter_with_its_default_and_a_comment() -> None:
     text = (REPO / "config" / "affect.yaml").read_text()
     values = flatten(yaml.safe_load(text)["/**"]["ros__parameters"])
-    assert values == {p.name: p.default for p in PARAMETERS}
+    assert CONFIG_FILE_VALUES == {"smoothing.enabled": True}  # the robot's choice, see below
+    assert values == {p.name: CONFIG_FILE_VALUES.get(p.name, p.default) for p in PARAMETERS}
     for name, value in values.items():
         assert type(value) is type(BY_NAME[name].default), name  # e.g. 0.0, not 0, for doubles
     comments = yaml_comments(text)
@@ -159,8 +211,11 @@ def test_config_yaml_lists_every_parameter_with_its_default_and_a_comment() -> N
 
 
 def yaml_comments(text: str) -> dict[str, str]:
-    """Parameter name -> the comment lines right above it in a ros__parameters file."""
-    comments, pending, group = {}, [], ""
+    """Parameter name (dotted through nested groups) -> the comment lines right above it in a
+    ros__parameters file."""
+    comments: dict[str, str] = {}
+    pending: list[str] = []
+    groups: list[tuple[int, str]] = []  # (indent, name) of the groups around the line
     for line in text.splitlines():
         stripped = line.strip()
         if stripped.startswith("#"):
@@ -168,11 +223,12 @@ def yaml_comments(text: str) -> dict[str, str]:
             continue
         key = re.match(r"(\s*)([\w/*]+):(.*)", line)
         if key and len(key.group(1)) >= 4:  # below ros__parameters
-            name, value = key.group(2), key.group(3).strip()
+            indent, name, value = len(key.group(1)), key.group(2), key.group(3).strip()
+            groups = [(i, g) for i, g in groups if i < indent]
             if not value:
-                group = f"{name}."
+                groups.append((indent, name))
             else:
-                comments[(group if len(key.group(1)) > 4 else "") + name] = " ".join(pending)
+                comments[".".join([g for _, g in groups] + [name])] = " ".join(pending)
         pending = []
     return comments
 
@@ -189,14 +245,23 @@ def test_dynamic_changes_apply_to_a_running_pipeline(random_model_dir: Path) -> 
     detector = pipeline.detector
     new = build_settings({**old.values, "au_threshold": [1e-6] * len(AU_NAMES),
                           "ah_threshold": 1e-6, "ema_alpha": 0.5,
-                          "detector.score_threshold": 0.6})
+                          "detector.score_threshold": 0.6, "quality.min_face_size": 1e4,
+                          "baseline.enabled": True})
     pipeline.reconfigure(new.pipeline)
     assert pipeline.detector is not detector
     assert pipeline.detector.config.score_threshold == 0.6
     assert isinstance(pipeline.smoother, EmaSmoother) and pipeline.smoother.alpha == 0.5
+    assert pipeline.baseline.config.enabled
     result = pipeline.process(frames[5], 5 / 30)
     assert np.all(result.faces.data["au_active"]) and np.all(result.faces.data["ah"])
-    off = build_settings({**new.values, "ema_alpha": 0.0})
+    assert not np.any(result.faces.data["reliable"])  # no face is 10,000 pixels tall
+    one_euro = build_settings({**new.values, "ema_alpha": 0.0, "smoothing.enabled": True,
+                               "smoothing.va.min_cutoff": 3.0})
+    pipeline.reconfigure(one_euro.pipeline)
+    assert isinstance(pipeline.smoother, GroupSmoother)
+    va = pipeline.smoother.smoothers["va"]
+    assert isinstance(va, OneEuroFilter) and va.params.min_cutoff == 3.0
+    off = build_settings({**one_euro.values, "smoothing.enabled": False})
     pipeline.reconfigure(off.pipeline)
     assert pipeline.smoother is None
 

@@ -1,7 +1,8 @@
 """The node's health as a ``diagnostic_msgs/DiagnosticArray``: totals, rates and a level.
 
 Rates come from the node's running totals sampled once per publication (:class:`CounterRate`),
-so no thread counts events twice. :func:`assess` decides the level from the snapshot alone.
+so no thread counts events twice. :func:`assess` decides the level from the snapshot alone. The
+node publishes while it is configured (lifecycle states inactive and active).
 """
 
 from __future__ import annotations
@@ -52,6 +53,8 @@ class Health:
         faces: faces in the last processed frame; warm: those with a full window.
         window_size: frames a window needs; provider: onnxruntime execution provider;
         model_id: the model's id; topic: the image topic subscribed to.
+        state: the node's lifecycle state (``active`` or ``inactive``).
+        reliable: faces in the last processed frame whose estimate is reliable.
     """
 
     received: int
@@ -73,12 +76,17 @@ class Health:
     provider: str
     model_id: str
     topic: str
+    state: str = "active"
+    reliable: int = 0
 
 
 def assess(health: Health) -> tuple[bytes, str]:
-    """(level, message): the worst of ERROR on processing errors, WARN on no input, decode
-    errors or too many drops, else OK (levels as ``DiagnosticStatus`` constants)."""
+    """(level, message): OK while not active (the node is not meant to process), else the
+    worst of ERROR on processing errors, WARN on no input, decode errors or too many drops,
+    else OK (levels as ``DiagnosticStatus`` constants)."""
     ok, warn, error = DiagnosticStatus.OK, DiagnosticStatus.WARN, DiagnosticStatus.ERROR
+    if health.state != "active":
+        return ok, f"{health.state}: not processing images (activate the node to start)"
     problems: list[tuple[bytes, str]] = []
     if health.error_rate > 0:
         problems.append((error, f"pipeline failing on {health.error_rate:.1f} frames/s"))
@@ -117,6 +125,8 @@ def health_values(health: Health) -> list[tuple[str, str]]:
         ("window size", str(health.window_size)),
         ("model id", health.model_id),
         ("image topic", health.topic),
+        ("lifecycle state", health.state),
+        ("reliable faces", str(health.reliable)),
     ]
 
 

@@ -74,6 +74,14 @@ class FrameWorker(Generic[T]):
         with self._wake:
             return dataclasses.replace(self._counts)
 
+    def discard(self) -> bool:
+        """Drop the frame waiting in the slot, if any, without counting it (e.g. when the node
+        stops processing); returns whether one was waiting. The frame in hand is finished."""
+        with self._wake:
+            waiting = self._waiting
+            self._frame, self._waiting = None, False
+        return waiting
+
     @property
     def alive(self) -> bool:
         """The worker thread is running."""

@@ -1,9 +1,12 @@
-"""`affect_perception_node`: camera images in, per-face affect out (a thin node).
+"""`affect_perception_node`: camera images in, per-face affect out (a thin, managed node).
 
-The subscription callback only hands the newest image to a :class:`FrameWorker`; the worker
-decodes it, runs :class:`AffectPipeline` and publishes. Parameters come from one table
-(:mod:`.parameters`), messages from :mod:`.conversions`, health from :mod:`.diagnostics`.
-Topics and parameters are documented in docs/NODE.md.
+A lifecycle node: ``configure`` reads the parameters and loads the models, ``activate``
+subscribes to the camera, ``deactivate`` stops processing with the models kept, ``cleanup``
+and ``shutdown`` release everything. With ``autostart`` (the default) it configures and
+activates itself at start-up. The subscription callback only hands the newest image to a
+:class:`FrameWorker`; the worker decodes it, runs :class:`AffectPipeline` and publishes.
+Parameters come from one table (:mod:`.parameters`), messages from :mod:`.conversions`, health
+from :mod:`.diagnostics`. Topics, parameters and states are documented in docs/NODE.md.
 """
 
 from __future__ import annotations
@@ -19,9 +22,10 @@ from diagnostic_msgs.msg import DiagnosticArray
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.exceptions import ParameterException
 from rclpy.executors import ExternalShutdownException
-from rclpy.node import Node
+from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from rclpy.signals import SignalHandlerOptions
+from rclpy.task import Future
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import String
 
@@ -40,8 +44,10 @@ from affect_perception.ros.frame_worker import FrameWorker
 from affect_perception.ros.parameters import (
     BY_NAME,
     PARAMETERS,
+    NodeSettings,
     ParameterError,
     build_settings,
+    check_value,
     descriptor,
 )
 from affect_perception.runtime.engine import ModelLoadError
@@ -58,72 +64,216 @@ NODE_NAME = "affect_perception_node"
 LOG_THROTTLE_S = 5.0
 # Seconds between two /diagnostics messages.
 DIAGNOSTICS_PERIOD_S = 1.0
-# Longest wait for the worker to finish its frame at shutdown, in seconds.
+# Longest wait for the worker to finish its frame at deactivation or cleanup, in seconds.
 STOP_TIMEOUT_S = 5.0
 # Depth of the reliable output queues.
 OUTPUT_DEPTH = 10
-# Exit status when start-up fails on a parameter.
+# Exit status when start-up fails on a parameter or the model.
 EXIT_BAD_PARAMETER = 2
+# Seconds the process keeps spinning after the shutdown transition, so the reply to the
+# change_state call that asked for it reaches the caller before the process ends.
+FINALIZED_LINGER_S = 1.0
+# The value of baseline.reset_track that resets every person's baseline.
+ALL_TRACKS = "*"
+
+SUCCESS = TransitionCallbackReturn.SUCCESS
+FAILURE = TransitionCallbackReturn.FAILURE
 
 
-class AffectPerceptionNode(Node):
-    """Subscribes to ``image`` (or ``image/compressed``), publishes ``~/affect`` and more.
+class AffectPerceptionNode(LifecycleNode):
+    """Subscribes to ``image`` (or ``image/compressed``) while active, publishes ``~/affect``
+    and more.
 
-    Raises:
-        ParameterError: a parameter value (including a missing model) stops start-up.
+    The constructor only declares the parameters (a value ROS refuses is kept as the
+    parameter's error and reported by ``configure``); nothing is loaded before ``configure``.
+
+    Attributes:
+        autostart: the ``autostart`` parameter: `start` is to be called at start-up.
+        finalized: done once the node has gone through ``shutdown``.
+        configure_error: why the last ``configure`` failed (None after a success).
     """
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(NODE_NAME, **kwargs)
-        self.settings = build_settings(self._declare_parameters())
-        self.pipeline = _load_pipeline(self.settings)
-        self._lock = threading.Lock()  # the pipeline against parameter changes
-        self._decode_errors = 0
-        self._last_input = float("-inf")
-        self._latency = (float("nan"), float("nan"))
-        self._faces = (0, 0)  # faces, warm faces in the last frame
-        self._rates = {name: CounterRate() for name in
-                       ("received", "handled", "dropped", "decode_errors", "failed")}
-        self._affect_pub = self.create_publisher(AffectStateArray, "~/affect", OUTPUT_DEPTH)
-        self._overlay_pub = (self.create_publisher(Image, "~/overlay", OUTPUT_DEPTH)
-                             if self.settings.publish_overlay else None)
-        self._tracked_pub = (self.create_publisher(String, TRACKED_TOPIC, OUTPUT_DEPTH)
-                             if self.settings.publish_per_face else None)
+        self._declare_errors = self._declare_parameters()
+        self.autostart = bool(self.get_parameter("autostart").value)
+        self.finalized = Future()
+        self.configure_error: Exception | None = None
+        self._starting = False  # start() reports a failed configure itself
+        self._lock = threading.Lock()  # the pipeline and publishers against the other threads
+        self._active = False
+        self.settings: NodeSettings | None = None
+        self.pipeline: AffectPipeline | None = None
+        self._worker: FrameWorker[Any] | None = None
+        self._subscription: Any = None
+        self._outputs: dict[str, Any] = {}  # ~/affect, ~/overlay, tracked ids, diagnostics
         self._face_pubs: dict[str, Any] = {}
-        self._diagnostics_pub = self.create_publisher(
-            DiagnosticArray, "/diagnostics", OUTPUT_DEPTH)
+        self._timer: Any = None
+        self._reset_stats()
+        self.add_on_set_parameters_callback(self._on_set_parameters)
+
+    # --- start-up ---
+
+    def _declare_parameters(self) -> dict[str, str]:
+        """Declare every parameter; name -> rclpy's reason for each override it refused (that
+        parameter is declared with its default instead, and ``configure`` fails on it)."""
+        errors = {}
+        for param in PARAMETERS:
+            try:
+                self.declare_parameter(param.name, param.default, descriptor(param))
+            except ParameterException as err:
+                errors[param.name] = _rclpy_reason(err, param.name)
+                self.declare_parameter(param.name, param.default, descriptor(param),
+                                       ignore_override=True)
+        return errors
+
+    def start(self) -> None:
+        """Configure and activate (what ``autostart`` does at start-up).
+
+        Raises:
+            ParameterError: configuring failed on a parameter or the model (the node is left
+                unconfigured); other exceptions of a failed configure are raised as they are.
+        """
+        self._starting = True
+        try:
+            configured = self.trigger_configure()
+        finally:
+            self._starting = False
+        if configured != SUCCESS:
+            raise self.configure_error or RuntimeError("configure failed")
+        self.trigger_activate()
+
+    # --- lifecycle transitions ---
+
+    def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Read the parameters, load the models, create the publishers and the worker."""
+        try:
+            self._configure()
+        except Exception as err:  # a failed configure leaves the node unconfigured, not dead
+            self._release()
+            self.configure_error = err
+            if not self._starting:
+                reason = str(err) if isinstance(err, ParameterError) else (
+                    f"{type(err).__name__}: {err}")
+                self.get_logger().error(f"cannot configure: {reason}")
+            return FAILURE
+        self.configure_error = None
+        return super().on_configure(state)
+
+    def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Start processing: enable the publishers, then subscribe to the camera."""
+        result = super().on_activate(state)
+        if result != SUCCESS:
+            return result
+        with self._lock:
+            self.pipeline.reset()  # a face seen before a deactivation starts a new track
+            self._active = True
         compressed = self.settings.use_compressed
-        self._decode = decode_compressed_msg if compressed else decode_image_msg
         reliable = self.settings.image_reliability == "reliable"
         qos = QoSProfile(history=qos_profile_sensor_data.history,
                          depth=self.settings.qos_depth,
                          reliability=(ReliabilityPolicy.RELIABLE if reliable
                                       else qos_profile_sensor_data.reliability),
                          durability=qos_profile_sensor_data.durability)
-        self._worker: FrameWorker[Any] = FrameWorker(self._process, self._on_error)
-        self._worker.start()
         self._subscription = self.create_subscription(
-            CompressedImage if compressed else Image,
-            "image/compressed" if compressed else "image", self._on_image, qos)
-        self.create_timer(DIAGNOSTICS_PERIOD_S, self._publish_diagnostics)
-        self.add_on_set_parameters_callback(self._on_set_parameters)
+            CompressedImage if compressed else Image, self._image_topic(), self._on_image, qos)
         self.get_logger().info(
-            f"model {self.pipeline.info.model_id} (window {self.pipeline.window_size}) on "
-            f"{self.pipeline.engine.active_provider}; listening on "
-            f"{self._subscription.topic_name} ({'compressed' if compressed else 'raw'}), "
-            f"publishing {self._affect_pub.topic_name}")
+            f"active: listening on {self._subscription.topic_name} "
+            f"({'compressed' if compressed else 'raw'}), publishing "
+            f"{self._outputs['affect'].topic_name}")
+        return SUCCESS
 
-    # --- start-up ---
+    def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Stop processing; the models stay loaded."""
+        self._unsubscribe()
+        with self._lock:
+            self._active = False
+            self._worker.discard()
+            self._destroy_face_publishers()
+        self.get_logger().info("inactive: not processing images")
+        return super().on_deactivate(state)
 
-    def _declare_parameters(self) -> dict[str, Any]:
-        values = {}
-        for param in PARAMETERS:
-            try:
-                values[param.name] = self.declare_parameter(
-                    param.name, param.default, descriptor(param)).value
-            except ParameterException as err:
-                raise ParameterError(param.name, _rclpy_reason(err, param.name)) from None
-        return values
+    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Release the models, publishers and worker: back to unconfigured."""
+        self._release()
+        self.get_logger().info("unconfigured: models released")
+        return super().on_cleanup(state)
+
+    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Release everything; the process ends soon after (see `main`)."""
+        self._release()
+        if not self.finalized.done():
+            self.finalized.set_result(True)
+        return super().on_shutdown(state)
+
+    def on_error(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """A transition raised: release everything and go back to unconfigured."""
+        self._release()
+        self.get_logger().error("a lifecycle transition failed; released everything, the node "
+                                "is unconfigured")
+        return SUCCESS
+
+    def _configure(self) -> None:
+        if self._declare_errors:
+            name, reason = next(iter(self._declare_errors.items()))
+            raise ParameterError(name, reason)
+        settings = build_settings({p.name: self.get_parameter(p.name).value
+                                   for p in PARAMETERS})
+        pipeline = _load_pipeline(settings)
+        self.settings, self.pipeline = settings, pipeline
+        self._reset_stats()
+        self._decode = decode_compressed_msg if settings.use_compressed else decode_image_msg
+        outputs = {"affect": (AffectStateArray, "~/affect", True),
+                   "overlay": (Image, "~/overlay", settings.publish_overlay),
+                   "tracked": (String, TRACKED_TOPIC, settings.publish_per_face)}
+        for key, (kind, topic, wanted) in outputs.items():
+            if wanted:
+                self._outputs[key] = self.create_lifecycle_publisher(kind, topic,
+                                                                        OUTPUT_DEPTH)
+        self._outputs["diagnostics"] = self.create_publisher(
+            DiagnosticArray, "/diagnostics", OUTPUT_DEPTH)
+        self._timer = self.create_timer(DIAGNOSTICS_PERIOD_S, self._publish_diagnostics)
+        self._worker = FrameWorker(self._process, self._on_error)
+        self._worker.start()
+        self.get_logger().info(
+            f"configured: model {pipeline.info.model_id} (window {pipeline.window_size}) on "
+            f"{pipeline.engine.active_provider}")
+
+    def _reset_stats(self) -> None:
+        """Counters and figures of the diagnostics, from zero (each configure starts anew)."""
+        self._decode_errors = 0
+        self._last_input = float("-inf")
+        self._latency = (float("nan"), float("nan"))
+        self._faces = (0, 0, 0)  # faces, warm and reliable faces in the last frame
+        self._rates = {name: CounterRate() for name in
+                       ("received", "handled", "dropped", "decode_errors", "failed")}
+
+    def _release(self) -> None:
+        """Undo `_configure` (and `on_activate`), whatever part of it was done."""
+        self._unsubscribe()
+        if self._worker is not None and not self._worker.stop(STOP_TIMEOUT_S):
+            self.get_logger().warning(f"the worker did not stop within {STOP_TIMEOUT_S} s")
+        with self._lock:
+            self._active = False
+            self._destroy_face_publishers()
+            for key, publisher in self._outputs.items():
+                if key == "diagnostics":
+                    self.destroy_publisher(publisher)
+                else:
+                    self.destroy_lifecycle_publisher(publisher)
+            self._outputs = {}
+            if self._timer is not None:
+                self.destroy_timer(self._timer)
+            self._worker = self._timer = None
+            self.settings = self.pipeline = None
+
+    def _unsubscribe(self) -> None:
+        if self._subscription is not None:
+            self.destroy_subscription(self._subscription)
+            self._subscription = None
+
+    def _image_topic(self) -> str:
+        return "image/compressed" if self.settings.use_compressed else "image"
 
     # --- frames ---
 
@@ -132,19 +282,22 @@ class AffectPerceptionNode(Node):
         self._worker.submit(msg)
 
     def _process(self, msg: Image | CompressedImage) -> None:
-        """Worker thread: decode, run the pipeline, publish."""
+        """Worker thread: decode, run the pipeline, publish (nothing once deactivated)."""
         rgb = self._decode(msg)
         with self._lock:
+            if not self._active:
+                return
             result = self.pipeline.process(rgb, stamp_to_seconds(msg.header.stamp))
-            removed = list(self.pipeline.tracker.removed)
             self._latency = self.pipeline.counters.latency_percentiles()
-        self._faces = (len(result.faces), int(result.warm.sum()))
-        affect = frame_message(result, msg.header)
-        self._affect_pub.publish(affect)
-        if self._tracked_pub is not None:
-            self._publish_per_face(affect, removed)
-        if self._overlay_pub is not None:
-            self._overlay_pub.publish(image_message(draw_overlay(rgb, result), msg.header))
+            self._faces = (len(result.faces), int(result.warm.sum()),
+                           int(result.field("reliable").sum()))
+            affect = frame_message(result, msg.header)
+            self._outputs["affect"].publish(affect)
+            if "tracked" in self._outputs:
+                self._publish_per_face(affect, list(self.pipeline.tracker.removed))
+            if "overlay" in self._outputs:
+                self._outputs["overlay"].publish(
+                    image_message(draw_overlay(rgb, result), msg.header))
 
     def _publish_per_face(self, affect: AffectStateArray, removed: list[str]) -> None:
         for state in affect.faces:
@@ -157,8 +310,13 @@ class AffectPerceptionNode(Node):
             publisher = self._face_pubs.pop(face_token(track_id), None)
             if publisher is not None:
                 self.destroy_publisher(publisher)
-        self._tracked_pub.publish(String(data=tracked_ids_text(
+        self._outputs["tracked"].publish(String(data=tracked_ids_text(
             [state.track_id for state in affect.faces])))
+
+    def _destroy_face_publishers(self) -> None:
+        for publisher in self._face_pubs.values():
+            self.destroy_publisher(publisher)
+        self._face_pubs = {}
 
     def _on_error(self, msg: Image | CompressedImage, err: Exception) -> None:
         """Worker thread: count and log (throttled) a frame that failed; the worker goes on."""
@@ -178,13 +336,16 @@ class AffectPerceptionNode(Node):
     # --- health ---
 
     def _publish_diagnostics(self) -> None:
+        """Timer, while configured: one DiagnosticArray with the counters and the state."""
+        if self._worker is None:
+            return
         now = time.monotonic()
         counts = self._worker.counts()
         totals = {"received": counts.received, "handled": counts.handled,
                   "dropped": counts.dropped, "decode_errors": self._decode_errors,
                   "failed": counts.failed}
         rates = {name: self._rates[name].update(total, now) for name, total in totals.items()}
-        faces, warm = self._faces
+        faces, warm, reliable = self._faces
         health = Health(
             received=counts.received, processed=counts.handled, dropped=counts.dropped,
             decode_errors=self._decode_errors,
@@ -196,35 +357,61 @@ class AffectPerceptionNode(Node):
             latency_p50_ms=self._latency[0], latency_p95_ms=self._latency[1],
             faces=faces, warm=warm, window_size=self.pipeline.window_size,
             provider=self.pipeline.engine.active_provider,
-            model_id=self.pipeline.info.model_id, topic=self._subscription.topic_name)
-        self._diagnostics_pub.publish(diagnostic_array(
+            model_id=self.pipeline.info.model_id,
+            topic=self.resolve_topic_name(self._image_topic()),
+            state="active" if self._active else "inactive", reliable=reliable)
+        self._outputs["diagnostics"].publish(diagnostic_array(
             health, self.get_fully_qualified_name(), self.get_clock().now().to_msg()))
 
     # --- parameters at run time ---
 
     def _on_set_parameters(self, params: list[Any]) -> SetParametersResult:
-        """Validate and apply dynamic parameters (rclpy refuses the read-only ones itself)."""
+        """Unconfigured: check each value against its row (the rest is checked at configure).
+        Configured: refuse static parameters, validate and apply the dynamic ones, and reset
+        baselines for ``baseline.reset_track`` (rclpy refuses the read-only ones itself)."""
         changes = {p.name: p.value for p in params if p.name in BY_NAME}
         if not changes:
             return SetParametersResult(successful=True)
         try:
-            settings = build_settings({**self.settings.values, **changes})
-            with self._lock:
-                self.pipeline.reconfigure(settings.pipeline)
-                self.settings = settings
+            if self.pipeline is None:
+                for name, value in changes.items():
+                    check_value(name, value)
+                for name in changes:
+                    self._declare_errors.pop(name, None)
+            else:
+                self._apply(changes)
         except (ValueError, OSError) as err:  # ParameterError, or a detector that fails to load
             return SetParametersResult(successful=False, reason=str(err))
         self.get_logger().info("set " + ", ".join(f"{k}={v}" for k, v in changes.items()))
         return SetParametersResult(successful=True)
 
+    def _apply(self, changes: dict[str, Any]) -> None:
+        """Apply dynamic parameter changes to the configured pipeline.
+
+        Raises:
+            ParameterError: a static parameter, or an invalid value; nothing was changed.
+            OSError: a new detector could not load its model; nothing was changed.
+        """
+        static = [name for name in changes if not BY_NAME[name].dynamic]
+        if static:
+            raise ParameterError(static[0], "static, it changes only while the node is "
+                                            "unconfigured (deactivate, cleanup, set it, "
+                                            "configure, activate)")
+        settings = build_settings({**self.settings.values, **changes})
+        with self._lock:
+            self.pipeline.reconfigure(settings.pipeline)
+            self.settings = settings
+            reset = changes.get("baseline.reset_track")
+            if reset:
+                self.pipeline.reset_baseline(None if reset == ALL_TRACKS else [reset])
+
     def close(self) -> None:
-        """Stop the worker and destroy the node."""
-        if not self._worker.stop(STOP_TIMEOUT_S):
-            self.get_logger().warning(f"the worker did not stop within {STOP_TIMEOUT_S} s")
+        """Release everything and destroy the node."""
+        self._release()
         self.destroy_node()
 
 
-def _load_pipeline(settings: Any) -> AffectPipeline:
+def _load_pipeline(settings: NodeSettings) -> AffectPipeline:
     """The pipeline, with model and detector files that fail to load blamed on their
     parameter."""
     try:
@@ -245,14 +432,19 @@ def _rclpy_reason(err: ParameterException, name: str) -> str:
 
 
 def main(args: list[str] | None = None) -> int:
-    """Run the node until SIGINT or SIGTERM; exit 0 then, or non-zero on a bad parameter."""
-    # ALL: rclpy turns SIGINT and SIGTERM into a shutdown, which ends spin below
+    """Run the node until SIGINT, SIGTERM or its shutdown transition; exit 0 then, or 2 when
+    the start-up configure (autostart) fails on a parameter or the model."""
+    # ALL: rclpy turns SIGINT and SIGTERM into a shutdown, which ends spinning below
     rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.ALL)
     node = None
     status = 0
     try:
         node = AffectPerceptionNode()
-        rclpy.spin(node)
+        if node.autostart:
+            node.start()
+        rclpy.spin_until_future_complete(node, node.finalized)
+        if node.finalized.done():
+            rclpy.spin_until_future_complete(node, Future(), timeout_sec=FINALIZED_LINGER_S)
     except ParameterError as err:
         rclpy.logging.get_logger(NODE_NAME).fatal(f"cannot start: {err}")
         status = EXIT_BAD_PARAMETER

@@ -1,12 +1,15 @@
 """Every parameter of the node in one table, its validation, and the settings it builds.
 
 :data:`PARAMETERS` is the single source: the node declares each row with a
-``ParameterDescriptor`` (description, range, read-only unless dynamic), ``config/affect.yaml``
-lists each row, docs/NODE.md documents each row, and :func:`build_settings` turns the values
-into a :class:`NodeSettings` holding the :class:`PipelineConfig`. Names ``detector.<field>`` and
-``tracker.<field>`` fill `DetectorConfig` and `TrackerConfig`; other names fill a field of
-`PipelineConfig` or `NodeSettings` of the same name. Only this module's ``descriptor`` imports
-ROS, so the table and the validation are testable without it.
+``ParameterDescriptor`` (description, range), ``config/affect.yaml`` lists each row,
+docs/NODE.md documents each row, and :func:`build_settings` turns the values into a
+:class:`NodeSettings` holding the :class:`PipelineConfig`. Names ``<group>.<field>`` fill the
+group's config (``detector``: `DetectorConfig`, ``tracker``: `TrackerConfig`, ``quality``:
+`QualityConfig`, ``baseline``: `BaselineConfig`, ``smoothing.<va|au|emi>``: `OneEuroParams`);
+other names fill a field of `PipelineConfig` or `NodeSettings` of the same name. Dynamic
+parameters apply while the node runs; static ones only while it is unconfigured (the node
+enforces it); start-up ones are read-only. Only this module's ``descriptor`` imports ROS, so
+the table and the validation are testable without it.
 """
 
 from __future__ import annotations
@@ -20,9 +23,12 @@ from typing import Any, Callable
 
 from affect_perception.bundled import bundled_model_dir
 from affect_perception.labels import AU_NAMES
+from affect_perception.runtime.baseline import BaselineConfig
 from affect_perception.runtime.detection.base import BACKENDS, DetectorConfig
 from affect_perception.runtime.engine import DEFAULT_PROVIDERS
 from affect_perception.runtime.pipeline import PipelineConfig
+from affect_perception.runtime.quality import QualityConfig
+from affect_perception.runtime.smoothing import OneEuroConfig, OneEuroParams
 from affect_perception.runtime.tracker import TrackerConfig
 
 # Largest value accepted for counts and sizes without a natural bound (pixels, frames).
@@ -73,7 +79,9 @@ class Param:
         range: allowed numbers (each element for arrays).
         choices: allowed strings.
         lengths: allowed array lengths (empty: any).
-        dynamic: may change while the node runs; otherwise the descriptor is read-only.
+        dynamic: may change while the node runs; otherwise only while it is unconfigured.
+        startup: read once at start-up: the descriptor is read-only.
+        action: setting it does something (e.g. a reset) rather than configure anything.
         convert: ROS value -> config value (e.g. "" -> None).
     """
 
@@ -84,6 +92,8 @@ class Param:
     choices: tuple[str, ...] = ()
     lengths: tuple[int, ...] = ()
     dynamic: bool = False
+    startup: bool = False
+    action: bool = False
     convert: Callable[[Any], Any] | None = None
 
     def check(self, value: Any) -> Any:
@@ -132,9 +142,37 @@ FRACTION = Range(0.0, 1.0)
 COUNT = Range(0, LARGE)
 POSITIVE_COUNT = Range(1, LARGE)
 THREADS = Range(0, 256)
+HERTZ = Range(0.0, 100.0, low_open=True)
+# One-Euro defaults per signal group (the node's; the library's PipelineConfig has it off).
+ONE_EURO = OneEuroConfig()
+SIGNAL_GROUPS = {"va": "valence and arousal", "au": "AU probabilities",
+                 "emi": "EMI intensities"}
+
+
+def _one_euro_rows(group: str) -> tuple[Param, ...]:
+    """The three One-Euro parameters of one signal group."""
+    what, params = SIGNAL_GROUPS[group], getattr(ONE_EURO, group)
+    return (
+        Param(f"smoothing.{group}.min_cutoff", params.min_cutoff, f"One-Euro cutoff in Hz of "
+              f"the {what} while they are still (lower: less jitter, more lag; a step is 90 % "
+              "through within ln(10) / (2 pi min_cutoff) s plus a frame)", range=HERTZ,
+              dynamic=True),
+        Param(f"smoothing.{group}.beta", params.beta, "One-Euro cutoff increase in Hz per "
+              f"unit/s of speed of the {what} (higher: less lag on fast changes)",
+              range=Range(0.0, 1000.0), dynamic=True),
+        Param(f"smoothing.{group}.d_cutoff", params.d_cutoff, "One-Euro cutoff in Hz of the "
+              f"low-pass on the speed of the {what}", range=HERTZ, dynamic=True),
+    )
+
+
+QUALITY = QualityConfig()
+BASELINE = BaselineConfig()
 
 PARAMETERS: tuple[Param, ...] = (
     # --- the node ---
+    Param("autostart", True, "configure and activate at start-up (false: stay unconfigured "
+          "and wait for lifecycle transitions, e.g. ros2 lifecycle set <node> configure)",
+          startup=True),
     Param("model_dir", "", "folder with encoder.onnx, temporal.onnx and model.json made by "
           "`affect-perception export`; empty: the bundled demo model"),
     Param("use_compressed", False, "subscribe to image/compressed (sensor_msgs/CompressedImage, "
@@ -170,8 +208,45 @@ PARAMETERS: tuple[Param, ...] = (
     Param("ah_threshold", 0.5, "probability above which a face counts as hesitant",
           range=PROBABILITY, dynamic=True),
     Param("ema_alpha", 0.0, "weight of the newest estimate in an exponential moving average "
-          "per face (lower: smoother, more lag); 0: off", range=FRACTION, dynamic=True,
-          convert=_optional_alpha),
+          "per face, per frame (lower: smoother, more lag); 0: off; not with smoothing.enabled",
+          range=FRACTION, dynamic=True, convert=_optional_alpha),
+    # --- time-aware smoothing ---
+    Param("smoothing.enabled", False, "One-Euro smoothing of valence/arousal, AU probabilities "
+          "and EMI per face, timed by the image stamps (the same at any frame rate); "
+          "config/affect.yaml turns it on, evaluation leaves it off", dynamic=True),
+    *_one_euro_rows("va"),
+    *_one_euro_rows("au"),
+    *_one_euro_rows("emi"),
+    # --- quality: the per-face reliable decision ---
+    Param("quality.min_face_size", QUALITY.min_face_size, "reliable needs the face box's "
+          "shorter side to be at least this many pixels", range=COUNT, dynamic=True),
+    Param("quality.min_frontalness", QUALITY.min_frontalness, "reliable needs a frontalness "
+          "(0 profile .. 1 frontal, from the keypoints) at least this (0.5: about 30 degrees "
+          "of yaw); faces without keypoints are not held to it", range=FRACTION, dynamic=True),
+    Param("quality.min_sharpness", QUALITY.min_sharpness, "reliable needs the variance of the "
+          "Laplacian of the aligned face crop to be at least this (blurred or tiny faces score "
+          "below 10)", range=Range(0.0, LARGE), dynamic=True),
+    Param("quality.min_real_frames", QUALITY.min_real_frames, "reliable needs at least this "
+          "many frames of the temporal window to be seen rather than carried over a miss "
+          "(capped at the window size)", range=COUNT, dynamic=True),
+    # --- per-person neutral baseline ---
+    Param("baseline.enabled", BASELINE.enabled, "keep a neutral baseline per person and publish "
+          "valence, arousal and AU probabilities relative to it (the *_corrected fields; off: "
+          "equal to the raw ones)", dynamic=True),
+    Param("baseline.min_frames", BASELINE.min_frames, "neutral frames a baseline needs before "
+          "it is subtracted", range=POSITIVE_COUNT, dynamic=True),
+    Param("baseline.max_frames", BASELINE.max_frames, "neutral frames averaged; later ones "
+          "update the baseline as an exponential average of this horizon",
+          range=POSITIVE_COUNT, dynamic=True),
+    Param("baseline.max_arousal", BASELINE.max_arousal, "neutral frames have an arousal at or "
+          "below this (besides a reliable estimate, no active AU and a still head)",
+          range=Range(-1.0, 1.0), dynamic=True),
+    Param("baseline.max_pose_speed", BASELINE.max_pose_speed, "neutral frames have a head "
+          "moving at most this many eye distances per second (nose position)",
+          range=Range(0.0, 1000.0), dynamic=True),
+    Param("baseline.reset_track", "", "set to a track id to start that person's baseline "
+          "again, or to * for everyone; applied on every set, even of the same value",
+          dynamic=True, action=True),
     # --- the face detector ---
     Param("detector.backend", "blazeface", "face detector", choices=tuple(BACKENDS)),
     Param("detector.variant", "back", "BlazeFace model: back (256x256: far, small and turned "
@@ -211,17 +286,23 @@ PARAMETERS: tuple[Param, ...] = (
 BY_NAME: dict[str, Param] = {p.name: p for p in PARAMETERS}
 
 
+# Values config/affect.yaml sets apart from the defaults: a robot wants smoothed outputs, an
+# evaluation (which starts the node without the file) the model's own.
+CONFIG_FILE_VALUES: dict[str, Any] = {"smoothing.enabled": True}
+
+
 @dataclass
 class NodeSettings:
     """Everything the node runs with.
 
     Attributes:
         pipeline: the pipeline configuration (model folder resolved).
-        use_compressed, qos_depth, image_reliability, publish_per_face, publish_overlay: see
-            :data:`PARAMETERS`.
+        autostart, use_compressed, qos_depth, image_reliability, publish_per_face,
+            publish_overlay: see :data:`PARAMETERS`.
     """
 
     pipeline: PipelineConfig
+    autostart: bool = True
     use_compressed: bool = False
     qos_depth: int = 1
     image_reliability: str = "best_effort"
@@ -256,31 +337,47 @@ def build_settings(values: dict[str, Any]) -> NodeSettings:
     if unknown:
         raise ParameterError(unknown[0], f"unknown; known parameters: {', '.join(BY_NAME)}")
     merged = {p.name: _plain(values.get(p.name, p.default)) for p in PARAMETERS}
-    checked = {name: BY_NAME[name].check(value) for name, value in merged.items()}
-    groups: dict[str, dict[str, Any]] = {"detector": {}, "tracker": {}, "": {}}
+    checked = {name: BY_NAME[name].check(value) for name, value in merged.items()
+               if not BY_NAME[name].action}
+    groups: dict[str, dict[str, Any]] = {}
     for name, value in checked.items():
         prefix, _, key = name.rpartition(".")
-        groups[prefix][key] = value
+        groups.setdefault(prefix, {})[key] = value
     top = groups[""]
     node_fields = {f.name for f in dataclasses.fields(NodeSettings)} - {"pipeline", "values"}
-    try:
-        detector = DetectorConfig(**groups["detector"])
-    except ValueError as err:
-        raise ParameterError("detector.*", str(err)) from None
-    try:
-        tracker = TrackerConfig(**groups["tracker"])
-    except ValueError as err:
-        raise ParameterError("tracker.*", str(err)) from None
+    smoothing = groups["smoothing"]["enabled"]
+    if smoothing and top["ema_alpha"] is not None:
+        raise ParameterError("ema_alpha", f"{top['ema_alpha']} while smoothing.enabled is "
+                                          "true; choose one smoothing (ema_alpha 0.0 is off)")
+    one_euro = OneEuroConfig(**{group: _group_config(OneEuroParams, f"smoothing.{group}", groups)
+                                for group in SIGNAL_GROUPS}) if smoothing else None
+    configs = {name: _group_config(kind, name, groups) for name, kind in (
+        ("detector", DetectorConfig), ("tracker", TrackerConfig), ("quality", QualityConfig),
+        ("baseline", BaselineConfig))}
     pipeline_values = {k: v for k, v in top.items() if k not in node_fields | {"model_dir"}}
     try:
         pipeline = PipelineConfig(model_dir=resolve_model_dir(top["model_dir"]),
-                                  detector=detector, tracker=tracker, **pipeline_values)
+                                  one_euro=one_euro, **configs, **pipeline_values)
     except ValueError as err:
         if isinstance(err, ParameterError):
             raise
         raise ParameterError("pipeline", str(err)) from None
     return NodeSettings(pipeline=pipeline, values=merged,
                         **{k: v for k, v in top.items() if k in node_fields})
+
+
+def _group_config(kind: type, prefix: str, groups: dict[str, dict[str, Any]]) -> Any:
+    """The config dataclass of one parameter group; its own checks blamed on the group."""
+    try:
+        return kind(**groups[prefix])
+    except ValueError as err:
+        raise ParameterError(f"{prefix}.*", str(err)) from None
+
+
+def check_value(name: str, value: Any) -> Any:
+    """One parameter's ROS value checked against its row alone (range, choices, length); the
+    full check, with the model files, is :func:`build_settings`'s."""
+    return BY_NAME[name].check(_plain(value))
 
 
 def _plain(value: Any) -> Any:
@@ -297,7 +394,9 @@ def descriptor(param: Param) -> Any:
         text += f" (one of: {', '.join(param.choices)})"
     if param.range is not None and (param.range.low_open or param.range.high_open):
         text += f" (range {param.range})"
-    desc = ParameterDescriptor(description=text, read_only=not param.dynamic)
+    if not (param.dynamic or param.startup):
+        text += " (static: changes only while the node is unconfigured)"
+    desc = ParameterDescriptor(description=text, read_only=param.startup)
     if param.range is not None:
         is_int = isinstance(param.default, int) and not isinstance(param.default, bool)
         if is_int:

@@ -8,9 +8,13 @@ Subscribes to ``affect`` (``affect_perception/AffectStateArray``) and publishes 
 ``cue`` as a ``std_msgs/String`` holding JSON, e.g.
 ``{"track_id": "f0003", "cue": "hesitant", "value": 0.71, "stamp": 12.5}``. The logic lives in
 :class:`CueDetector`, which knows nothing of ROS: per track it keeps a hysteresis state for
-hesitancy and a slow valence baseline, ignores cold estimates (window not yet full), needs a
-condition to hold for a few frames before cueing, and forgets tracks that left. Copy it into
-your own behaviour package and change what a cue does.
+hesitancy and a valence reference, uses only estimates the node marks ``reliable`` (a warm
+window of a big, frontal, sharp, really seen face), needs a condition to hold for a few
+reliable frames before cueing, and forgets tracks that left. Valence is read baseline-corrected
+(``valence_corrected``): once the node's neutral baseline of the person holds
+``neutral_frames`` frames (node parameter ``baseline.enabled``), a drop is measured from the
+person at rest (0); before that, or with the baseline off, from a slow moving average of their
+own. Copy it into your own behaviour package and change what a cue does.
 """
 
 from __future__ import annotations
@@ -56,9 +60,14 @@ class CueConfig:
                                       "cues")
     valence_recover: float = _param(0.15, "fall below the baseline under which the valence cue "
                                           "re-arms")
-    baseline_alpha: float = _param(0.05, "weight of each new warm valence in the person's "
-                                         "baseline (an exponential moving average)")
-    min_frames: int = _param(3, "warm frames in a row a condition must hold before it cues")
+    baseline_alpha: float = _param(0.05, "weight of each new reliable valence in the person's "
+                                         "moving-average baseline (used until the node's "
+                                         "neutral baseline is in)")
+    neutral_frames: int = _param(15, "baseline_frames from which the node's neutral baseline "
+                                     "is used: valence_corrected is then compared with 0 (at "
+                                     "least the node's baseline.min_frames)")
+    min_frames: int = _param(3, "reliable frames in a row a condition must hold before it "
+                                "cues")
     forget_after_s: float = _param(5.0, "seconds (by message stamps) after which a track not "
                                         "seen is forgotten")
 
@@ -69,9 +78,10 @@ class CueConfig:
         if not 0 <= self.valence_recover < self.valence_drop <= 2:
             raise ValueError("need 0 <= valence_recover < valence_drop <= 2, got "
                              f"{self.valence_recover} and {self.valence_drop}")
-        if not 0 < self.baseline_alpha <= 1 or self.min_frames < 1 or self.forget_after_s <= 0:
+        if (not 0 < self.baseline_alpha <= 1 or self.min_frames < 1 or self.neutral_frames < 1
+                or self.forget_after_s <= 0):
             raise ValueError("need baseline_alpha in (0, 1], min_frames >= 1, "
-                             "forget_after_s > 0")
+                             "neutral_frames >= 1, forget_after_s > 0")
 
 
 @dataclass(frozen=True)
@@ -108,13 +118,13 @@ class CueDetector:
         """Cues for one frame; ``faces`` are AffectState-like (rclpy or rosbags messages)."""
         cues = []
         for face in faces:
-            if face.window_fill < face.window_size:
-                continue  # cold: estimated from a partly padded window
+            if not face.reliable:
+                continue  # cold window, or a small, turned, blurred or half-seen face
             track = self.tracks.setdefault(face.track_id, _Track(last_seen=stamp))
             track.last_seen = stamp
             cues += self._hesitancy(face.track_id, track, float(face.hesitancy_probability),
                                     stamp)
-            cues += self._valence(face.track_id, track, float(face.valence), stamp)
+            cues += self._valence(face.track_id, track, face, stamp)
         gone = [t for t, s in self.tracks.items()
                 if stamp - s.last_seen > self.config.forget_after_s]
         for track_id in gone:
@@ -132,16 +142,19 @@ class CueDetector:
         track.hesitant, track.hesitant_run = True, 0
         return [Cue(track_id, HESITANT, p, stamp)]
 
-    def _valence(self, track_id: str, track: _Track, valence: float, stamp: float) -> list[Cue]:
+    def _valence(self, track_id: str, track: _Track, face: Any, stamp: float) -> list[Cue]:
         cfg = self.config
-        if track.baseline is None:
+        valence = float(face.valence_corrected)
+        own = int(face.baseline_frames) < cfg.neutral_frames  # no neutral baseline yet
+        if own and track.baseline is None:
             track.baseline = valence
             return []
-        drop = track.baseline - valence
+        drop = (track.baseline if own else 0.0) - valence
         if track.low:
             track.low = drop >= cfg.valence_recover
             return []
-        track.baseline += cfg.baseline_alpha * (valence - track.baseline)
+        if own:
+            track.baseline += cfg.baseline_alpha * (valence - track.baseline)
         track.low_run = track.low_run + 1 if drop >= cfg.valence_drop else 0
         if track.low_run < cfg.min_frames:
             return []

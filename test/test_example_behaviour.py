@@ -1,5 +1,6 @@
-"""examples/hesitancy_cue_node.py: the ROS-free CueDetector on scripted faces, then the same
-recorded AffectStateArray bag fed to the class and replayed into the real node over ROS."""
+"""examples/hesitancy_cue_node.py: the ROS-free CueDetector on scripted faces (reliable
+estimates only, baseline-corrected valence), then the same recorded AffectStateArray bag fed to
+the class and replayed into the real node over ROS."""
 
 from __future__ import annotations
 
@@ -36,9 +37,14 @@ example = load_example()
 CueConfig, CueDetector = example.CueConfig, example.CueDetector
 
 
-def face(track: str = "f0001", p: float = 0.1, valence: float = 0.4, fill: int = WINDOW):
-    return SimpleNamespace(track_id=track, hesitancy_probability=p, valence=valence,
-                           window_fill=fill, window_size=WINDOW)
+def face(track: str = "f0001", p: float = 0.1, valence: float = 0.4, fill: int = WINDOW,
+         reliable: bool | None = None, corrected: float | None = None, baseline: int = 0):
+    """An AffectState-like face; reliable when warm unless said, corrected valence equal to the
+    raw one unless a baseline is given."""
+    return SimpleNamespace(
+        track_id=track, hesitancy_probability=p, valence=valence, window_fill=fill,
+        window_size=WINDOW, reliable=fill >= WINDOW if reliable is None else reliable,
+        valence_corrected=valence if corrected is None else corrected, baseline_frames=baseline)
 
 
 def run(frames: list[list]) -> list[tuple[int, str, str]]:
@@ -48,11 +54,20 @@ def run(frames: list[list]) -> list[tuple[int, str, str]]:
             for c in detector.update(i / FPS, faces)]
 
 
-def test_cold_estimates_are_ignored() -> None:
+@pytest.mark.parametrize("unreliable", [
+    {"fill": 3},                        # cold window (never reliable)
+    {"reliable": False},                # warm, but small, turned, blurred or half seen
+])
+def test_estimates_that_are_not_reliable_are_ignored(unreliable: dict) -> None:
     detector = CueDetector()
     for i in range(10):
-        assert detector.update(i / FPS, [face(p=0.95, valence=-0.9, fill=i % WINDOW)]) == []
+        assert detector.update(i / FPS, [face(p=0.95, valence=-0.9, **unreliable)]) == []
     assert detector.tracks == {}
+
+
+def test_unreliable_frames_neither_cue_nor_break_a_run() -> None:
+    frames = [[face(p=0.7)], [face(p=0.7)], [face(p=0.95, reliable=False)], [face(p=0.7)]]
+    assert run(frames) == [(3, "f0001", "hesitant")]
 
 
 @pytest.mark.parametrize(("probabilities", "cue_frames"), [
@@ -80,6 +95,21 @@ def test_valence_drop_is_relative_to_the_baseline(valences: list, cue_frames: li
     assert cues == [(i, "f0001", "valence_drop") for i in cue_frames]
 
 
+@pytest.mark.parametrize(("faces", "cue_frames"), [
+    # the node's baseline is in: a drop is measured from the person at rest (0), at once
+    ([face(valence=0.1, corrected=-0.35, baseline=20)] * 5, [2]),
+    # someone whose resting face reads negative: raw -0.5, corrected 0: no cue
+    ([face(valence=-0.5, corrected=0.0, baseline=20)] * 10, []),
+    # too few neutral frames yet: the example's own moving baseline of valence_corrected
+    ([face(valence=0.1, corrected=-0.35, baseline=5)] * 5, []),
+    # once it is in, it replaces the moving baseline (0.4 here, which would cue)
+    ([face(corrected=0.4, baseline=5)] * 10 + [face(corrected=0.05, baseline=20)] * 5, []),
+])
+def test_valence_drop_uses_the_nodes_neutral_baseline_when_it_is_in(faces: list,
+                                                                    cue_frames: list) -> None:
+    assert run([[f] for f in faces]) == [(i, "f0001", "valence_drop") for i in cue_frames]
+
+
 def test_tracks_are_independent_and_forgotten_after_leaving() -> None:
     detector = CueDetector(CueConfig(forget_after_s=1.0))
     cues = []
@@ -95,6 +125,7 @@ def test_tracks_are_independent_and_forgotten_after_leaving() -> None:
     ({"hesitancy_on": 0.3, "hesitancy_off": 0.4}, pytest.raises(ValueError, match="hesitancy")),
     ({"valence_recover": 0.5}, pytest.raises(ValueError, match="valence_recover")),
     ({"min_frames": 0}, pytest.raises(ValueError, match="min_frames")),
+    ({"neutral_frames": 0}, pytest.raises(ValueError, match="neutral_frames")),
 ])
 def test_config_validation(changes: dict, expectation) -> None:
     with expectation:
@@ -110,21 +141,29 @@ def test_cue_json() -> None:
 # --- a recorded bag: two people, one turns hesitant, the other's valence drops ---------------
 
 def scripted_state(store, index: int, track: str):
-    """Face ``track`` in frame ``index``: f0001 hesitant from frame 30, f0002's valence falls
-    from 0.5 to -0.2 at frame 45; both windows fill over the first 8 frames."""
+    """Face ``track`` in frame ``index``: f0001 hesitant from frame 30 but turned away (not
+    reliable) in frames 30 to 33; f0002 rests at a raw valence of 0.5, which its neutral
+    baseline (in from the start) corrects to 0, and falls to -0.2 at frame 45; both windows
+    fill over the first 8 frames."""
     types = store.types
     time = types["builtin_interfaces/msg/Time"](sec=index // FPS,
                                                  nanosec=(index % FPS) * 10**9 // FPS)
     header = types["std_msgs/msg/Header"](stamp=time, frame_id="camera")
     p = 0.8 if track == "f0001" and index >= 30 else 0.2
     valence = -0.2 if track == "f0002" and index >= 45 else 0.5
+    baseline = 30 if track == "f0002" else 0
+    corrected = valence - 0.5 if baseline else valence
+    reliable = index + 1 >= WINDOW and not (track == "f0001" and 30 <= index <= 33)
     roi = types["sensor_msgs/msg/RegionOfInterest"](x_offset=0, y_offset=0, height=50,
                                                     width=50, do_rectify=False)
     return header, types["affect_perception/msg/AffectState"](
         header=header, track_id=track, roi=roi, detection_score=0.9, valence=valence,
         arousal=0.0, au_probabilities=np.zeros(12, np.float32), au_active=np.zeros(12, bool),
         emi_intensities=np.zeros(6, np.float32), hesitancy_probability=p, hesitancy=p > 0.5,
-        window_fill=min(index + 1, WINDOW), window_size=WINDOW, model_id="scripted")
+        window_fill=min(index + 1, WINDOW), window_size=WINDOW, model_id="scripted",
+        face_size=50.0, frontalness=0.9, sharpness=60.0, window_real_frames=min(index + 1, WINDOW),
+        reliable=reliable, valence_corrected=corrected, arousal_corrected=0.0,
+        au_probabilities_corrected=np.zeros(12, np.float32), baseline_frames=baseline)
 
 
 @pytest.fixture(scope="module")
@@ -145,7 +184,7 @@ def bag_messages(bag: Path) -> list[bytes]:
         return [bytes(raw) for _, _, raw in reader.messages()]
 
 
-EXPECTED = [("f0001", "hesitant", 32), ("f0002", "valence_drop", 47)]
+EXPECTED = [("f0001", "hesitant", 36), ("f0002", "valence_drop", 47)]
 
 
 def test_bag_through_the_class(recorded_bag: Path) -> None:

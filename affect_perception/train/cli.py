@@ -28,7 +28,13 @@ HELP: dict[str, str] = {
 
 
 def _value(text: str) -> Any:
-    """A flag value read as YAML: numbers, null, true/false, or the plain string."""
+    """A flag value: a number (``2e-3`` too, which YAML 1.1 reads as text), else YAML (null,
+    true/false, lists), else the plain string."""
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError:

@@ -29,18 +29,23 @@ class DataConfig:
             plus each task's label folders, as ``affect-perception synth`` writes it) or a
             mapping ``{frames: DIR, va: DIR, au: DIR, emi: CSV, ah: DIR}`` of explicit paths.
         val: validation sources, the same forms; empty: the ``val_split`` of ``train``'s roots.
+        test: held-out sources scored once after training with the best checkpoint (written
+            to ``test_metrics.json``); never used to choose anything.
         train_split: split folder name under a root for training.
         val_split: split folder name under a root for validation.
+        test_split: split folder name under a test root.
     """
 
     train: tuple[Any, ...] = ()
     val: tuple[Any, ...] = ()
+    test: tuple[Any, ...] = ()
     train_split: str = "Train_Set"
     val_split: str = "Validation_Set"
+    test_split: str = "Validation_Set"
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "train", tuple(self.train))
-        object.__setattr__(self, "val", tuple(self.val))
+        for name in ("train", "val", "test"):
+            object.__setattr__(self, name, tuple(getattr(self, name)))
 
 
 @dataclass(frozen=True)
@@ -60,7 +65,7 @@ class RunConfig:
         warmup_steps: steps of linear warm-up before the cosine decay.
         grad_clip: largest gradient norm, or 0 for no clipping.
         va_weight, au_weight, emi_weight, ah_weight: weights of the task losses.
-        au_pos_weight: weigh each AU's positive class by the square root of its
+        pos_weight: weigh the positive class of each AU and of A/H by the square root of its
             negative/positive ratio in the training labels (capped at ``max_pos_weight``).
         max_pos_weight: cap of those weights.
         focal_gamma: focal exponent of the AU and A/H losses (0: weighted BCE).
@@ -92,7 +97,7 @@ class RunConfig:
     au_weight: float = 1.0
     emi_weight: float = 1.0
     ah_weight: float = 1.0
-    au_pos_weight: bool = True
+    pos_weight: bool = True
     max_pos_weight: float = 10.0
     focal_gamma: float = 0.0
     emi_mse_weight: float = 1.0
@@ -107,6 +112,14 @@ class RunConfig:
     progress: bool = True
 
     def __post_init__(self) -> None:
+        for f in fields(self):
+            if isinstance(f.default, float) and not isinstance(getattr(self, f.name), float):
+                # YAML 1.1 reads 2e-3 as text; a number of any spelling is accepted
+                try:
+                    object.__setattr__(self, f.name, float(getattr(self, f.name)))
+                except (TypeError, ValueError):
+                    raise ValueError(f"{f.name} must be a number, got "
+                                     f"{getattr(self, f.name)!r}") from None
         for name in ("epochs", "steps_per_epoch", "batch_size", "segment_length", "val_batch",
                      "cache_batch"):
             if getattr(self, name) < 1:

@@ -103,20 +103,21 @@ class MultiTaskLoss:
     Args:
         tasks: heads the model has (``labels.TASKS`` order).
         weights: {task: weight}; tasks not named weigh 1.
-        au_pos_weight: (12,) positive-class weights of the AU BCE, or None.
+        pos_weight: {task: positive-class weights} of the AU (12,) and A/H (1,) BCE; a task
+            not named is unweighted.
         focal_gamma: focal exponent of the AU and A/H losses (0: weighted BCE).
         emi_mse_weight: weight of the MSE term beside ``1 - Pearson`` in the EMI loss.
     """
 
     def __init__(self, tasks: tuple[str, ...], weights: dict[str, float] | None = None,
-                 au_pos_weight: torch.Tensor | None = None, focal_gamma: float = 0.0,
+                 pos_weight: dict[str, torch.Tensor] | None = None, focal_gamma: float = 0.0,
                  emi_mse_weight: float = 1.0) -> None:
         unknown = sorted(set(tasks) - set(TASKS))
         if unknown:
             raise ValueError(f"unknown tasks {unknown}; choose from {list(TASKS)}")
         self.tasks = tasks
         self.weights = {t: float((weights or {}).get(t, 1.0)) for t in tasks}
-        self.au_pos_weight = au_pos_weight
+        self.pos_weight = pos_weight or {}
         self.focal_gamma = focal_gamma
         self.emi_mse_weight = emi_mse_weight
 
@@ -135,11 +136,11 @@ class MultiTaskLoss:
         return ccc_loss(pred, label, mask)
 
     def _au(self, pred: torch.Tensor, label: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        return bce_loss(pred, label, mask, self.au_pos_weight, self.focal_gamma)
+        return bce_loss(pred, label, mask, self.pos_weight.get("au"), self.focal_gamma)
 
     def _emi(self, pred: torch.Tensor, label: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         return (pearson_loss(pred, label, mask)
                 + self.emi_mse_weight * mse_loss(pred, label, mask))
 
     def _ah(self, pred: torch.Tensor, label: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        return bce_loss(pred, label, mask, gamma=self.focal_gamma)
+        return bce_loss(pred, label, mask, self.pos_weight.get("ah"), self.focal_gamma)

@@ -3,7 +3,8 @@ per-epoch validation with the ABAW metrics, checkpoints, resume and DDP.
 
 Outputs under ``run.out``: ``config.yaml`` (the resolved config), ``metrics.jsonl`` (one line
 per epoch, epoch 0 being the untrained model), ``checkpoints/last`` and ``checkpoints/best``
-(`model.checkpoint` folders; ``last`` also holds ``trainer_state.pt`` for ``--resume``).
+(`model.checkpoint` folders; ``last`` also holds ``trainer_state.pt`` for ``--resume``) and,
+with held-out ``data.test`` sources, ``test_metrics.json`` (the best checkpoint's scores).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from affect_perception.train.validation import predict_videos, score
 LOG = logging.getLogger(__name__)
 
 METRICS_FILE = "metrics.jsonl"
+TEST_FILE = "test_metrics.json"
 STATE_FILE = "trainer_state.pt"
 LAST, BEST = "checkpoints/last", "checkpoints/best"
 # Input key of raw crops in a step's inputs (the cache keys are feature_cache's).
@@ -128,7 +130,7 @@ class Trainer:
         self.loss = MultiTaskLoss(
             config.model.tasks,
             {t: getattr(run, f"{t}_weight") for t in TASKS},
-            au_pos_weight=self._au_pos_weight() if run.au_pos_weight else None,
+            pos_weight=self._pos_weights() if run.pos_weight else None,
             focal_gamma=run.focal_gamma, emi_mse_weight=run.emi_mse_weight)
         self.optimizer = torch.optim.AdamW(self._param_groups(), lr=run.lr)
         total = run.epochs * run.steps_per_epoch
@@ -163,7 +165,31 @@ class Trainer:
                               "lr": self.scheduler.get_last_lr()[0], **losses, **self.validate()})
                 self._save()
             distributed.barrier(self.info)
+        if self.info.is_main and self.config.data.test and self.epoch == run.epochs:
+            self.test()
         return self.history
+
+    def test(self) -> dict[str, float]:
+        """Score the best checkpoint on the held-out ``data.test`` videos once; the scores go
+        to ``test_metrics.json`` and are returned."""
+        data = self.config.data
+        videos = read_videos(data.test, data.test_split)
+        best = load_checkpoint(self.out / BEST).to(self.device)
+        # the encoding helpers read self.model / self.split: point them at the best model
+        trainer_model, self.model = self.model, best
+        split, self.split = self.split, FrozenSplit(best) if self.cached else None
+        try:
+            self.val_cache = self._cache(videos)
+            predictions = predict_videos(best, videos, self._encode_video,
+                                         self.config.run.val_batch)
+        finally:
+            self.model, self.split = trainer_model, split
+        scores = score(predictions, videos, self.config.model.tasks)
+        scores["videos"] = len(videos)
+        (self.out / TEST_FILE).write_text(json.dumps(scores, indent=1) + "\n")
+        LOG.info("held-out test: %s", {k: round(v, 4) for k, v in scores.items()
+                                       if "/" not in k})
+        return scores
 
     def train_epoch(self, epoch: int) -> dict[str, float]:
         """One epoch of steps; returns the mean losses ``loss`` and ``loss/<task>``."""
@@ -258,16 +284,22 @@ class Trainer:
                            lambda name, f: self._load(by_name[name], f),
                            self.config.run.cache_batch, self.config.run.progress)
 
-    def _au_pos_weight(self) -> torch.Tensor | None:
-        """Per-AU square root of the negative/positive ratio of the training labels, capped:
-        rare AUs weigh more, but not so much that every AU hovers around 0.5."""
-        if "au" not in self.config.model.tasks:
-            return None
-        pos = sum((v.labels["au"] * v.masks["au"]).sum(axis=0) for v in self.train_videos)
-        known = sum(v.masks["au"].sum(axis=0) for v in self.train_videos)
-        ratio = np.sqrt((known - pos) / np.maximum(pos, 1.0))
-        weight = np.clip(ratio, 1.0, self.config.run.max_pos_weight)
-        return torch.tensor(weight, dtype=torch.float32, device=self.device)
+    def _pos_weights(self) -> dict[str, torch.Tensor]:
+        """{task: square root of each column's negative/positive ratio in the training
+        labels, capped} for the binary tasks (AU, A/H): rare classes weigh more, but not so
+        much that every prediction hovers around 0.5."""
+        weights = {}
+        for task in ("au", "ah"):
+            if task not in self.config.model.tasks:
+                continue
+            masks = [v.masks[task].reshape(v.num_frames, -1) for v in self.train_videos]
+            pos = sum((v.labels[task] * m).sum(axis=0) for v, m in zip(self.train_videos, masks,
+                                                                        strict=True))
+            known = sum(m.sum(axis=0) for m in masks)
+            ratio = np.sqrt((known - pos) / np.maximum(pos, 1.0))
+            weights[task] = torch.tensor(np.clip(ratio, 1.0, self.config.run.max_pos_weight),
+                                         dtype=torch.float32, device=self.device)
+        return weights
 
     def _param_groups(self) -> list[dict]:
         """Weight decay on weight matrices and kernels only, not on norms and biases."""

@@ -7,7 +7,14 @@ import numpy as np
 import pytest
 from frame_results import make_result
 
-from affect_perception.visualize.overlay import COLD, HESITANT, WARM, contact_sheet, draw_overlay
+from affect_perception.visualize.overlay import (
+    COLD,
+    HESITANT,
+    UNRELIABLE,
+    WARM,
+    contact_sheet,
+    draw_overlay,
+)
 
 GREY = 90
 
@@ -31,6 +38,15 @@ def test_box_colour_shows_the_face_state(fill: int, hesitant: bool, colour: tupl
     box = (60, 50, 160, 170)
     image = draw_overlay(frame(), make_result([box], fill=[fill], hesitant=[hesitant]))
     assert box_edge_colours(image, box) == {colour}
+
+
+def test_a_warm_face_below_the_quality_thresholds_is_grey() -> None:
+    box = (60, 50, 160, 170)
+    result = make_result([box])
+    result.faces.data["reliable"] = np.array([False])
+    assert box_edge_colours(draw_overlay(frame(), result), box) == {UNRELIABLE}
+    result.faces.data["reliable"] = np.array([True])
+    assert box_edge_colours(draw_overlay(frame(), result), box) == {WARM}
 
 
 def test_input_is_untouched_and_drawing_stays_near_the_face() -> None:

@@ -1,7 +1,8 @@
 """What the pipeline saw, drawn on the frame: boxes, ids, valence/arousal bars, active AUs and
 hesitancy, plus a contact sheet of several frames. OpenCV and numpy only, no ROS.
 
-Box colours: green for a warm window (the estimate uses a full window), amber while the
+Box colours: green for a warm, reliable estimate (full window, quality thresholds met), grey
+for a warm one that misses a quality threshold (the label says ``low quality``), amber while the
 window fills (the label shows ``fill/size``), red when the face is hesitant.
 """
 
@@ -18,6 +19,7 @@ from affect_perception.labels import AU_NAMES
 # RGB colours of the box states, the bars and the text background.
 WARM = (40, 200, 60)
 COLD = (255, 170, 0)
+UNRELIABLE = (150, 150, 150)
 HESITANT = (230, 40, 40)
 BAR_BACK = (70, 70, 70)
 PANEL = (25, 25, 25)
@@ -40,25 +42,28 @@ def draw_overlay(rgb: np.ndarray, result: FrameResult) -> np.ndarray:
                          f"{rgb.dtype}")
     image = np.array(rgb, copy=True, order="C")
     scale = max(MIN_TEXT_SCALE, min(image.shape[:2]) * TEXT_SCALE_PER_PX)
-    warm = result.warm
+    warm, reliable = result.warm, result.field("reliable")
     for i in range(len(result.faces)):
-        _draw_face(image, result, i, bool(warm[i]), scale)
+        _draw_face(image, result, i, bool(warm[i]), bool(reliable[i]), scale)
     faces = len(result.faces)
     _text_box(image, f"{faces} face{'s' * (faces != 1)}", (0, 0), scale, PANEL)
     return image
 
 
-def _draw_face(image: np.ndarray, result: FrameResult, i: int, warm: bool, scale: float
-               ) -> None:
+def _draw_face(image: np.ndarray, result: FrameResult, i: int, warm: bool, reliable: bool,
+               scale: float) -> None:
     """Box and id label, then a panel under the box: V and A bars, active AUs, hesitancy."""
     data = result.faces.data
     hesitant = bool(data["ah"][i])
-    colour = HESITANT if hesitant else WARM if warm else COLD
+    colour = (HESITANT if hesitant else COLD if not warm
+              else WARM if reliable else UNRELIABLE)
     x1, y1, x2, y2 = (int(round(v)) for v in result.faces.xyxy[i])
     cv2.rectangle(image, (x1, y1), (x2, y2), colour, max(1, round(scale / MIN_TEXT_SCALE)))
     title = str(result.faces.track_id[i])
     if not warm:
         title += f" {int(data['window_fill'][i])}/{result.window_size}"
+    elif not reliable:
+        title += " low quality"
     _text_box(image, title, (x1, y1 - _line_height(scale)), scale, colour)
     rows: list[tuple[str, float | None, tuple[int, int, int]]] = [
         (f"V {float(data['valence'][i]):+.2f}", float(data["valence"][i]), TEXT),

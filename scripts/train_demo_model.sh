@@ -4,11 +4,11 @@
 # (default models/demo) and work files under out/ (ignored by git).
 #
 #   scripts/train_demo_model.sh                                   # the demo model
-#   VARIANT=three MODEL=out/variant_three scripts/train_demo_model.sh   # a variant, same recipe
+#   VARIANT=single MODEL=out/variant_single scripts/train_demo_model.sh  # a variant, same recipe
 #   REUSE_DATA=1 ...   # keep out/demo_data from an earlier run (same seeds, same files)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-VARIANT=${VARIANT:-two}
+VARIANT=${VARIANT:-three}
 MODEL=${MODEL:-models/demo}
 WORK=${WORK:-out/demo_model_${VARIANT}}
 DATA=${DATA:-out/demo_data}

@@ -86,9 +86,10 @@ def test_flags_override_the_yaml_and_unset_flags_do_not(tmp_path):
                                     "run": {"lr": 0.01, "epochs": 7}}))
     config = train_cli.config_from_args(_parse(
         ["--config", str(path), "--epochs", "3", "--tasks", "va", "au", "--no-progress",
-         "--cache-channels", "null", "--min-lr", "2e-5"]))
+         "--cache-channels", "null", "--min-lr", "2e-5", "--out", "2024"]))
     assert config.run.epochs == 3 and config.run.lr == 0.01 and not config.run.progress
     assert config.run.min_lr == 2e-5  # YAML 1.1 alone would read "2e-5" as text
+    assert config.run.out == "2024"  # a path stays text
     assert config.model.variant == "three" and config.model.window == 16
     assert config.model.tasks == ("va", "au") and config.model.cache_channels is None
     assert config.run.batch_size == TrainConfig().run.batch_size

@@ -53,12 +53,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             flag = "--" + f.name.replace("_", "-")
             kwargs: dict[str, Any] = {"dest": f"{section}.{f.name}", "default": None,
                                       "help": HELP.get(f.name, f"default: {default!r}")}
-            if isinstance(default, bool) or f.name == "feature_cache":
+            # text fields (paths, names) stay text even when they look like numbers
+            parse = _value if any(t in str(f.type) for t in ("int", "float")) else str
+            if "bool" in str(f.type):
                 kwargs["action"] = argparse.BooleanOptionalAction
             elif isinstance(default, tuple):
-                kwargs.update(nargs="+", type=_value, metavar=f.name.upper())
+                kwargs.update(nargs="+", type=parse, metavar=f.name.upper())
             else:
-                kwargs.update(type=_value, metavar=f.name.upper())
+                kwargs.update(type=parse, metavar=f.name.upper())
             group.add_argument(flag, **kwargs)
 
 

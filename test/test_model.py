@@ -150,6 +150,18 @@ def test_gradients_reach_only_unfrozen_parameters(freeze: bool) -> None:
     assert torch.equal(bn.running_mean, stats) == freeze  # frozen BatchNorm stats stay fixed
 
 
+def test_train_mode_keeps_every_frozen_batchnorm_in_eval() -> None:
+    model = AffectModel(ModelConfig(window=4)).train()
+    last = model.backbone.last_stage
+    modes = {name: m.training for name, m in model.backbone.body.named_modules()
+             if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)}
+    frozen = {n: t for n, t in modes.items() if not n.startswith(f"{last}.")}
+    trained = {n: t for n, t in modes.items() if n.startswith(f"{last}.")}
+    assert frozen and not any(frozen.values())  # timm's BatchNormAct2d included
+    assert trained and all(trained.values())
+    assert model.heads.training and model.tam.training
+
+
 # Parameter counts reported in docs/MODEL.md (encoder, temporal), W = 8.
 @pytest.mark.parametrize(("fields", "encoder", "temporal"), [
     ({"variant": "single"}, 1_261_664, 1_133_471),

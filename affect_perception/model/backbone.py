@@ -60,11 +60,17 @@ class Backbone(nn.Module):
         return [p for n, p in self.body.named_parameters() if not n.startswith(prefix)]
 
     def early_stage_modules(self) -> list[nn.Module]:
-        """Modules of the stem and every stage before the last one (kept in eval mode)."""
+        """Every module of the stem and the stages before the last one (kept in eval mode).
+
+        Containers too (timm's ``BatchNormAct2d`` has children), but none that holds the last
+        stage, so ``module.eval()`` on each never reaches the trainable stage.
+        """
         last = self.body.get_submodule(self.last_stage)
         inside_last = set(map(id, last.modules()))
+        holding_last = {id(m) for m in self.body.modules()
+                        if m is not last and any(c is last for c in m.modules())}
         return [m for m in self.body.modules()
-                if id(m) not in inside_last and not list(m.children())]
+                if id(m) not in inside_last and id(m) not in holding_last]
 
 
 def load_backbone_weights(body: nn.Module, path: Path) -> None:

@@ -63,7 +63,7 @@ class FrozenSplit:
             captured[LAST_STAGE_INPUT] = args[0]
             raise _PrefixDone
 
-        hold_frozen_stages(self.model)
+        self.model.train(self.model.training)  # frozen stages normalise with fixed statistics
         maps: dict[str, torch.Tensor] = {}
         hooks = [self.last_stage.register_forward_pre_hook(stop)]
         body = self.model.backbone.body
@@ -92,32 +92,6 @@ class FrozenSplit:
         """Backbone module names producing the frozen maps, in feature order."""
         names = self.model.backbone.body.feature_info.module_name()
         return names[-len(self.model.feature_names):-1]
-
-
-def hold_frozen_stages(model: AffectModel) -> None:
-    """Put every module of the frozen stem and stages in eval mode, the last stage untouched.
-
-    Frozen BatchNorm layers must normalise with their fixed statistics, never the batch's
-    (which would also change them). `AffectModel.train` only reaches leaf modules, and timm's
-    ``BatchNormAct2d`` has children, so the flag is set here on each module itself.
-    """
-    if not model.config.freeze_early_stages:
-        return
-    body = model.backbone.body
-    last = body.get_submodule(model.backbone.last_stage)
-    inside_last = set(map(id, last.modules()))
-    for module in body.modules():
-        if id(module) not in inside_last and module is not body:
-            module.training = False
-    # containers holding the last stage (``blocks``) keep the flag of the model
-    for name in _ancestors(model.backbone.last_stage):
-        body.get_submodule(name).training = last.training
-
-
-def _ancestors(module_name: str) -> list[str]:
-    """``blocks.4`` -> ``["blocks"]``: the containers between the body and a module."""
-    parts = module_name.split(".")
-    return [".".join(parts[:i]) for i in range(1, len(parts))]
 
 
 def build_cache(split: FrozenSplit, videos: Iterable[tuple[str, int]],

@@ -26,7 +26,7 @@ from affect_perception.train import distributed
 from affect_perception.train.augment import augment_features, augment_pixels
 from affect_perception.train.config import TrainConfig
 from affect_perception.train.datasets import DataSource, VideoData, load_frames, read_source
-from affect_perception.train.feature_cache import FrozenSplit, build_cache, hold_frozen_stages
+from affect_perception.train.feature_cache import FrozenSplit, build_cache
 from affect_perception.train.losses import MultiTaskLoss
 from affect_perception.train.sampling import SegmentSampler, sliding_windows
 from affect_perception.train.validation import predict_videos, score
@@ -200,8 +200,7 @@ class Trainer:
                                  seed=(run.seed, self.info.rank, epoch))
         torch.manual_seed(int(np.random.SeedSequence((run.seed, self.info.rank, epoch))
                               .generate_state(1)[0]))
-        self.ddp.train()
-        hold_frozen_stages(self.model)
+        self.ddp.train()  # AffectModel.train keeps the frozen stages in eval mode
         sums: dict[str, float] = {}
         first = self.step
         bar = tqdm(range(run.steps_per_epoch), desc=f"epoch {epoch + 1}/{run.epochs}",

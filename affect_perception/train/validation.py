@@ -17,7 +17,6 @@ from affect_perception.labels import AU_MISSING, VA_MISSING
 from affect_perception.model.affect_model import AffectModel
 from affect_perception.model.heads import LOGIT_TASKS
 from affect_perception.train.datasets import VideoData
-from affect_perception.train.feature_cache import hold_frozen_stages
 from affect_perception.train.sampling import causal_windows
 
 # The score of each task that model selection and the ``score`` summary use.
@@ -60,7 +59,6 @@ def predict_videos(model: AffectModel, videos: list[VideoData],
         return {v.name: predict_video(model, encode(v), batch) for v in videos}
     finally:
         model.train(was_training)
-        hold_frozen_stages(model)
 
 
 def score(predictions: dict[str, dict[str, np.ndarray]], videos: list[VideoData],

@@ -108,6 +108,8 @@ def test_an_hour_of_faces_coming_and_going_keeps_memory_bounded() -> None:
             held = tracemalloc.get_traced_memory()[0]
             tracemalloc.stop()
 
+    print(f"ids to f{newest_id:04d}, {shown} faces shown, at most {most_tracks} tracks and "
+          f"{most_windows} windows, {held} bytes held")  # for RELIABILITY.md (pytest -s)
     assert newest_id > 300 and shown > FRAMES  # faces really came and went, many times
     # tentative tracks die at their first miss, confirmed ones after max_misses updates
     assert most_tracks <= MAX_FACES * (tracker.config.max_misses + 2)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 import time
@@ -26,20 +27,20 @@ TARGETS: dict[str, tuple[str, float]] = {
     "e2e_p99_ms_1face": ("<=", 50.0),
     "e2e_fps_4faces": (">=", 12.0),
 }
-# (timed repeats per variant, seconds per end-to-end run) in quick and full runs.
-QUICK = (12, 8.0)
-FULL = (40, 20.0)
+# (timed repeats per variant, seconds per end-to-end run, backbone batches) in quick and
+# full runs; a quick run leaves out batch 4 of the backbones (torch's slowest part by far on a
+# busy machine).
+QUICK = (12, 8.0, (1,))
+FULL = (40, 20.0, (1, 4))
 # Windows of the streaming comparison.
 STREAMING_WINDOWS = (8, 32)
-# Batches (faces) of the backbone comparison.
-BACKBONE_BATCHES = (1, 4)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Register the ``bench`` options."""
     parser.add_argument("--quick", action="store_true",
-                        help=f"fewer repeats ({QUICK[0]}) and {QUICK[1]:g} s end-to-end runs "
-                             "(under 4 minutes on 2 cores)")
+                        help=f"fewer repeats ({QUICK[0]}), {QUICK[1]:g} s end-to-end runs and "
+                             "backbones at batch 1 only (under 4 minutes on 2 cores)")
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write the results here")
     parser.add_argument("--providers", nargs="+", default=[CPU], metavar="PROVIDER",
                         help="onnxruntime execution providers in order of preference (default: "
@@ -79,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
     if threads < 1:
         raise SystemExit(f"--threads must be >= 1, got {args.threads}")
     providers = tuple(args.providers)
-    repeats, seconds = QUICK if args.quick else FULL
+    repeats, seconds, batches = QUICK if args.quick else FULL
     results: dict[str, object] = {
         "options": _options(args), "machine": machine_info(), "threads": threads,
         "providers": list(providers), "quick": args.quick, "repeats": repeats, "sections": {},
@@ -93,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
             "streaming": lambda: _streaming(model, providers, threads, repeats),
             "runtimes": lambda: _runtimes(model(8), providers, threads, repeats),
             "flops": lambda: _flops(model(8), threads, repeats),
-            "backbones": lambda: _backbones(work, providers, threads, repeats),
+            "backbones": lambda: _backbones(work, batches, providers, threads, repeats),
             "e2e": lambda: _end_to_end(model(8).model_dir, providers, threads, seconds, args),
         }
         for name, step in steps.items():
@@ -101,6 +102,7 @@ def run(args: argparse.Namespace) -> int:
                 sections[name], section_figures = _timed(name, step)
                 figures.update(section_figures)
     results["seconds"] = time.perf_counter() - started
+    results["load_average_end"] = list(os.getloadavg())
     results["targets"] = _check_targets(figures)
     print(format_table(figures, results["targets"]))
     if args.json:
@@ -174,11 +176,11 @@ def _flops(model: object, threads: int, repeats: int) -> tuple[dict, dict]:
                      "flop_limit_ratio_gemm": one["ratio_gemm"]}
 
 
-def _backbones(work: Path, providers: tuple[str, ...], threads: int,
+def _backbones(work: Path, batches: tuple[int, ...], providers: tuple[str, ...], threads: int,
                repeats: int) -> tuple[dict, dict]:
     from affect_perception.bench.backbones import backbone_costs
 
-    section = backbone_costs(work, BACKBONE_BATCHES, providers, threads, repeats)
+    section = backbone_costs(work, batches, providers, threads, repeats)
     figures = {f"backbone_cost_{peer}_b{batch}": ratio
                for batch, peers in section["cost_vs_ours"]["onnxruntime"].items()
                for peer, ratio in peers.items()}

@@ -198,6 +198,7 @@ RAW_ERRORS = [
     (("rgb8", 2, 2, 6, b""), "data"),              # no data
     (("rgb8", 2, 2, 6, np.zeros(12, np.float32)), "data"),  # data not bytes
     (("rgb8", 2, 2, 6, "abcdefghijkl"), "data"),   # data a str
+    (("rgb8", 1, 1, 3, "123"), "got str"),         # digits are not bytes either
     (("rgb8", 1, 1, 3, [0, 300, 1]), "data"),      # list value beyond a byte
     (("yuv422", 3, 2, 6, bytes(12)), "width"),     # 4:2:2 needs an even width
     (("rgb8", HUGE, HUGE, 3 * HUGE, b""), "width"),  # beyond the pixel limit

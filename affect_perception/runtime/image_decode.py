@@ -165,6 +165,8 @@ def _as_bytes(data: Any) -> np.ndarray:
         if data.dtype != np.uint8:
             raise ImageDecodeError(f"data must hold uint8 bytes, got dtype {data.dtype}")
         return data.reshape(-1)
+    if isinstance(data, str):  # numpy would read "12" as the byte 12
+        raise ImageDecodeError("data must be bytes or a sequence of 0..255, got str")
     try:
         return np.frombuffer(data, dtype=np.uint8)
     except (TypeError, ValueError, BufferError):

@@ -48,7 +48,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "CPUExecutionProvider)")
     parser.add_argument("--threads", type=int, default=None,
                         help="intra-op threads for onnxruntime and torch (default: all cores "
-                             "this process may use, as the node's intra_op_threads 0)")
+                             "this process may use, as intra_op_threads 0; the node's default "
+                             "is 1)")
     parser.add_argument("--detect-every", type=int, default=1,
                         help="end-to-end runs: the node's detect_every")
     parser.add_argument("--temporal-every", type=int, default=1,

@@ -203,6 +203,10 @@ def run(args: argparse.Namespace) -> int:
     os.environ.setdefault("ROS_LOG_DIR", str((args.out / "ros_log").resolve()))
     model, trained = choose_model(args)
     print(f"model: {model}", flush=True)
+    card = model / "MODEL_CARD.md"
+    if trained and card.is_file():
+        print(f"  what it has seen, how it was trained and how well it scores: {card}",
+              flush=True)
     if not trained:
         print("\n" + "!" * 78 + f"\n{UNTRAINED_NOTE}\n" + "!" * 78 + "\n", flush=True)
     log_path = args.out / "node.log"

@@ -34,6 +34,8 @@ def test_demo_runs_the_node_and_writes_what_it_saw(random_model_dir: Path,
     assert "node exit status 0" in text
     if f"model: {out / UNTRAINED_DIR}" in text:
         assert text.count(UNTRAINED_NOTE) >= 2  # said before and after the run
+    else:  # the bundled model points at what it has seen
+        assert "MODEL_CARD.md" in text
 
 
 @pytest.mark.parametrize(("trained", "caption"), [(True, False), (False, True)])

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from ros_support import spin_until, start_process, stop_process
 
+from affect_perception.ros.diagnostics import latest_value
 from affect_perception.synth.scene import render_video
 
 pytestmark = pytest.mark.ros
@@ -95,11 +96,7 @@ class Harness:
             self.spin_until(lambda d=due: time.monotonic() >= d, 1.0)
 
     def diagnostic(self, key: str) -> str | None:
-        for array in reversed(self.diagnostics):
-            for status in array.status:
-                if status.name == NODE:
-                    return {kv.key: kv.value for kv in status.values}.get(key)
-        return None
+        return latest_value(self.diagnostics, NODE, key)
 
     def close(self) -> None:
         self.executor.remove_node(self.node)

@@ -17,6 +17,7 @@ from affect_perception.ros.diagnostics import (
     assess,
     diagnostic_array,
     health_values,
+    latest_value,
 )
 
 HEALTHY = Health(
@@ -86,3 +87,15 @@ def test_diagnostic_array_holds_one_named_status() -> None:
     assert status.name == "/robot/affect_perception_node"
     assert status.level == DiagnosticStatus.WARN and status.hardware_id == "model-1"
     assert [kv.key for kv in status.values] == [k for k, _ in health_values(HEALTHY)]
+
+
+def test_latest_value_reads_the_newest_status_of_that_name() -> None:
+    stamp = Time(sec=1)
+    old = diagnostic_array(HEALTHY, "/a", stamp)
+    new = diagnostic_array(dataclasses.replace(HEALTHY, model_id="model-2"), "/a", stamp)
+    other = diagnostic_array(HEALTHY, "/b", stamp)
+    key = "model id"
+    assert latest_value([old, new, other], "/a", key) == "model-2"  # newest wins
+    assert latest_value([old], "/a", key) == "model-1"
+    assert latest_value([other], "/a", key) is None  # no status of that name
+    assert latest_value([old], "/a", "no such key") is None

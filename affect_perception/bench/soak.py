@@ -196,11 +196,9 @@ class NodeUnderLoad:
 
     def diagnostic(self, key: str) -> str | None:
         """The latest value of ``key`` in the node's ``/diagnostics`` status, if any yet."""
-        for array in reversed(self.diagnostics):
-            for status in array.status:
-                if status.name == NODE:
-                    return {kv.key: kv.value for kv in status.values}.get(key)
-        return None
+        from affect_perception.ros.diagnostics import latest_value
+
+        return latest_value(self.diagnostics, NODE, key)
 
     def fresh_diagnostic(self, key: str, timeout: float = 3.0) -> str | None:
         """``key`` from a ``/diagnostics`` message sent after this call (waits for one)."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
@@ -139,3 +140,12 @@ def diagnostic_array(health: Health, name: str, stamp: object) -> DiagnosticArra
     array = DiagnosticArray(status=[status])
     array.header.stamp = stamp
     return array
+
+
+def latest_value(arrays: Iterable[DiagnosticArray], name: str, key: str) -> str | None:
+    """The newest value of ``key`` in the statuses named ``name`` (arrays oldest first)."""
+    for array in reversed(list(arrays)):
+        for status in array.status:
+            if status.name == name:
+                return {kv.key: kv.value for kv in status.values}.get(key)
+    return None

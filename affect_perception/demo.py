@@ -26,6 +26,7 @@ import cv2
 import numpy as np
 
 from affect_perception.bundled import bundled_model_dir
+from affect_perception.child_process import stop_child
 
 # Clip settings of the default demo: short enough for a few minutes on a laptop CPU.
 DEFAULT_SECONDS = 8.0
@@ -221,13 +222,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             outputs, sent, elapsed = _play(args, proc, log_path)
         finally:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGINT)
-                try:
-                    proc.wait(timeout=NODE_STOP_S)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+            stop_child(proc, signal.SIGINT, NODE_STOP_S)
     if outputs is None:
         return 1
     frames = round(args.seconds * args.fps)

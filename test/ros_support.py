@@ -10,6 +10,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from affect_perception.child_process import stop_child
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -24,15 +26,9 @@ def start_process(args: list[str], log_path: Path) -> subprocess.Popen:
 
 def stop_process(proc: subprocess.Popen, sig: int = signal.SIGINT, timeout: float = 15.0) -> int:
     """Send a signal, wait for the exit and return the exit code (kills after the timeout)."""
-    if proc.poll() is None:
-        proc.send_signal(sig)
-        try:
-            proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    status = stop_child(proc, sig, timeout)
     proc.log_file.close()  # type: ignore[attr-defined]
-    return proc.returncode
+    return status
 
 
 def spin_until(node: object, condition: Callable[[], bool], timeout: float,

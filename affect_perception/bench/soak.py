@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from affect_perception.bench.memory import growth, rss_mib
+from affect_perception.child_process import stop_child
 
 NODE = "/affect_perception_node"
 # Where the frames go (the node's ``image`` is remapped here).
@@ -208,17 +209,11 @@ class NodeUnderLoad:
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = STOP_S) -> int:
         """Signal the node, wait for its exit (kill after ``timeout``) and return its status."""
-        if self.process.poll() is None:
-            self.process.send_signal(sig)
-            try:
-                self.process.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        status = stop_child(self.process, sig, timeout)
         self._log.close()
         self.executor.remove_node(self.node)
         self.node.destroy_node()
-        return self.process.returncode
+        return status
 
 
 def soak_summary(record: LoadRecord, settle_s: float) -> dict[str, object]:

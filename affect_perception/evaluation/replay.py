@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from affect_perception.child_process import stop_child
 from affect_perception.evaluation.bag_io import (
     COMPRESSED_TYPE,
     PREDICTION_TOPIC,
@@ -157,13 +158,7 @@ class _NodeProcess:
         return "\n".join(lines[-LOG_TAIL_LINES:])
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(timeout=NODE_STOP_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_child(self.proc, signal.SIGINT, NODE_STOP_TIMEOUT_S)
         self.log.close()
         if self.proc.returncode == 0:
             Path(self.log.name).unlink(missing_ok=True)

@@ -28,11 +28,11 @@ from typing import Any
 
 import rclpy
 from rcl_interfaces.msg import ParameterDescriptor
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from std_msgs.msg import String
 
 from affect_perception.msg import AffectStateArray
+from affect_perception.ros.spinning import spin_until_shutdown
 
 HESITANT = "hesitant"
 VALENCE_DROP = "valence_drop"
@@ -190,10 +190,7 @@ def main(args: list[str] | None = None) -> int:
         rclpy.logging.get_logger("hesitancy_cue_node").fatal(f"cannot start: {err}")
         rclpy.try_shutdown()
         return 2
-    try:
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
+    spin_until_shutdown(node)
     node.destroy_node()
     rclpy.try_shutdown()
     return 0

@@ -5,10 +5,10 @@ from __future__ import annotations
 import sys
 
 import rclpy
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 
 from affect_perception.msg import AffectState, AffectStateArray
+from affect_perception.ros.spinning import spin_until_shutdown
 
 
 def main() -> int:
@@ -27,10 +27,7 @@ def main() -> int:
         count += 1
 
     node.create_timer(0.05, tick)
-    try:
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
+    spin_until_shutdown(node)
     node.destroy_node()
     rclpy.try_shutdown()
     return 0

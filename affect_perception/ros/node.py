@@ -21,7 +21,6 @@ import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.exceptions import ParameterException
-from rclpy.executors import ExternalShutdownException
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from rclpy.signals import SignalHandlerOptions
@@ -50,6 +49,7 @@ from affect_perception.ros.parameters import (
     check_value,
     descriptor,
 )
+from affect_perception.ros.spinning import spin_until_shutdown
 from affect_perception.runtime.engine import ModelLoadError
 from affect_perception.runtime.image_decode import (
     ImageDecodeError,
@@ -442,14 +442,12 @@ def main(args: list[str] | None = None) -> int:
         node = AffectPerceptionNode()
         if node.autostart:
             node.start()
-        rclpy.spin_until_future_complete(node, node.finalized)
+        spin_until_shutdown(node, node.finalized)
         if node.finalized.done():
-            rclpy.spin_until_future_complete(node, Future(), timeout_sec=FINALIZED_LINGER_S)
+            spin_until_shutdown(node, timeout_sec=FINALIZED_LINGER_S)
     except ParameterError as err:
         rclpy.logging.get_logger(NODE_NAME).fatal(f"cannot start: {err}")
         status = EXIT_BAD_PARAMETER
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
     finally:
         if node is not None:
             node.close()

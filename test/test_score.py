@@ -205,8 +205,25 @@ def test_missing_path_and_wrong_emi_input(tmp_path: Path, capsys: pytest.Capture
     labels = write_videos(tmp_path / "labels", "va", VA_LABELS)
     code, _, err = score(capsys, "--task", "va", "--pred", tmp_path / "nope", "--labels", labels)
     assert code == 2 and "does not exist" in err
-    code, _, err = score(capsys, "--task", "emi", "--pred", tmp_path, "--labels", labels)
-    assert code == 2 and "is a folder" in err
+    # a folder of VA files is no per-frame EMI folder: the header says so
+    code, _, err = score(capsys, "--task", "emi", "--pred", labels, "--labels", labels)
+    assert code == 2 and "valence,arousal" in err and "Admiration" in err
+
+
+def test_emi_per_frame_folders_score_every_labelled_frame(
+        tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    rng = np.random.default_rng(4)
+    label = {"a": rng.uniform(size=(9, 6)), "b": rng.uniform(size=(7, 6))}
+    label["a"][2] = -5.0  # a missing frame
+    pred = {v: np.where(rows == -5.0, 0.5, rows + rng.normal(scale=0.2, size=rows.shape))
+            for v, rows in label.items()}
+    got = score_json(capsys, "emi", write_videos(tmp_path / "pred", "emi", pred),
+                     write_videos(tmp_path / "labels", "emi", label))
+    keep = np.concatenate([label["a"][:, 0] != -5.0, np.ones(7, bool)])
+    flat_label = np.concatenate([label["a"], label["b"]])[keep]
+    flat_pred = np.concatenate([pred["a"], pred["b"]])[keep]
+    want = [pearsonr(flat_pred[:, i], flat_label[:, i]).statistic for i in range(6)]
+    assert [got["emi_pearson"][n] for n in EMI_NAMES] == pytest.approx(want, abs=1e-4)
 
 
 def test_writers_round_trip_exactly(tmp_path: Path) -> None:

@@ -80,6 +80,17 @@ def test_synth_layout_reads(tmp_path):
     assert train[0].num_frames == 10 and train[0].present.all()
 
 
+def test_synth_emi_frames_are_read_per_frame(tmp_path):
+    root = synth_root(tmp_path, videos=2, frames=10)
+    source = DataSource.from_root(root, "Train_Set")
+    assert source.emi == root / "EMI_Frames" / "Train_Set"
+    video = read_source(source)[0]
+    written = np.loadtxt(source.emi / f"{video.name}.txt", delimiter=",", skiprows=1)
+    assert video.emi_per_frame and video.masks["emi"].all()
+    np.testing.assert_allclose(video.labels["emi"], written, atol=1e-6)
+    assert np.ptp(video.labels["emi"], axis=0).max() > 0  # frames differ, not one row repeated
+
+
 def test_root_without_frames_says_what_to_do(tmp_path):
     with pytest.raises(FileNotFoundError, match="cropped_aligned"):
         DataSource.from_root(tmp_path, "Train_Set")

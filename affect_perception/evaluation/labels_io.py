@@ -10,7 +10,9 @@ Accepted layouts:
   videos per file).
 - ``--pred`` / ``--labels`` name one such file or a folder of ``*.txt`` files, layouts mixed.
 - EMI: one CSV ``Filename,Admiration,Amusement,Determination,Empathic Pain,Excitement,Joy``
-  with one row per video; a video is known by its file name without extension.
+  with one row per video; a video is known by its file name without extension. Or a folder
+  of per-frame files ``<video>.txt`` headed by the six names (``synth``'s ``EMI_Frames``;
+  -5 marks a missing frame).
 
 Every problem with a file raises `LabelFileError`, naming the file and, where there is one,
 the line.
@@ -26,7 +28,8 @@ import numpy as np
 from affect_perception.labels import AU_NAMES, EMI_NAMES, VA_NAMES
 
 # Column header of each frame task's files.
-FRAME_COLUMNS: dict[str, tuple[str, ...]] = {"va": VA_NAMES, "au": AU_NAMES, "ah": ("hesitancy",)}
+FRAME_COLUMNS: dict[str, tuple[str, ...]] = {"va": VA_NAMES, "au": AU_NAMES, "ah": ("hesitancy",),
+                                             "emi": EMI_NAMES}
 # First column of the ABAW submission layout and of the EMI CSV.
 SUBMISSION_KEY = "image_location"
 EMI_KEY = "Filename"
@@ -57,12 +60,10 @@ def read(path: Path, task: str) -> dict[str, VideoRows]:
     path = Path(path)
     if not path.exists():
         raise LabelFileError(path, "does not exist; give an existing file or folder")
-    if task == "emi":
-        if path.is_dir():
-            raise LabelFileError(path, f"is a folder; EMI needs one CSV with header {EMI_KEY},...")
+    if task == "emi" and not path.is_dir():
         return _read_emi(path)
     if task not in FRAME_COLUMNS:
-        raise ValueError(f"unknown task {task!r}; choose one of {sorted([*FRAME_COLUMNS, 'emi'])}")
+        raise ValueError(f"unknown task {task!r}; choose one of {sorted(FRAME_COLUMNS)}")
     files = sorted(path.glob(f"*{FRAME_FILE_SUFFIX}")) if path.is_dir() else [path]
     if not files:
         raise LabelFileError(path, f"holds no *{FRAME_FILE_SUFFIX} files")

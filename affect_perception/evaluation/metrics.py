@@ -141,14 +141,19 @@ def emi_pearson(pred: np.ndarray, label: np.ndarray) -> dict:
     """Per-dimension Pearson's r and their mean over the 6 EMI dimensions (the ABAW EMI score).
 
     Args:
-        pred: (n, 6) predicted intensities, order labels.EMI_NAMES, one row per video.
-        label: (n, 6) label intensities.
+        pred: (n, 6) predicted intensities, order labels.EMI_NAMES, one row per video (or
+            per frame, for per-frame labels).
+        label: (n, 6) label intensities; rows holding VA_MISSING (-5, a missing frame of a
+            per-frame file) are left out.
 
     Returns:
         ``emi_pearson`` ({dimension: r}) and ``emi_pearson_mean``.
     """
     pred, label = _pair(pred, label, ndim=2, width=len(EMI_NAMES))
-    per_dim = {name: pearson(pred[:, i], label[:, i]) for i, name in enumerate(EMI_NAMES)}
+    keep = ~(label == VA_MISSING).any(axis=1)
+    if not keep.any():
+        raise _no_frames_left(VA_MISSING)
+    per_dim = {name: pearson(pred[keep, i], label[keep, i]) for i, name in enumerate(EMI_NAMES)}
     return {"emi_pearson": per_dim, "emi_pearson_mean": float(np.mean(list(per_dim.values())))}
 
 

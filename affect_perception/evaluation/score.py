@@ -2,7 +2,8 @@
 
 VA: the mean of the valence and arousal CCC over the frames of all videos concatenated
 (frames with a -5 label left out); AU: the mean F1 over the 12 AUs (probabilities thresholded
-at 0.5); EMI: the mean Pearson's r over the 6 dimensions, one row per video; AH: the F1 of the
+at 0.5); EMI: the mean Pearson's r over the 6 dimensions, one row per video (or per frame
+for per-frame EMI files, -5 rows left out); AH: the F1 of the
 A/H-present class over all frames. File layouts: `affect_perception.evaluation.labels_io`.
 """
 

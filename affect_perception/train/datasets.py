@@ -3,7 +3,8 @@
 One data source is a folder of aligned face crops per video (``cropped_aligned/<video>/
 00001.jpg``, frame 1 first; missing files are frames without a face) plus, per task, the
 label files `evaluation.labels_io` reads: per-video VA and AU ``.txt`` folders (Aff-Wild2,
--5 / -1 for a missing label), one EMI CSV with a row per video (Hume-Vidmimic2) and per-video
+-5 / -1 for a missing label), one EMI CSV with a row per video (Hume-Vidmimic2) or a folder
+of per-frame EMI files (``synth``'s ``EMI_Frames``, preferred where it exists) and per-video
 frame-level ``hesitancy`` files (BAH style, -1 for missing). A task a video has no labels for
 is masked for that video, never a reason to drop it; a frame without an image has every label
 masked. `DataSource.from_root` finds all of it in the layout the ``synth`` command writes
@@ -29,6 +30,7 @@ from affect_perception.synth.dataset import (
     CROPS_DIR,
     EMI_DIR,
     EMI_FILES,
+    EMI_FRAMES_DIR,
     VA_DIR,
 )
 
@@ -64,6 +66,8 @@ class DataSource:
                 f"{root} has no {CROPS_DIR}/ folder; point at a data root such as the output "
                 "of `affect-perception synth`, or give frames and label paths one by one")
         paths = {t: root / where(split) for t, where in LAYOUT.items()}
+        if (root / EMI_FRAMES_DIR / split).is_dir():
+            paths["emi"] = root / EMI_FRAMES_DIR / split
         found = {t: p for t, p in paths.items() if p.exists()}
         if not found:
             raise FileNotFoundError(f"{root} has no labels for split {split!r}; expected any of "
@@ -85,6 +89,7 @@ class VideoData:
         present: (F,) True where the frame has an image.
         labels: {task: (F, dim) float32}, every task of ``labels.TASKS`` (zeros where unknown).
         masks: {task: bool mask}: (F, 12) for ``au``, (F,) for the others.
+        emi_per_frame: the EMI labels are per frame; False: the video's one row, repeated.
     """
 
     name: str
@@ -92,6 +97,7 @@ class VideoData:
     present: np.ndarray
     labels: dict[str, np.ndarray] = field(repr=False)
     masks: dict[str, np.ndarray] = field(repr=False)
+    emi_per_frame: bool = False
 
     @property
     def num_frames(self) -> int:
@@ -125,13 +131,15 @@ def read_source(source: DataSource) -> list[VideoData]:
     if missing:
         LOG.warning("%d labelled videos have no frame folder in %s and are left out (e.g. %s)",
                     len(missing), source.frames, missing[:3])
-    return [_video(source.frames / n, {t: r[n].values for t, r in rows.items() if n in r})
+    emi_per_frame = source.emi is not None and source.emi.is_dir()
+    return [_video(source.frames / n, {t: r[n].values for t, r in rows.items() if n in r},
+                   emi_per_frame)
             for n in names if n not in missing]
 
 
 def _known(task: str, values: np.ndarray) -> np.ndarray:
     """Mask of the labels that exist: (n, 12) for AUs, (n,) rows for the other tasks."""
-    if task == "va":
+    if task in ("va", "emi"):
         return (values != VA_MISSING).all(axis=1)
     if task == "au":
         return values != AU_MISSING
@@ -140,26 +148,27 @@ def _known(task: str, values: np.ndarray) -> np.ndarray:
     return np.ones(len(values), dtype=bool)
 
 
-def _video(frame_dir: Path, rows: dict[str, np.ndarray]) -> VideoData:
+def _video(frame_dir: Path, rows: dict[str, np.ndarray], emi_per_frame: bool) -> VideoData:
     """Build a video's label arrays and masks from its label rows per task."""
     numbers = sorted(int(p.stem) for p in frame_dir.glob("*.jpg") if p.stem.isdigit())
     if not numbers:
         raise FileNotFoundError(f"{frame_dir} holds no frame images (00001.jpg, ...)")
-    count = max([numbers[-1], *(len(v) for t, v in rows.items() if t != "emi")])
+    count = max([numbers[-1], *(len(v) for t, v in rows.items()
+                                if t != "emi" or emi_per_frame)])
     present = np.zeros(count, dtype=bool)
     present[np.asarray(numbers) - 1] = True
     labels = {t: np.zeros((count, d), dtype=np.float32) for t, d in TASK_DIMS.items()}
     masks = {t: np.zeros((count, d) if t == "au" else count, dtype=bool)
              for t, d in TASK_DIMS.items()}
     for task, values in rows.items():
-        if task == "emi":  # one row per video: the label of each of its frames
+        if task == "emi" and not emi_per_frame:  # one row: the label of each frame
             values = np.repeat(values, count, axis=0)
         labels[task][:len(values)] = values
         masks[task][:len(values)] = _known(task, values)
     for task, mask in masks.items():
         mask &= present[:, None] if mask.ndim == 2 else present
         labels[task][~mask] = 0.0
-    return VideoData(frame_dir.name, frame_dir, present, labels, masks)
+    return VideoData(frame_dir.name, frame_dir, present, labels, masks, emi_per_frame)
 
 
 def load_frames(video: VideoData, frames: np.ndarray, size: int,

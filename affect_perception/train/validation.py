@@ -1,8 +1,9 @@
 """Per-frame predictions over whole videos and their ABAW scores (the shared metrics module).
 
 Every frame gets an estimate from the window ending at it, frames before the first being the
-first frame repeated. EMI is scored per video: the mean of the video's frame estimates against
-its row, as the Hume-Vidmimic2 CSV gives it.
+first frame repeated. EMI with a row per video (the Hume-Vidmimic2 CSV) is scored per video,
+the mean of the video's frame estimates against its row; EMI labelled per frame (``synth``'s
+``EMI_Frames``) is scored per frame.
 """
 
 from __future__ import annotations
@@ -96,7 +97,12 @@ def _au(pred: list[np.ndarray], videos: list[VideoData]) -> dict:
 
 
 def _emi(pred: list[np.ndarray], videos: list[VideoData]) -> dict:
-    rows = [(p[v.masks["emi"]].mean(axis=0), v.labels["emi"][v.masks["emi"]][0])
+    if all(v.emi_per_frame for v in videos):
+        keep = [v.masks["emi"] for v in videos]
+        return metrics.emi_pearson(
+            np.concatenate([p[k] for p, k in zip(pred, keep, strict=True)]),
+            np.concatenate([v.labels["emi"][k] for v, k in zip(videos, keep, strict=True)]))
+    rows = [(p[v.masks["emi"]].mean(axis=0), v.labels["emi"][v.masks["emi"]].mean(axis=0))
             for p, v in zip(pred, videos, strict=True)]
     return metrics.emi_pearson(np.stack([p for p, _ in rows]), np.stack([lab for _, lab in rows]))
 

@@ -16,6 +16,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("affect_perception.demo", "run the node on a synthetic bag and show what it saw"),
     "synth": ("affect_perception.synth.cli", "write synthetic face videos with labels"),
     "make-bag": ("affect_perception.evaluation.make_bag", "write a rosbag2 bag of camera frames"),
+    "pretrain": ("affect_perception.train.pretrain_cli",
+                 "pretrain the backbone frame by frame (the stand-in for pretrained weights)"),
     "train": ("affect_perception.train.cli", "train a model"),
     "export": ("affect_perception.model.export_cli", "export a model to ONNX"),
     "score": ("affect_perception.evaluation.score", "score predictions against ABAW labels"),

@@ -8,6 +8,7 @@ Under the output folder (one "video" per face: ``<video>_face<k>`` when a video 
     AU_Detection_Challenge/<split>/<video>.txt      "AU1,...,AU26", -1 where missing
     AH_Labels/<split>/<video>.txt                   "hesitancy", 0/1, -1 where missing
     EMI_Frames/<split>/<video>.txt                  the six EMI names, per frame, -5 missing
+    Face_State/<split>/<video>.txt                  pose, gaze, blink, AU intensities per frame
     EMI_Labels/train_split.csv, valid_split.csv     "Filename,Admiration,...,Joy", per video
     synth.json                                      the settings and every video's seed
 
@@ -38,6 +39,13 @@ VA_DIR = "VA_Estimation_Challenge"
 AU_DIR = "AU_Detection_Challenge"
 AH_DIR = "AH_Labels"
 EMI_FRAMES_DIR = "EMI_Frames"
+STATE_DIR = "Face_State"
+# Columns of a Face_State file: the renderer's per-frame state beyond the task labels (head
+# pose in degrees, gaze in eye units, eyelid closure, AU intensities), written for every frame
+# (the task files mark the frames whose face is mostly out of view); the backbone
+# pretraining (train/pretrain.py) regresses them.
+STATE_COLUMNS = ("yaw", "pitch", "roll", "gaze_x", "gaze_y", "blink",
+                 *(f"{name}_level" for name in AU_NAMES))
 EMI_DIR = "EMI_Labels"
 EMI_FILES = {"Train_Set": "train_split.csv", "Validation_Set": "valid_split.csv"}
 MANIFEST = "synth.json"
@@ -174,6 +182,10 @@ def _write_labels(out: Path, name: str, split: str, video: Video, person: int,
     _write_table(out / AU_DIR / split / f"{name}.txt", list(AU_NAMES), au, "%d")
     _write_table(out / AH_DIR / split / f"{name}.txt", ["hesitancy"], ah[:, None], "%d")
     _write_table(out / EMI_FRAMES_DIR / split / f"{name}.txt", list(EMI_NAMES), emi, "%.4f")
+    track = video.tracks[person]
+    state = np.column_stack([track.yaw, track.pitch, track.roll, track.gaze, track.blink,
+                             track.au])
+    _write_table(out / STATE_DIR / split / f"{name}.txt", list(STATE_COLUMNS), state, "%.4f")
     return labels.video_emi(lab.emi, labelled)
 
 

@@ -41,6 +41,31 @@ def _value(text: str) -> Any:
         return text
 
 
+def add_dataclass_flags(group: argparse._ArgumentGroup, cls: type, prefix: str) -> None:
+    """One flag per field of dataclass ``cls`` (``--segment-length``), stored as
+    ``<prefix>.<field>`` with default None (unset); bools get ``--x`` / ``--no-x``."""
+    for f in fields(cls):
+        default = f.default if f.default is not MISSING else None
+        flag = "--" + f.name.replace("_", "-")
+        kwargs: dict[str, Any] = {"dest": f"{prefix}.{f.name}", "default": None,
+                                  "help": HELP.get(f.name, f"default: {default!r}")}
+        # text fields (paths, names) stay text even when they look like numbers
+        parse = _value if any(t in str(f.type) for t in ("int", "float")) else str
+        if "bool" in str(f.type):
+            kwargs["action"] = argparse.BooleanOptionalAction
+        elif isinstance(default, tuple):
+            kwargs.update(nargs="+", type=parse, metavar=f.name.upper())
+        else:
+            kwargs.update(type=parse, metavar=f.name.upper())
+        group.add_argument(flag, **kwargs)
+
+
+def flag_values(args: argparse.Namespace, prefix: str) -> dict[str, Any]:
+    """{field: value} of the ``<prefix>.<field>`` flags that were given."""
+    return {dest.split(".", 1)[1]: value for dest, value in vars(args).items()
+            if dest.startswith(prefix + ".") and value is not None}
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add ``--config`` and one flag per key of every config section (default: unset)."""
     from affect_perception.train.config import SECTIONS
@@ -48,33 +73,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", type=Path, help="YAML file with model/data/run sections")
     for section, cls in SECTIONS.items():
         group = parser.add_argument_group(f"{section} (config section {section!r})")
-        for f in fields(cls):
-            default = f.default if f.default is not MISSING else None
-            flag = "--" + f.name.replace("_", "-")
-            kwargs: dict[str, Any] = {"dest": f"{section}.{f.name}", "default": None,
-                                      "help": HELP.get(f.name, f"default: {default!r}")}
-            # text fields (paths, names) stay text even when they look like numbers
-            parse = _value if any(t in str(f.type) for t in ("int", "float")) else str
-            if "bool" in str(f.type):
-                kwargs["action"] = argparse.BooleanOptionalAction
-            elif isinstance(default, tuple):
-                kwargs.update(nargs="+", type=parse, metavar=f.name.upper())
-            else:
-                kwargs.update(type=parse, metavar=f.name.upper())
-            group.add_argument(flag, **kwargs)
+        add_dataclass_flags(group, cls, section)
 
 
 def config_from_args(args: argparse.Namespace):
     """The `TrainConfig` of parsed arguments: defaults, then ``--config``, then set flags."""
-    from affect_perception.train.config import TrainConfig
+    from affect_perception.train.config import SECTIONS, TrainConfig
 
     config = TrainConfig.load(args.config) if args.config else TrainConfig()
-    overrides: dict[str, dict[str, Any]] = {}
-    for dest, value in vars(args).items():
-        if "." in dest and value is not None:
-            section, key = dest.split(".", 1)
-            overrides.setdefault(section, {})[key] = value
-    return config.updated(overrides)
+    overrides = {section: flag_values(args, section) for section in SECTIONS}
+    return config.updated({k: v for k, v in overrides.items() if v})
 
 
 def run(args: argparse.Namespace) -> int:

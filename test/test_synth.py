@@ -201,6 +201,17 @@ def test_hesitation_events_raise_ah() -> None:
     assert 0.05 < ah.mean() < 0.5
 
 
+def test_the_head_follows_the_gaze_part_of_the_way(monkeypatch: pytest.MonkeyPatch) -> None:
+    yaw_gain, pitch_gain = trajectories.HEAD_FOLLOWS_GAZE_DEG
+    assert yaw_gain > 0 and pitch_gain > 0
+    coupled = simulate_face(5, 120, 30.0, (640, 480))
+    monkeypatch.setattr(trajectories, "HEAD_FOLLOWS_GAZE_DEG", (0.0, 0.0))
+    free = simulate_face(5, 120, 30.0, (640, 480))
+    np.testing.assert_array_equal(coupled.gaze, free.gaze)
+    np.testing.assert_allclose(coupled.yaw - free.yaw, yaw_gain * coupled.gaze[:, 0])
+    np.testing.assert_allclose(coupled.pitch - free.pitch, -pitch_gain * coupled.gaze[:, 1])
+
+
 def test_gestures_drive_their_emi_dimension() -> None:
     n = 60
     nodding = _gaze_track(np.zeros(n))
@@ -241,6 +252,9 @@ def test_dataset_has_the_real_layouts(tmp_path: Path, monkeypatch: pytest.Monkey
         assert head == ["hesitancy"] and ah.shape == (40, 1)
         head, emi = _read(tmp_path / "EMI_Frames" / entry.split / f"{entry.name}.txt")
         assert head == list(EMI_NAMES) and emi.shape == (40, 6)
+        head, state = _read(tmp_path / "Face_State" / entry.split / f"{entry.name}.txt")
+        assert head == list(dataset.STATE_COLUMNS) and state.shape == (40, 18)
+        assert np.abs(state[:, 3:5]).max() <= 1 and state[:, 6:].min() >= 0  # gaze, AU levels
         missing = np.all(va == VA_MISSING, axis=1)
         assert np.array_equal(missing, np.all(au == AU_MISSING, axis=1))
         assert np.array_equal(missing, ah[:, 0] == AU_MISSING)

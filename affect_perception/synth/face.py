@@ -50,6 +50,10 @@ VALENCE_MOUTH_WIDEN = 0.1
 AROUSAL_EYE_OPEN = 0.4
 AROUSAL_BROW_LIFT = 0.1
 AROUSAL_BLUSH = 0.45
+# Iris radius and the iris centre's travel at gaze ±1, as fractions of the eye half-width:
+# a gaze of ±1 puts the iris at the eye corner with white showing on the other side.
+IRIS_RADIUS = 0.42
+GAZE_TRAVEL = 0.8
 # Chin drop of AU26 at full intensity, in face units.
 JAW_DROP = 0.3
 # Top of the ground-truth box as a fraction of the oval's half-height above its centre: the
@@ -107,7 +111,7 @@ class Identity:
             shirt=tuple(int(c) for c in rng.integers(20, 235, 3)),
             hair_style=HAIR_STYLES[rng.choice(len(HAIR_STYLES), p=(0.5, 0.35, 0.15))],
             aspect=rng.uniform(1.2, 1.38), eye_gap=rng.uniform(0.38, 0.44),
-            eye_size=rng.uniform(0.17, 0.21), brow_thickness=rng.uniform(0.06, 0.09),
+            eye_size=rng.uniform(0.21, 0.25), brow_thickness=rng.uniform(0.06, 0.09),
             nose_length=rng.uniform(0.5, 0.6), mouth_width=rng.uniform(0.32, 0.38),
             lip_thickness=rng.uniform(0.85, 1.2), hairline=rng.uniform(0.27, 0.4))
 
@@ -336,8 +340,9 @@ class _Head:
             lower = np.stack([xs, self.eye_y + lo * arch - 0.03 * u], axis=1)
             if up > 0.012:
                 self.fill(np.concatenate([upper, lower[::-1]]), white)
-                iris_c = np.array([cx + st.gaze[0] * ew * 0.5, self.eye_y + st.gaze[1] * up * 0.3])
-                for radius, colour in ((0.5 * ew, self.id.iris),
+                iris_c = np.array([cx + st.gaze[0] * ew * GAZE_TRAVEL,
+                                   self.eye_y + st.gaze[1] * up * 0.3])
+                for radius, colour in ((IRIS_RADIUS * ew, self.id.iris),
                                        ((0.22 + 0.04 * st.arousal) * ew, (15, 12, 12))):
                     ring = _CIRCLE16 * radius + iris_c
                     ring[:, 0] = np.clip(ring[:, 0], xs.min(), xs.max())

@@ -5,8 +5,9 @@ crosses zero; the drives are linear in valence and arousal plus noise shared by 
 which gives real co-occurrence (AU6 with AU12 when positive, AU4 with AU7 when negative, AU1
 with AU2 in surprise, AU25 with AU26). Gestures are short events: laughs (jaw oscillation,
 while smiling), nods (positive), head shakes (negative) and hesitations (the gaze darting
-away and back). Arousal adds head jitter. The face drifts, zooms and now and then leaves the
-frame.
+away and back). Between hesitations the gaze fixates and jumps (saccades); the head follows
+the gaze part of the way. Arousal adds head jitter. The face drifts, zooms and now and then
+leaves the frame.
 
 Every process is causal (knot splines, forward filters, events drawn in time order, each
 channel from its own generator), so the first F frames of a video do not depend on its length.
@@ -24,7 +25,6 @@ from affect_perception.labels import AU_NAMES
 VA_PERIOD_S = 2.5
 AU_NOISE_PERIOD_S = 1.2
 POSE_PERIOD_S = 3.0
-GAZE_PERIOD_S = 2.5
 PLACE_PERIOD_S = 5.0
 ZOOM_PERIOD_S = 6.0
 
@@ -77,8 +77,17 @@ POSE_CLIP = 1.25
 JITTER_DEG = 1.5
 # AR(1) coefficient of the jitter (higher: smoother jitter).
 JITTER_SMOOTH = 0.5
-# Slow gaze wander (x, y) in gaze units (±1: iris at the eye corner).
-GAZE_RANGE = (0.45, 0.25)
+# Gaze between hesitations: fixations on targets drawn within ±GAZE_RANGE (x, y) in gaze
+# units (±1: iris at the eye corner), each held for FIXATION_S seconds, joined by saccades of
+# SACCADE_FRAMES frames. A fixation outlasts the A/H window, so ordinary looking around never
+# swings back and forth inside one window; only a hesitation does.
+GAZE_RANGE = (0.6, 0.3)
+FIXATION_S = (0.3, 1.0)
+SACCADE_FRAMES = 2
+# Eye-head coordination: degrees of head yaw and of (upward) pitch per gaze unit in x and in
+# y. The head turns part of the way with the eyes, as people's heads do with larger gaze
+# shifts, so a darting gaze shows in the head as well as in the iris.
+HEAD_FOLLOWS_GAZE_DEG = (10.0, 4.0)
 # Blinks per second and the eyelid closure over one blink, frame by frame.
 BLINK_RATE = 0.3
 BLINK_SHAPE = (0.5, 0.9, 1.0, 0.8, 0.4)
@@ -303,8 +312,19 @@ class _Simulator:
         return pose
 
     def gaze(self, hesitate: np.ndarray) -> np.ndarray:
-        """(frames, 2) gaze: slow wander plus the hesitation's darting in x."""
-        gaze = np.stack([r * self.noise(GAZE_PERIOD_S) for r in GAZE_RANGE], axis=1)
+        """(frames, 2) gaze: fixations joined by saccades, plus the hesitation's darting in x."""
+        rng = self.rng()
+        limit = np.array(GAZE_RANGE)
+        gaze = np.empty((self.frames, 2))
+        start, previous = 0, None
+        while start < self.frames:
+            target = rng.uniform(-limit, limit)
+            previous = target if previous is None else previous  # the first fixation holds
+            hold = max(SACCADE_FRAMES + 1, int(rng.uniform(*FIXATION_S) * self.fps))
+            ramp = np.minimum(np.arange(1, hold + 1) / SACCADE_FRAMES, 1.0)[:, None]
+            span = gaze[start:start + hold]
+            span[:] = (previous + ramp * (target - previous))[:len(span)]
+            start, previous = start + hold, target
         gaze[:, 0] += hesitate
         return np.clip(gaze, -1.0, 1.0)
 
@@ -373,6 +393,8 @@ def simulate_face(seed: np.random.SeedSequence | int, frames: int, fps: float,
     au = sim.intensities(on, gestures["laugh"])
     pose = sim.pose(arousal, gestures)
     gaze = sim.gaze(gestures["hesitate"][0])
+    pose[:, 0] += HEAD_FOLLOWS_GAZE_DEG[0] * gaze[:, 0]
+    pose[:, 1] -= HEAD_FOLLOWS_GAZE_DEG[1] * gaze[:, 1]
     blink = sim.blink()
     center, face_h = sim.place(frame_size, slot or (0.0, float(frame_size[0])), exits)
     return FaceTrack(center=center, height=face_h, yaw=pose[:, 0], pitch=pose[:, 1],

@@ -88,3 +88,13 @@ def test_cli_writes_weights_and_reports_missing_data(root, tmp_path, capsys):
                      "--input-size", str(SIZE), "--epochs", "1", "--batch-size", "32",
                      "--threads", "1", "--no-progress"]) == 0
     assert f"backbone weights: {tmp_path / 'pre' / WEIGHTS_FILE}" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"train": ()}, "no pretraining data"),
+    ({"train": ("data",), "frame_step": 0}, "frame_step must be a positive integer, got 0"),
+    ({"train": ("data",), "epochs": -1}, "epochs must be a positive integer, got -1"),
+])
+def test_bad_settings_name_the_fix(kwargs: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        PretrainConfig(**kwargs)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+from affect_perception.config_checks import require_positive
 from affect_perception.labels import TASKS
 
 # Variant name -> how many backbone scales feed the temporal model (the coarsest ones).
@@ -70,9 +71,7 @@ class ModelConfig:
         if self.variant not in VARIANT_SCALES:
             raise ValueError(
                 f"variant must be one of {sorted(VARIANT_SCALES)}, got {self.variant!r}")
-        for name in ("window", "time_patch", "hidden_dim", "depth", "input_size"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)}")
+        require_positive(self, ("window", "time_patch", "hidden_dim", "depth", "input_size"))
         if self.window % self.time_patch:
             raise ValueError(
                 f"window {self.window} is not a multiple of time_patch {self.time_patch}: "

@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from affect_perception.config_checks import require_positive
 from affect_perception.model.config import ModelConfig
 
 # The file name of the resolved config in a run's output folder.
@@ -120,10 +121,8 @@ class RunConfig:
                 except (TypeError, ValueError):
                     raise ValueError(f"{f.name} must be a number, got "
                                      f"{getattr(self, f.name)!r}") from None
-        for name in ("epochs", "steps_per_epoch", "batch_size", "segment_length", "val_batch",
-                     "cache_batch"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)}")
+        require_positive(self, ("epochs", "steps_per_epoch", "batch_size", "segment_length",
+                                "val_batch", "cache_batch"))
         if self.feature_cache and self.pixel_augment:
             raise ValueError("pixel_augment needs the pixels of every step: set feature_cache "
                              "to false, or augment at feature level with feature_noise")

@@ -31,6 +31,7 @@ from safetensors.torch import save_file
 from torch import nn
 from tqdm import tqdm
 
+from affect_perception.config_checks import require_positive
 from affect_perception.evaluation import metrics
 from affect_perception.labels import AU_MISSING
 from affect_perception.synth.dataset import STATE_COLUMNS, STATE_DIR, VA_DIR
@@ -96,9 +97,7 @@ class PretrainConfig:
         object.__setattr__(self, "train", tuple(self.train))
         if not self.train:
             raise ValueError("no pretraining data: give --train DIR (a synth output folder)")
-        for name in ("input_size", "epochs", "frame_step", "batch_size"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)}")
+        require_positive(self, ("input_size", "epochs", "frame_step", "batch_size"))
 
 
 @dataclass

@@ -171,22 +171,28 @@ def _video(frame_dir: Path, rows: dict[str, np.ndarray], emi_per_frame: bool) ->
     return VideoData(frame_dir.name, frame_dir, present, labels, masks, emi_per_frame)
 
 
-def load_frames(video: VideoData, frames: np.ndarray, size: int,
-                mean: tuple[float, ...], std: tuple[float, ...]) -> torch.Tensor:
-    """Normalised RGB crops (B, 3, size, size) of frame indices (0-based) of a video.
+def read_crops(video: VideoData, frames: np.ndarray, size: int) -> np.ndarray:
+    """uint8 RGB crops (B, size, size, 3) of frame indices (0-based) of a video.
 
     A frame without an image shows the nearest earlier one (`VideoData.image_frames`); crops of
     another size (Aff-Wild2's are 112 px) are resized to ``size``.
     """
     stand_in = video.image_frames()
-    images = []
-    for frame in np.asarray(frames):
+    images = np.empty((len(frames), size, size, 3), np.uint8)
+    for k, frame in enumerate(np.asarray(frames)):
         path = video.image_path(int(stand_in[frame]))
         bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
         if bgr is None:
             raise FileNotFoundError(f"cannot read the image {path}; is the file complete?")
         if bgr.shape[:2] != (size, size):
             bgr = cv2.resize(bgr, (size, size), interpolation=cv2.INTER_LINEAR)
-        images.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
-    x = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).float() / 255.0
+        images[k] = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    return images
+
+
+def load_frames(video: VideoData, frames: np.ndarray, size: int,
+                mean: tuple[float, ...], std: tuple[float, ...]) -> torch.Tensor:
+    """Normalised RGB crops (B, 3, size, size) of frame indices (0-based) of a video (see
+    `read_crops`)."""
+    x = torch.from_numpy(read_crops(video, frames, size)).permute(0, 3, 1, 2).float() / 255.0
     return (x - torch.tensor(mean).view(1, 3, 1, 1)) / torch.tensor(std).view(1, 3, 1, 1)

@@ -22,7 +22,6 @@ import math
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
-import cv2
 import numpy as np
 import timm
 import torch
@@ -35,7 +34,7 @@ from affect_perception.config_checks import require_positive
 from affect_perception.evaluation import metrics
 from affect_perception.labels import AU_MISSING
 from affect_perception.synth.dataset import STATE_COLUMNS, STATE_DIR, VA_DIR
-from affect_perception.train.datasets import DataSource, VideoData, read_source
+from affect_perception.train.datasets import DataSource, read_crops, read_source
 from affect_perception.train.trainer import lr_factor
 
 LOG = logging.getLogger(__name__)
@@ -133,7 +132,7 @@ def read_frames(root: str | Path, split: str, size: int, step: int = 1) -> Frame
         keep = np.flatnonzero(video.present & video.masks["va"])[::step]
         state = (_read_state(state_dir / f"{video.name}.txt", video.num_frames)[keep]
                  if state_dir.is_dir() else np.zeros((len(keep), 0), np.float32))
-        parts.append((_images(video, keep, size), video.labels["va"][keep],
+        parts.append((read_crops(video, keep, size), video.labels["va"][keep],
                       video.labels["au"][keep], video.masks["au"][keep], state))
     if not parts:
         raise FileNotFoundError(f"{root} holds no labelled frames for {split}")
@@ -148,18 +147,6 @@ def _read_state(path: Path, count: int) -> np.ndarray:
     if len(values) != count:
         raise ValueError(f"{path} has {len(values)} rows for {count} frames")
     return values
-
-
-def _images(video: VideoData, frames: np.ndarray, size: int) -> np.ndarray:
-    out = np.empty((len(frames), size, size, 3), np.uint8)
-    for k, frame in enumerate(frames):
-        bgr = cv2.imread(str(video.image_path(int(frame))), cv2.IMREAD_COLOR)
-        if bgr is None:
-            raise FileNotFoundError(f"cannot read {video.image_path(int(frame))}")
-        if bgr.shape[:2] != (size, size):
-            bgr = cv2.resize(bgr, (size, size), interpolation=cv2.INTER_AREA)
-        out[k] = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-    return out
 
 
 class FrameReader(nn.Module):

@@ -35,7 +35,7 @@ from affect_perception.evaluation import metrics
 from affect_perception.labels import AU_MISSING
 from affect_perception.synth.dataset import STATE_COLUMNS, STATE_DIR, VA_DIR
 from affect_perception.train.datasets import DataSource, read_crops, read_source
-from affect_perception.train.trainer import lr_factor
+from affect_perception.train.trainer import balance_ratio, decay_groups, lr_factor
 
 LOG = logging.getLogger(__name__)
 
@@ -214,14 +214,10 @@ class Pretrainer:
         self.state_weights = torch.tensor(
             [config.gaze_weight if c.startswith("gaze") else 1.0 for c in STATE_COLUMNS][:width])
         self.model = FrameReader(config.backbone, 2 + 12 + width)
-        pos = (self.train.au * self.train.au_mask).sum(0)
-        neg = ((1 - self.train.au) * self.train.au_mask).sum(0)
-        self.au_pos_weight = torch.from_numpy(np.sqrt(neg / np.maximum(pos, 1))).float()
-        decay = [p for p in self.model.parameters() if p.ndim > 1]
-        plain = [p for p in self.model.parameters() if p.ndim <= 1]
+        self.au_pos_weight = torch.from_numpy(balance_ratio(
+            (self.train.au * self.train.au_mask).sum(0), self.train.au_mask.sum(0))).float()
         self.optimizer = torch.optim.AdamW(
-            [{"params": decay, "weight_decay": config.weight_decay},
-             {"params": plain, "weight_decay": 0.0}], lr=config.lr)
+            decay_groups(list(self.model.parameters()), config.weight_decay), lr=config.lr)
         self.steps_per_epoch = len(self.train) // config.batch_size
         total = config.epochs * self.steps_per_epoch
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(

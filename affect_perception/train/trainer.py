@@ -92,6 +92,19 @@ def lr_factor(step: int, warmup: int, total: int, floor: float) -> float:
     return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress))
 
 
+def decay_groups(params: list[nn.Parameter], weight_decay: float) -> list[dict]:
+    """AdamW parameter groups: weight decay on weight matrices and kernels, not on norms and
+    biases."""
+    return [{"params": [p for p in params if p.ndim > 1], "weight_decay": weight_decay},
+            {"params": [p for p in params if p.ndim <= 1], "weight_decay": 0.0}]
+
+
+def balance_ratio(positives: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """Square root of each column's negative/positive ratio: the weight of a rare positive
+    class that does not push every prediction towards 0.5."""
+    return np.sqrt((known - positives) / np.maximum(positives, 1.0))
+
+
 class Trainer:
     """Everything one training process holds; `fit` runs the remaining epochs.
 
@@ -132,7 +145,8 @@ class Trainer:
             {t: getattr(run, f"{t}_weight") for t in TASKS},
             pos_weight=self._pos_weights() if run.pos_weight else None,
             focal_gamma=run.focal_gamma, emi_mse_weight=run.emi_mse_weight)
-        self.optimizer = torch.optim.AdamW(self._param_groups(), lr=run.lr)
+        self.optimizer = torch.optim.AdamW(
+            decay_groups(self.model.trainable_parameters(), run.weight_decay), lr=run.lr)
         total = run.epochs * run.steps_per_epoch
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer,
@@ -295,18 +309,10 @@ class Trainer:
             pos = sum((v.labels[task] * m).sum(axis=0) for v, m in zip(self.train_videos, masks,
                                                                         strict=True))
             known = sum(m.sum(axis=0) for m in masks)
-            ratio = np.sqrt((known - pos) / np.maximum(pos, 1.0))
-            weights[task] = torch.tensor(np.clip(ratio, 1.0, self.config.run.max_pos_weight),
+            weights[task] = torch.tensor(np.clip(balance_ratio(pos, known), 1.0,
+                                                 self.config.run.max_pos_weight),
                                          dtype=torch.float32, device=self.device)
         return weights
-
-    def _param_groups(self) -> list[dict]:
-        """Weight decay on weight matrices and kernels only, not on norms and biases."""
-        params = self.model.trainable_parameters()
-        decay = [p for p in params if p.ndim > 1]
-        plain = [p for p in params if p.ndim <= 1]
-        return [{"params": decay, "weight_decay": self.config.run.weight_decay},
-                {"params": plain, "weight_decay": 0.0}]
 
     def _record(self, record: dict) -> None:
         self.history.append(record)

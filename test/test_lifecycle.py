@@ -25,6 +25,8 @@ FPS = 30.0
 # Longest waits: a service reply (configure loads the models) and a message.
 CALL_S = 60.0
 MESSAGE_S = 10.0
+# Seconds after which a read-only request (get_state) is sent again (see Driver.call).
+RESEND_S = 3.0
 # How long a check that something does NOT arrive listens.
 QUIET_S = 1.5
 
@@ -61,11 +63,20 @@ class Driver:
     def spin_until(self, condition, timeout: float) -> bool:
         return spin_until(self.node, condition, timeout, executor=self.executor)
 
-    def call(self, client, request):
+    def call(self, client, request, resend_s: float | None = None):
+        """Call and wait up to CALL_S for the reply. With ``resend_s`` (read-only requests
+        only) the request is sent again every ``resend_s`` seconds until a reply comes: a
+        request sent while the graph still lists the previous node process's service, or
+        before the new server has matched this client, is lost, not queued."""
         assert client.wait_for_service(timeout_sec=CALL_S), client.srv_name
-        future = client.call_async(request)
-        assert self.spin_until(future.done, CALL_S), f"no reply from {client.srv_name}"
-        return future.result()
+        deadline = time.monotonic() + CALL_S
+        while True:
+            future = client.call_async(request)
+            wait = min(resend_s or CALL_S, max(0.0, deadline - time.monotonic()))
+            if self.spin_until(future.done, wait):
+                return future.result()
+            client.remove_pending_request(future)
+            assert time.monotonic() < deadline, f"no reply from {client.srv_name}"
 
     def change(self, transition: str) -> bool:
         from lifecycle_msgs.msg import Transition
@@ -83,7 +94,8 @@ class Driver:
     def state(self) -> str:
         from lifecycle_msgs.srv import GetState
 
-        return self.call(self.state_client, GetState.Request()).current_state.label
+        return self.call(self.state_client, GetState.Request(),
+                         resend_s=RESEND_S).current_state.label
 
     def set_parameter(self, name: str, value: object):
         from rcl_interfaces.srv import SetParameters

@@ -28,6 +28,7 @@ SMALL = (320, 240)  # frame size of the good frames
 # under a millisecond, so none waits long enough to be replaced.
 RAW_FUZZ, COMPRESSED_FUZZ = 300, 200
 FUZZ_GAP_S = 0.01
+LOSS_ALLOWED = 0.95  # share of best-effort frames that must arrive over loopback
 # The burst: rate, length, and what "bounded" and "flat" allow on a loaded 2-core machine.
 BURST_FPS, BURST_S = 120.0, 10.0
 LATENCY_LIMIT_MS = 1500.0
@@ -60,9 +61,8 @@ def counts(load: NodeUnderLoad) -> dict[str, int]:
     return {key: int(load.diagnostic(key) or 0) for key in COUNTS}
 
 
-def settle_counts(load: NodeUnderLoad, received: int | None = None) -> dict[str, int]:
-    """Totals once the node has received ``received`` frames (None: once the count stops
-    changing) and handled every one."""
+def settle_counts(load: NodeUnderLoad) -> dict[str, int]:
+    """Totals once two /diagnostics in a row agree and every frame received is handled."""
     last: list[dict[str, int]] = []
 
     def settled() -> bool:
@@ -71,9 +71,7 @@ def settle_counts(load: NodeUnderLoad, received: int | None = None) -> dict[str,
                    + c["processing errors"])
         steady = c == (last[-1] if last else None)
         last.append(c)
-        if received is None:
-            return steady and c["frames received"] == handled
-        return c["frames received"] == received == handled
+        return steady and c["frames received"] == handled
 
     assert load.spin_until(lambda: load.fresh_diagnostic(COUNTS[0]) is not None and settled(),
                            15.0), last[-1:]
@@ -160,11 +158,14 @@ def test_fuzzed_frames_are_all_counted_and_good_frames_still_answered(
     for msg in bad:
         load.publish(msg)
         load.spin_until(lambda: False, FUZZ_GAP_S)
-    after_bad = settle_counts(load, len(bad))
+    after_bad = settle_counts(load)
     print("after the bad frames:", after_bad)  # figures for RELIABILITY.md (pytest -s)
-    # every bad frame counted: as undecodable, or as stale when a newer one replaced it first
-    assert after_bad["decode errors"] + after_bad["frames dropped (stale)"] == len(bad)
-    assert after_bad["decode errors"] >= 0.9 * len(bad)
+    # the subscription is best effort, so loopback may lose a frame now and then; every bad
+    # frame that arrived is counted: as undecodable, or as stale when a newer one replaced it
+    received = after_bad["frames received"]
+    assert LOSS_ALLOWED * len(bad) <= received <= len(bad)
+    assert after_bad["decode errors"] + after_bad["frames dropped (stale)"] == received
+    assert after_bad["decode errors"] >= 0.9 * received
     assert after_bad["frames processed"] == 0 and after_bad["processing errors"] == 0
     assert not load.outputs
 
@@ -176,7 +177,8 @@ def test_fuzzed_frames_are_all_counted_and_good_frames_still_answered(
     else:
         good = render_messages(1, SMALL)
     record = load.play(good, fps=30.0, seconds=2.0)
-    final = settle_counts(load, len(bad) + record.sent)
+    final = settle_counts(load)
+    assert LOSS_ALLOWED * record.sent <= final["frames received"] - received <= record.sent
     assert final["decode errors"] == after_bad["decode errors"]
     assert final["frames processed"] == len(load.outputs) >= 0.5 * record.sent
     assert sum(record.faces) > 0  # the face of the good frames is found again

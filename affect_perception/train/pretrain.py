@@ -214,8 +214,9 @@ class Pretrainer:
         self.state_weights = torch.tensor(
             [config.gaze_weight if c.startswith("gaze") else 1.0 for c in STATE_COLUMNS][:width])
         self.model = FrameReader(config.backbone, 2 + 12 + width)
+        labelled = self.train.au_mask
         self.au_pos_weight = torch.from_numpy(balance_ratio(
-            (self.train.au * self.train.au_mask).sum(0), self.train.au_mask.sum(0))).float()
+            (self.train.au * labelled).sum(0), ((1 - self.train.au) * labelled).sum(0))).float()
         self.optimizer = torch.optim.AdamW(
             decay_groups(list(self.model.parameters()), config.weight_decay), lr=config.lr)
         self.steps_per_epoch = len(self.train) // config.batch_size

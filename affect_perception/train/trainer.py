@@ -99,10 +99,10 @@ def decay_groups(params: list[nn.Parameter], weight_decay: float) -> list[dict]:
             {"params": [p for p in params if p.ndim <= 1], "weight_decay": 0.0}]
 
 
-def balance_ratio(positives: np.ndarray, known: np.ndarray) -> np.ndarray:
+def balance_ratio(positives: np.ndarray, negatives: np.ndarray) -> np.ndarray:
     """Square root of each column's negative/positive ratio: the weight of a rare positive
     class that does not push every prediction towards 0.5."""
-    return np.sqrt((known - positives) / np.maximum(positives, 1.0))
+    return np.sqrt(negatives / np.maximum(positives, 1.0))
 
 
 class Trainer:
@@ -309,7 +309,7 @@ class Trainer:
             pos = sum((v.labels[task] * m).sum(axis=0) for v, m in zip(self.train_videos, masks,
                                                                         strict=True))
             known = sum(m.sum(axis=0) for m in masks)
-            weights[task] = torch.tensor(np.clip(balance_ratio(pos, known), 1.0,
+            weights[task] = torch.tensor(np.clip(balance_ratio(pos, known - pos), 1.0,
                                                  self.config.run.max_pos_weight),
                                          dtype=torch.float32, device=self.device)
         return weights

@@ -239,10 +239,11 @@ def test_bad_inputs_are_one_line_errors(
 
 @pytest.fixture(scope="module")
 def one_face_bag(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """16 frames of one face: the labelled video of the label-file tests."""
+    """16 frames of one face: the labelled video of the label-file tests (seed 6: a face that
+    BlazeFace finds in every frame, with scores of 0.9 and more)."""
     out = tmp_path_factory.mktemp("bags") / "clip"
     assert cli.main(["make-bag", "--synthetic", "--out", str(out), "--frames", "16",
-                     "--size", "256x192", "--seed", "5"]) == 0
+                     "--size", "256x192", "--seed", "6"]) == 0
     return out
 
 

@@ -17,6 +17,7 @@ from affect_perception.synth.dataset import STATE_COLUMNS, STATE_DIR
 from affect_perception.train.pretrain import (
     METRICS_FILE,
     MIRRORED,
+    SMALL_CUES,
     WEIGHTS_FILE,
     PretrainConfig,
     Pretrainer,
@@ -56,6 +57,14 @@ def test_a_mirrored_view_negates_yaw_roll_and_horizontal_gaze_only():
     assert 10 < int(flipped.sum()) < 54  # about half the views are mirrored
     torch.testing.assert_close(out[:, ~mirrored], state[:, ~mirrored])
     assert (out[~flipped][:, mirrored] == state[~flipped][:, mirrored]).all()
+
+
+def test_the_small_cues_weigh_cue_weight_in_the_state_loss(root, tmp_path):
+    config = PretrainConfig(train=(str(root),), out=str(tmp_path), input_size=SIZE,
+                            cue_weight=3.0, threads=1, progress=False)
+    weights = dict(zip(STATE_COLUMNS, Pretrainer(config).state_weights.tolist(), strict=True))
+    assert set(SMALL_CUES) == {"gaze_x", "gaze_y", "hesitation"}
+    assert weights == {c: 3.0 if c in SMALL_CUES else 1.0 for c in STATE_COLUMNS}
 
 
 def test_a_short_run_learns_and_its_weights_load_into_the_affect_model(root, tmp_path):

@@ -41,10 +41,11 @@ AH_DIR = "AH_Labels"
 EMI_FRAMES_DIR = "EMI_Frames"
 STATE_DIR = "Face_State"
 # Columns of a Face_State file: the renderer's per-frame state beyond the task labels (head
-# pose in degrees, gaze in eye units, eyelid closure, AU intensities), written for every frame
+# pose in degrees, gaze in eye units, eyelid closure, the strength of the hesitant mouth pull
+# to either side, AU intensities), written for every frame
 # (the task files mark the frames whose face is mostly out of view); the backbone
 # pretraining (train/pretrain.py) regresses them.
-STATE_COLUMNS = ("yaw", "pitch", "roll", "gaze_x", "gaze_y", "blink",
+STATE_COLUMNS = ("yaw", "pitch", "roll", "gaze_x", "gaze_y", "blink", "hesitation",
                  *(f"{name}_level" for name in AU_NAMES))
 EMI_DIR = "EMI_Labels"
 EMI_FILES = {"Train_Set": "train_split.csv", "Validation_Set": "valid_split.csv"}
@@ -184,7 +185,7 @@ def _write_labels(out: Path, name: str, split: str, video: Video, person: int,
     _write_table(out / EMI_FRAMES_DIR / split / f"{name}.txt", list(EMI_NAMES), emi, "%.4f")
     track = video.tracks[person]
     state = np.column_stack([track.yaw, track.pitch, track.roll, track.gaze, track.blink,
-                             track.au])
+                             np.abs(track.hesitation), track.au])
     _write_table(out / STATE_DIR / split / f"{name}.txt", list(STATE_COLUMNS), state, "%.4f")
     return labels.video_emi(lab.emi, labelled)
 

@@ -13,8 +13,8 @@ lines between them, AU6 lower lids up with crow's feet and cheek folds, AU7 lowe
 tense, AU10 upper lip up showing teeth with folds beside the nose, AU12 corners up and out
 with long smile folds, AU15 corners down with lines below them, AU23 narrow thin lips with a
 tense border, AU24 lips pressed thin with a chin bulge, AU25 lips apart, AU26 jaw and chin
-down); valence bends the mouth, arousal opens the eyes, lifts the brows and flushes the
-cheeks.
+down); a hesitation pulls the mouth to one side with a crease up that cheek; valence bends
+the mouth, arousal opens the eyes, lifts the brows and flushes the cheeks.
 """
 
 from __future__ import annotations
@@ -54,6 +54,9 @@ AROUSAL_BLUSH = 0.45
 # a gaze of ±1 puts the iris at the eye corner with white showing on the other side.
 IRIS_RADIUS = 0.42
 GAZE_TRAVEL = 0.8
+# A hesitation's mouth pull at full strength: the pulled corner moves out and up (face units).
+HESITATION_PULL_OUT = 0.15
+HESITATION_PULL_UP = 0.28
 # Chin drop of AU26 at full intensity, in face units.
 JAW_DROP = 0.3
 # Top of the ground-truth box as a fraction of the oval's half-height above its centre: the
@@ -437,10 +440,12 @@ class _Head:
         gap = au["AU25"] * (0.1 + 0.24 * au["AU26"])
         stretch = 0.12 * au["AU26"] * (1 - au["AU25"])
         u = _U
-        xs = half * u
+        pull = st.hesitation
+        pulled = np.clip(np.sign(pull) * u, 0, None) ** 2  # 1 at the pulled corner
+        xs = half * u + HESITATION_PULL_OUT * pull * pulled
         taper = (1 - u ** 2) ** 0.7
         centre = np.sqrt(np.clip(1 - (u / 0.6) ** 2, 0, None))
-        line = self.mouth_y + corner_dy * u ** 2
+        line = self.mouth_y + corner_dy * u ** 2 - HESITATION_PULL_UP * abs(pull) * pulled
         up_in = line - 0.15 * gap * taper - raise10 * centre
         lo_in = line + 0.85 * gap * taper
         bow = (0.6 + 0.4 * (1 - u ** 2)) * (1 - 0.3 * np.exp(-(u / 0.15) ** 2))
@@ -453,7 +458,11 @@ class _Head:
         fold = _tone(self.id.skin, 0.5)
         arc = _U01[::2]
         for side in (-1, 1):
-            tip = np.array([side * half, line[-1]])
+            corner = -1 if side > 0 else 0
+            tip = np.array([xs[corner], line[corner]])
+            if side * pull > 0.02:  # the hesitation's crease, from the pulled corner up the cheek
+                crease = tip + np.stack([side * (0.04 + 0.1 * arc ** 2), 0.06 - 0.3 * arc], 1)
+                self.line(crease, _mix(self.id.skin, fold, abs(pull)), self.px(0.045))
             if au["AU12"] > 0.02:
                 smile = np.stack([side * (0.2 + (half - 0.12) * arc + 0.12 * arc ** 2),
                                   self.nose_y + 0.06 + (tip[1] + 0.06 - self.nose_y) * arc], 1)

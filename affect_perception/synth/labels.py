@@ -18,8 +18,8 @@
   ============= ============================================ ===============================
 
   Movement is total variation (sum of absolute frame-to-frame changes). Hesitancy is present
-  while the gaze swings back and forth: its total variation beyond the net change (zero for a
-  one-way glance or slow drift) reaches ``AH_SWING``.
+  while a hesitation shows over most of the window: the mouth pulled to one side (window mean
+  of its strength at least ``AH_ON``), while the gaze darts back and forth.
 - A face whose box lies less than ``MIN_VISIBLE`` inside the frame has no labels (missing).
 """
 
@@ -42,8 +42,8 @@ LAUGH_TV = 2.0
 MOTION_TV_DEG = 30.0
 # Share of a dynamic EMI dimension that its gate gives without any movement.
 EMI_STATIC = 0.2
-# Gaze back-and-forth (total variation minus net change) at and above which hesitancy holds.
-AH_SWING = 0.6
+# Window mean of the hesitant mouth pull's strength at and above which hesitancy holds.
+AH_ON = 0.5
 # Fraction of the face box that must lie inside the frame for the face to be labelled.
 MIN_VISIBLE = 0.6
 
@@ -93,10 +93,8 @@ def emi_frames(track: FaceTrack) -> np.ndarray:
 
 
 def ah_labels(track: FaceTrack) -> np.ndarray:
-    """(F,) int 0/1 ambivalence/hesitancy: the gaze swings back and forth in the window."""
-    gaze_x = track.gaze[:, 0]
-    net = np.abs(_windows(gaze_x)[:, -1] - _windows(gaze_x)[:, 0])
-    return (_variation(gaze_x) - net >= AH_SWING).astype(np.int64)
+    """(F,) int 0/1 ambivalence/hesitancy: a hesitation shows over most of the window."""
+    return (_mean(np.abs(track.hesitation)) >= AH_ON).astype(np.int64)
 
 
 def visible_fraction(box: np.ndarray, frame_size: tuple[int, int]) -> float:

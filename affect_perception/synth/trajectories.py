@@ -5,8 +5,9 @@ crosses zero; the drives are linear in valence and arousal plus noise shared by 
 which gives real co-occurrence (AU6 with AU12 when positive, AU4 with AU7 when negative, AU1
 with AU2 in surprise, AU25 with AU26). Gestures are short events: laughs (jaw oscillation,
 while smiling), nods (positive), head shakes (negative) and hesitations (the gaze darting
-away and back). Between hesitations the gaze fixates and jumps (saccades); the head follows
-the gaze part of the way. Arousal adds head jitter. The face drifts, zooms and now and then
+away and back while the mouth is pulled to one side); a video may begin in the middle of
+one. Between hesitations the gaze fixates and jumps (saccades); the head follows the gaze
+part of the way. Arousal adds head jitter. The face drifts, zooms and now and then
 leaves the frame.
 
 Every process is causal (knot splines, forward filters, events drawn in time order, each
@@ -69,6 +70,10 @@ GESTURES: dict[str, tuple[float, tuple[float, float], tuple[float, float],
 # Valence a gesture needs at its start: laugh needs AU12 on instead.
 NOD_MIN_VALENCE = 0.1
 SHAKE_MAX_VALENCE = -0.1
+# Seconds of behaviour before frame 0 in which gestures may already have begun: a video is a
+# cut from a person's ongoing behaviour, so its first frames may catch a gesture under way
+# (as often as any later frame does, for gestures shorter than this).
+GESTURE_LEAD_S = 2.0
 
 # Slow head pose spread in degrees (yaw, pitch, roll), the factor of it the drift is clipped
 # at, and the head jitter at full arousal.
@@ -125,6 +130,8 @@ class FaceState:
         au: (12,) AU intensities in [0, 1], order labels.AU_NAMES.
         gaze: (x, y) iris offset in [-1, 1], positive: image right and down.
         blink: eyelid closure in [0, 1].
+        hesitation: the hesitant mouth pulled to one side, in [-1, 1] (sign: the side,
+            positive: image right; 0: not hesitating).
     """
 
     center: tuple[float, float]
@@ -137,6 +144,7 @@ class FaceState:
     au: np.ndarray = field(default_factory=lambda: np.zeros(len(AU_NAMES)))
     gaze: tuple[float, float] = (0.0, 0.0)
     blink: float = 0.0
+    hesitation: float = 0.0
 
 
 @dataclass
@@ -144,7 +152,7 @@ class FaceTrack:
     """One face's state in every frame of a video, as arrays with the frame as first axis.
 
     Attributes mirror :class:`FaceState`: center (F, 2), height (F,), yaw, pitch, roll (F,)
-    degrees, valence, arousal (F,), au (F, 12), gaze (F, 2), blink (F,).
+    degrees, valence, arousal (F,), au (F, 12), gaze (F, 2), blink (F,), hesitation (F,).
     """
 
     center: np.ndarray
@@ -157,6 +165,7 @@ class FaceTrack:
     au: np.ndarray
     gaze: np.ndarray
     blink: np.ndarray
+    hesitation: np.ndarray
 
     def __len__(self) -> int:
         return len(self.height)
@@ -170,7 +179,7 @@ class FaceTrack:
             valence=float(self.valence[index]), arousal=float(self.arousal[index]),
             au=self.au[index].copy(),
             gaze=(float(self.gaze[index, 0]), float(self.gaze[index, 1])),
-            blink=float(self.blink[index]))
+            blink=float(self.blink[index]), hesitation=float(self.hesitation[index]))
 
     def take(self, order: np.ndarray) -> "FaceTrack":
         """The frames in ``order`` (e.g. a permutation, to show what depends on time)."""
@@ -211,17 +220,22 @@ def _ramp(target: np.ndarray) -> np.ndarray:
 
 
 def _events(rng: np.random.Generator, frames: int, fps: float, rate: float,
-            duration_s: tuple[float, float]) -> list[tuple[int, int, np.random.Generator]]:
-    """Poisson events in time order: (start frame, length in frames, the event's generator)."""
+            duration_s: tuple[float, float], lead_s: float = 0.0
+            ) -> list[tuple[int, int, np.random.Generator]]:
+    """Poisson events in time order from ``lead_s`` seconds before frame 0: (start frame,
+    negative for one begun before the video, length in frames, the event's generator); only
+    events that reach frame 0."""
     events = []
-    t = 0.0
+    t = -lead_s
     while rate > 0:
         t += rng.exponential(1.0 / rate)
-        start = int(t * fps)
+        start = int(np.floor(t * fps))
         if start >= frames:
             break
         length = int(rng.uniform(*duration_s) * fps)
-        events.append((start, length, np.random.default_rng(rng.integers(2 ** 63))))
+        event_rng = np.random.default_rng(rng.integers(2 ** 63))
+        if start + length > 0:
+            events.append((start, length, event_rng))
         t += length / fps
     return events
 
@@ -265,25 +279,28 @@ class _Simulator:
 
     def gestures(self, valence: np.ndarray, smiling: np.ndarray
                  ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-        """Per gesture kind: (frames,) oscillation and (frames,) bool 'event running'."""
+        """Per gesture kind: (frames,) oscillation and (frames,) 'event running' as the
+        event's side, +1 or -1 (0: none running)."""
         out = {}
         style = self.rng().uniform(0.0, 2.0, len(GESTURES))
         for (kind, (rate, dur, freq, amp)), s in zip(GESTURES.items(), style, strict=True):
             wave = np.zeros(self.frames)
-            running = np.zeros(self.frames, dtype=bool)
-            for start, length, rng in _events(self.rng(), self.frames, self.fps, rate * s, dur):
-                allowed = {"laugh": smiling[start], "nod": valence[start] > NOD_MIN_VALENCE,
-                           "shake": valence[start] < SHAKE_MAX_VALENCE, "hesitate": True}[kind]
+            running = np.zeros(self.frames)
+            for start, length, rng in _events(self.rng(), self.frames, self.fps, rate * s, dur,
+                                              GESTURE_LEAD_S):
+                first = max(start, 0)
+                allowed = {"laugh": smiling[first], "nod": valence[first] > NOD_MIN_VALENCE,
+                           "shake": valence[first] < SHAKE_MAX_VALENCE, "hesitate": True}[kind]
                 if not allowed:
                     continue
                 f, a = rng.uniform(*freq), rng.uniform(*amp)
-                span = slice(start, min(start + length, self.frames))
-                tau = self.t[span] - self.t[start]
+                span = slice(first, min(start + length, self.frames))
+                tau = self.t[span] - start / self.fps
                 if kind == "laugh":  # jaw opens and closes: 0 .. a
                     wave[span] = a * 0.5 * (1 - np.cos(2 * np.pi * f * tau))
                 else:
                     wave[span] = a * np.sin(2 * np.pi * f * tau)
-                running[span] = True
+                running[span] = rng.choice((-1.0, 1.0))
             out[kind] = (wave, running)
         return out
 
@@ -294,7 +311,7 @@ class _Simulator:
         jaw, laughing = laugh
         k25, k26 = AU_NAMES.index("AU25"), AU_NAMES.index("AU26")
         au[:, k26] = np.maximum(au[:, k26], jaw)
-        au[:, k25] = np.maximum(au[:, k25], laughing * level[k25])
+        au[:, k25] = np.maximum(au[:, k25], (laughing != 0) * level[k25])
         return np.clip(au, 0.0, 1.0)
 
     def pose(self, arousal: np.ndarray, gestures: dict) -> np.ndarray:
@@ -396,7 +413,8 @@ def simulate_face(seed: np.random.SeedSequence | int, frames: int, fps: float,
     pose[:, 0] += HEAD_FOLLOWS_GAZE_DEG[0] * gaze[:, 0]
     pose[:, 1] -= HEAD_FOLLOWS_GAZE_DEG[1] * gaze[:, 1]
     blink = sim.blink()
+    hesitation = _ramp(gestures["hesitate"][1][:, None])[:, 0]
     center, face_h = sim.place(frame_size, slot or (0.0, float(frame_size[0])), exits)
     return FaceTrack(center=center, height=face_h, yaw=pose[:, 0], pitch=pose[:, 1],
                      roll=pose[:, 2], valence=valence, arousal=arousal, au=au, gaze=gaze,
-                     blink=blink)
+                     blink=blink, hesitation=hesitation)

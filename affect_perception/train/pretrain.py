@@ -3,11 +3,11 @@
 No pretrained MobileNetV4 can be downloaded here, and a random frozen backbone carries little
 of what the temporal model needs (docs/TRAINING.md). This stage trains the whole backbone,
 one frame at a time, to read from a face crop what the generator drew: valence and arousal,
-the 12 AUs (presence and intensity), head pose, gaze and eyelid closure (the ``Face_State``
-files `affect-perception synth` writes). Its weights go to a timm safetensors file that
-``model.backbone_weights`` loads; the temporal training then freezes the early stages as the
-paper does. Real-data users pretrain on their own frame labels (VA and AUs) the same way,
-without the state targets.
+the 12 AUs (presence and intensity), head pose, gaze, eyelid closure and the hesitant mouth
+pull (the ``Face_State`` files `affect-perception synth` writes). Its weights go to a timm
+safetensors file that ``model.backbone_weights`` loads; the temporal training then freezes
+the early stages as the paper does. Real-data users pretrain on their own frame labels (VA
+and AUs) the same way, without the state targets.
 
 Per frame the encoder is trained once per epoch on a random view (shift, scale, rotation,
 horizontal flip with pose and gaze mirrored, brightness, contrast, noise), so it also learns
@@ -43,6 +43,9 @@ WEIGHTS_FILE = "backbone.safetensors"
 METRICS_FILE = "pretrain_metrics.jsonl"
 # State columns that change sign when the crop is mirrored (yaw, roll, horizontal gaze).
 MIRRORED = ("yaw", "roll", "gaze_x")
+# Small cues, weighted ``cue_weight`` in the state loss: the iris moves a few pixels, and the
+# hesitant mouth pull is rare and on one side.
+SMALL_CUES = ("gaze_x", "gaze_y", "hesitation")
 # Largest random view change: shift (fraction of the crop), log-scale, rotation (degrees).
 SHIFT, SCALE, ROTATE_DEG = 0.06, 0.08, 6.0
 # Largest brightness (added) and contrast (factor - 1) change, and pixel noise std, in
@@ -68,8 +71,8 @@ class PretrainConfig:
         weight_decay: AdamW weight decay.
         warmup_steps: linear warm-up steps.
         state_weight: weight of the ``Face_State`` regression beside the VA and AU losses.
-        gaze_weight: extra weight of the gaze columns inside it (the iris moves a few pixels,
-            and the A/H label is the gaze swinging).
+        cue_weight: extra weight of the small cues inside it (``SMALL_CUES``: the gaze and
+            the hesitant mouth pull).
         seed: initialisation, order and augmentation seed.
         threads: torch CPU threads (None: torch's default).
         progress: show a tqdm bar.
@@ -87,7 +90,7 @@ class PretrainConfig:
     weight_decay: float = 0.05
     warmup_steps: int = 30
     state_weight: float = 1.0
-    gaze_weight: float = 4.0
+    cue_weight: float = 4.0
     seed: int = 0
     threads: int | None = None
     progress: bool = True
@@ -212,7 +215,7 @@ class Pretrainer:
                           if width else None)
         self.mirrored = torch.tensor([c in MIRRORED for c in STATE_COLUMNS][:width])
         self.state_weights = torch.tensor(
-            [config.gaze_weight if c.startswith("gaze") else 1.0 for c in STATE_COLUMNS][:width])
+            [config.cue_weight if c in SMALL_CUES else 1.0 for c in STATE_COLUMNS][:width])
         self.model = FrameReader(config.backbone, 2 + 12 + width)
         labelled = self.train.au_mask
         self.au_pos_weight = torch.from_numpy(balance_ratio(

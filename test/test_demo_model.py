@@ -1,6 +1,7 @@
 """The bundled demo model (models/demo) against what its model card claims: `affect-perception
 eval` on a fresh `make-bag --synthetic --seed 7 --frames 600 --faces 2` bag reproduces the
-scores stored in its eval_report.json, and those meet the targets of VA, AU and EMI."""
+scores stored in its eval_report.json, and those meet every target its card does not list as
+"Not met"."""
 
 from __future__ import annotations
 
@@ -11,9 +12,9 @@ import pytest
 from affect_perception import cli
 from affect_perception.bundled import bundled_model_dir
 
-# Scores the demo model is held to on the bag, and the targets the model card says it meets.
-SCORES = ("va_ccc", "au_f1_mean", "emi_pearson_mean", "ah_f1")
-TARGETS = {"va_ccc": 0.8, "au_f1_mean": 0.8, "emi_pearson_mean": 0.7}
+# Scores the demo model is held to on the bag: (target, the task's name on the model card).
+TARGETS = {"va_ccc": (0.8, "VA"), "au_f1_mean": (0.8, "AU"), "emi_pearson_mean": (0.7, "EMI"),
+           "ah_f1": (0.7, "A/H")}
 # Largest difference to the stored report: the same bag and model on another CPU.
 TOLERANCE = 0.01
 
@@ -32,12 +33,14 @@ def test_eval_reproduces_the_stored_report(report: dict) -> None:
     stored = json.loads((bundled_model_dir() / "eval_report.json").read_text())
     assert report["model_id"] == stored["model_id"]
     assert report["labelled_faces"] == stored["labelled_faces"]
-    for key in SCORES:
+    for key in TARGETS:
         assert report[key] == pytest.approx(stored[key], abs=TOLERANCE), key
 
 
 def test_meets_the_targets_its_card_claims(report: dict) -> None:
     card = (bundled_model_dir() / "MODEL_CARD.md").read_text()
-    for key, target in TARGETS.items():
-        assert report[key] >= target, (key, report[key])
-    assert "Not met: A/H" in card and report["ah_f1"] < 0.7  # the card says so while it holds
+    for key, (target, name) in TARGETS.items():
+        if f"Not met: {name}" in card:
+            assert report[key] < target, f"the card says {name} is not met, but {report[key]}"
+        else:
+            assert report[key] >= target, (key, report[key])

@@ -329,6 +329,21 @@ def test_cli_writes_a_dataset_and_a_strip(tmp_path: Path) -> None:
     assert cv2.imread(str(tmp_path / "strip.png")).shape[1] > 1000
 
 
+def test_worker_processes_write_the_same_files(tmp_path: Path) -> None:
+    args = ["--videos", "3", "--frames", "4", "--size", "160x120", "--val-ratio", "0.34",
+            "--seed", "4", "--crop-size", "64"]
+    assert main(["synth", "--out", str(tmp_path / "one"), *args]) == 0
+    assert main(["synth", "--out", str(tmp_path / "two"), *args, "--workers", "2"]) == 0
+    one = {p.relative_to(tmp_path / "one"): p.read_bytes()
+           for p in (tmp_path / "one").rglob("*") if p.is_file()}
+    two = {p.relative_to(tmp_path / "two"): p.read_bytes()
+           for p in (tmp_path / "two").rglob("*") if p.is_file()}
+    assert len(one) > 3 * 4 and one == two
+    with pytest.raises(ValueError, match="workers"):
+        dataset.write_dataset(tmp_path / "none", dataset.DatasetConfig(videos=1, frames=1),
+                              workers=0)
+
+
 def test_cli_needs_an_output() -> None:
     with pytest.raises(SystemExit, match="--out"):
         main(["synth", "--videos", "1"])

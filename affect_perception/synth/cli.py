@@ -36,6 +36,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--size", type=_size, default=(640, 480), help="frame size WxH")
     parser.add_argument("--fps", type=float, default=30.0, help="frame rate")
     parser.add_argument("--crop-size", type=int, default=224, help="aligned crop side")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="processes rendering videos side by side (same files for any "
+                             "number)")
     parser.add_argument("--strip", metavar="PNG",
                         help="also write a strip of labelled frames to PNG")
 
@@ -53,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
                                faces=args.faces, val_ratio=args.val_ratio, size=args.size,
                                fps=args.fps, crop_size=args.crop_size)
         start = time.perf_counter()
-        manifest = write_dataset(args.out, config)
+        manifest = write_dataset(args.out, config, args.workers)
         seconds = time.perf_counter() - start
         total = config.videos * config.frames
         print(f"wrote {len(manifest.videos)} face videos ({total} frames) to {args.out} in "

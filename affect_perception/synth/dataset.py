@@ -20,7 +20,10 @@ of the frame keep their crop and carry the missing markers, as in Aff-Wild2.
 
 from __future__ import annotations
 
+import itertools
 import json
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -190,38 +193,62 @@ def _write_labels(out: Path, name: str, split: str, video: Video, person: int,
     return labels.video_emi(lab.emi, labelled)
 
 
-def write_dataset(out: Path | str, config: DatasetConfig) -> Manifest:
+def _write_video(out: Path, config: DatasetConfig, index: int, split: str
+                 ) -> list[tuple[VideoEntry, str]]:
+    """Render video ``index`` and write its crops and label files; return each face's
+    manifest entry and EMI CSV row."""
+    seed = video_seed(config.seed, index)
+    video = Video(seed, config.frames, config.faces, config.size, config.fps)
+    base = f"synth_{config.seed}_{index:04d}"
+    names = [base if config.faces == 1 else f"{base}_face{k}" for k in range(config.faces)]
+    folders = [out / CROPS_DIR / name for name in names]
+    for folder in folders:
+        folder.mkdir(parents=True, exist_ok=True)
+    labelled = np.zeros((config.faces, config.frames), dtype=bool)
+    for frame in video:
+        crops = aligned_crops(frame, config.crop_size)
+        for k, (truth, crop) in enumerate(zip(frame.faces, crops, strict=True)):
+            labelled[k, frame.index] = truth.labelled
+            cv2.imwrite(str(folders[k] / f"{frame.index + 1:05d}.jpg"),
+                        cv2.cvtColor(crop, cv2.COLOR_RGB2BGR),
+                        [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
+    written = []
+    for k, name in enumerate(names):
+        row = _write_labels(out, name, split, video, k, labelled[k])
+        written.append((VideoEntry(name=name, split=split, seed=seed, person=k,
+                                   labelled_frames=int(labelled[k].sum())),
+                        ",".join([name] + [f"{v:.4f}" for v in row])))
+    return written
+
+
+def write_dataset(out: Path | str, config: DatasetConfig, workers: int = 1) -> Manifest:
     """Render ``config.videos`` videos and write crops and labels under ``out``.
+
+    Args:
+        out: output folder.
+        config: what to write.
+        workers: processes rendering videos side by side; the files are the same for any
+            number (each video has its own seed).
 
     Returns:
         The manifest, also written to ``out/synth.json``.
     """
+    if workers < 1:
+        raise ValueError(f"workers must be at least 1, got {workers}")
     out = Path(out)
-    manifest = Manifest(config=config)
-    emi_rows: dict[str, list[str]] = {split: [] for split in SPLITS}
-    for index, split in enumerate(video_splits(config)):
-        seed = video_seed(config.seed, index)
-        video = Video(seed, config.frames, config.faces, config.size, config.fps)
-        base = f"synth_{config.seed}_{index:04d}"
-        names = [base if config.faces == 1 else f"{base}_face{k}" for k in range(config.faces)]
-        folders = [out / CROPS_DIR / name for name in names]
-        for folder in folders:
-            folder.mkdir(parents=True, exist_ok=True)
-        labelled = np.zeros((config.faces, config.frames), dtype=bool)
-        for frame in video:
-            crops = aligned_crops(frame, config.crop_size)
-            for k, (truth, crop) in enumerate(zip(frame.faces, crops, strict=True)):
-                labelled[k, frame.index] = truth.labelled
-                cv2.imwrite(str(folders[k] / f"{frame.index + 1:05d}.jpg"),
-                            cv2.cvtColor(crop, cv2.COLOR_RGB2BGR),
-                            [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
-        for k, name in enumerate(names):
-            row = _write_labels(out, name, split, video, k, labelled[k])
-            emi_rows[split].append(",".join([name] + [f"{v:.4f}" for v in row]))
-            manifest.videos.append(VideoEntry(name=name, split=split, seed=seed, person=k,
-                                              labelled_frames=int(labelled[k].sum())))
+    splits = video_splits(config)
+    jobs = (itertools.repeat(out), itertools.repeat(config), range(config.videos), splits)
+    if workers == 1:
+        videos = list(map(_write_video, *jobs))
+    else:
+        # spawned, not forked: OpenCV's and torch's thread pools do not survive a fork
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")
+                                 ) as pool:
+            videos = list(pool.map(_write_video, *jobs))
+    manifest = Manifest(config=config, videos=[entry for faces in videos for entry, _ in faces])
     (out / EMI_DIR).mkdir(parents=True, exist_ok=True)
-    for split, rows in emi_rows.items():
+    for split in SPLITS:
+        rows = [row for faces in videos for entry, row in faces if entry.split == split]
         header = ",".join(["Filename", *EMI_NAMES])
         (out / EMI_DIR / EMI_FILES[split]).write_text("\n".join([header, *rows]) + "\n")
     (out / MANIFEST).write_text(json.dumps(asdict(manifest), indent=1) + "\n")

@@ -35,3 +35,12 @@ class TaskHeads(nn.Module):
         """(B, in_dim) -> {task: (B, TASK_DIMS[task])}."""
         x = self.drop(x)
         return {t: head(x) for t, head in self.heads.items()}
+
+    @torch.no_grad()
+    def move_decision_point(self, task: str, thresholds: torch.Tensor) -> None:
+        """Shift a logit task's bias so that its probability crosses 0.5 where it crossed
+        ``thresholds`` (one per output) before: ``logit(p) -> logit(p) - logit(threshold)``."""
+        if task not in LOGIT_TASKS:
+            raise ValueError(f"task {task!r} has no logit output; only {LOGIT_TASKS} do")
+        linear = self.heads[task][0]
+        linear.bias -= torch.logit(thresholds.to(linear.bias)).reshape(linear.bias.shape)

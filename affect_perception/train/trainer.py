@@ -3,8 +3,10 @@ per-epoch validation with the ABAW metrics, checkpoints, resume and DDP.
 
 Outputs under ``run.out``: ``config.yaml`` (the resolved config), ``metrics.jsonl`` (one line
 per epoch, epoch 0 being the untrained model), ``checkpoints/last`` and ``checkpoints/best``
-(`model.checkpoint` folders; ``last`` also holds ``trainer_state.pt`` for ``--resume``) and,
-with held-out ``data.test`` sources, ``test_metrics.json`` (the best checkpoint's scores).
+(`model.checkpoint` folders; ``last`` also holds ``trainer_state.pt`` for ``--resume``),
+``calibration.json`` (after the last epoch, the decision thresholds chosen on the validation
+videos and folded into ``best``: `calibration`) and, with held-out ``data.test`` sources,
+``test_metrics.json`` (the calibrated best checkpoint's scores).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from tqdm import tqdm
 from affect_perception.labels import TASKS
 from affect_perception.model.affect_model import AffectModel
 from affect_perception.model.checkpoint import load_checkpoint, save_checkpoint
-from affect_perception.train import distributed
+from affect_perception.train import calibration, distributed
 from affect_perception.train.augment import augment_features, augment_pixels
 from affect_perception.train.config import TrainConfig
 from affect_perception.train.datasets import DataSource, VideoData, load_frames, read_source
@@ -35,6 +37,7 @@ LOG = logging.getLogger(__name__)
 
 METRICS_FILE = "metrics.jsonl"
 TEST_FILE = "test_metrics.json"
+CALIBRATION_FILE = "calibration.json"
 STATE_FILE = "trainer_state.pt"
 LAST, BEST = "checkpoints/last", "checkpoints/best"
 # Input key of raw crops in a step's inputs (the cache keys are feature_cache's).
@@ -171,6 +174,7 @@ class Trainer:
             self.config.save(self.out)
             if not self.history:
                 self._record({"epoch": 0, "step": 0, **self.validate()})
+        finishing = self.epoch < run.epochs
         for epoch in range(self.epoch, min(run.epochs, until_epoch or run.epochs)):
             losses = self.train_epoch(epoch)
             self.epoch = epoch + 1
@@ -179,9 +183,29 @@ class Trainer:
                               "lr": self.scheduler.get_last_lr()[0], **losses, **self.validate()})
                 self._save()
             distributed.barrier(self.info)
+        finished = finishing and self.epoch == run.epochs
+        if self.info.is_main and finished and run.calibrate and self.val_videos:
+            self.calibrate()
         if self.info.is_main and self.config.data.test and self.epoch == run.epochs:
             self.test()
         return self.history
+
+    def calibrate(self) -> dict:
+        """Fold the validation-best decision thresholds into the best checkpoint
+        (`calibration`); writes and returns ``calibration.json``'s record: the thresholds and
+        the validation scores before and after."""
+        best = load_checkpoint(self.out / BEST).to(self.device)
+        tasks = self.config.model.tasks
+        predictions = self._predict_with(best, self.val_videos, self.val_cache)
+        before = score(predictions, self.val_videos, tasks)
+        thresholds = calibration.calibrate(best, predictions, self.val_videos)
+        after = score(self._predict_with(best, self.val_videos, self.val_cache),
+                      self.val_videos, tasks)
+        save_checkpoint(best, self.out / BEST)
+        record = {"thresholds": thresholds, "val_before": before, "val_after": after}
+        (self.out / CALIBRATION_FILE).write_text(json.dumps(record, indent=1) + "\n")
+        LOG.info("calibrated thresholds: %s", thresholds)
+        return record
 
     def test(self) -> dict[str, float]:
         """Score the best checkpoint on the held-out ``data.test`` videos once; the scores go
@@ -189,15 +213,7 @@ class Trainer:
         data = self.config.data
         videos = read_videos(data.test, data.test_split)
         best = load_checkpoint(self.out / BEST).to(self.device)
-        # the encoding helpers read self.model / self.split: point them at the best model
-        trainer_model, self.model = self.model, best
-        split, self.split = self.split, FrozenSplit(best) if self.cached else None
-        try:
-            self.val_cache = self._cache(videos)
-            predictions = predict_videos(best, videos, self._encode_video,
-                                         self.config.run.val_batch)
-        finally:
-            self.model, self.split = trainer_model, split
+        predictions = self._predict_with(best, videos, self._cache(videos))
         scores = score(predictions, videos, self.config.model.tasks)
         scores["videos"] = len(videos)
         (self.out / TEST_FILE).write_text(json.dumps(scores, indent=1) + "\n")
@@ -246,6 +262,20 @@ class Trainer:
                                      self.config.run.val_batch)
         return {f"val/{k}": v for k, v in score(predictions, self.val_videos,
                                                 self.config.model.tasks).items()}
+
+    def _predict_with(self, model: AffectModel, videos: list[VideoData],
+                      cache: dict[str, dict[str, torch.Tensor]]
+                      ) -> dict[str, dict[str, np.ndarray]]:
+        """`predict_videos` of another model of this run (e.g. the best checkpoint), whose
+        frozen stages, and so the cached prefixes ``cache`` of ``videos``, are the trainer's."""
+        # the encoding helpers read self.model / self.split / self.val_cache: point them there
+        saved = self.model, self.split, self.val_cache
+        self.model, self.val_cache = model, cache
+        self.split = FrozenSplit(model) if self.cached else None
+        try:
+            return predict_videos(model, videos, self._encode_video, self.config.run.val_batch)
+        finally:
+            self.model, self.split, self.val_cache = saved
 
     def _encode_video(self, video: VideoData) -> dict[str, torch.Tensor]:
         """Encoder maps of every frame of a validation video."""

@@ -46,11 +46,11 @@ def root(tmp_path_factory):
 
 
 def test_training_calibrates_the_best_checkpoint_on_validation(root, tmp_path):
-    config = tiny_config(root, tmp_path / "run", calibrate=False).updated(
+    config = tiny_config(root, tmp_path / "run").updated(
         {"model": {"tasks": ["va", "au", "ah"]}})
     trainer = Trainer(config)
     trainer.fit()
-    assert not (tmp_path / "run" / CALIBRATION_FILE).exists()
+    assert not (tmp_path / "run" / CALIBRATION_FILE).exists()  # off by default
     raw = load_checkpoint(tmp_path / "run" / BEST)
     raw_pred = trainer._predict_with(raw, trainer.val_videos, trainer.val_cache)
 
@@ -75,7 +75,7 @@ def test_training_calibrates_the_best_checkpoint_on_validation(root, tmp_path):
 
 
 def test_a_run_calibrates_after_its_last_epoch_only(root, tmp_path):
-    config = tiny_config(root, tmp_path / "run", epochs=1).updated(
+    config = tiny_config(root, tmp_path / "run", epochs=1, calibrate=True).updated(
         {"model": {"tasks": ["au"]}})
     trainer = Trainer(config)
     trainer.fit()

@@ -72,7 +72,8 @@ class RunConfig:
         focal_gamma: focal exponent of the AU and A/H losses (0: weighted BCE).
         emi_mse_weight: weight of the MSE term of the EMI loss beside ``1 - Pearson``.
         calibrate: after the last epoch, move each AU's and A/H's decision point in the best
-            checkpoint to its F1-best threshold on the validation videos (train/calibration.py).
+            checkpoint to its F1-best threshold on the validation videos (train/calibration.py);
+            worth it only where the validation videos look like the deployment (docs/TRAINING.md).
         feature_cache: cache the frozen backbone prefix per frame; None: on whenever the
             early stages are frozen and ``pixel_augment`` is off (see train/feature_cache.py).
         pixel_augment: colour, flip and noise augmentation of the crops (needs the cache off).
@@ -111,7 +112,7 @@ class RunConfig:
     device: str = "auto"
     val_batch: int = 256
     cache_batch: int = 32
-    calibrate: bool = True
+    calibrate: bool = False
     resume: str | None = None
     progress: bool = True
 

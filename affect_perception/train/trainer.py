@@ -4,9 +4,9 @@ per-epoch validation with the ABAW metrics, checkpoints, resume and DDP.
 Outputs under ``run.out``: ``config.yaml`` (the resolved config), ``metrics.jsonl`` (one line
 per epoch, epoch 0 being the untrained model), ``checkpoints/last`` and ``checkpoints/best``
 (`model.checkpoint` folders; ``last`` also holds ``trainer_state.pt`` for ``--resume``),
-``calibration.json`` (after the last epoch, the decision thresholds chosen on the validation
-videos and folded into ``best``: `calibration`) and, with held-out ``data.test`` sources,
-``test_metrics.json`` (the calibrated best checkpoint's scores).
+with ``run.calibrate`` ``calibration.json`` (after the last epoch, the decision thresholds
+chosen on the validation videos and folded into ``best``: `calibration`) and, with held-out
+``data.test`` sources, ``test_metrics.json`` (the best checkpoint's scores).
 """
 
 from __future__ import annotations

@@ -29,13 +29,13 @@ else
     rm -rf "$DATA"
     stage "training data: 800 synthetic videos (seed 1), 10 % of them for validation"
     "${AP[@]}" synth --out "$DATA/train" --videos 800 --frames 24 --seed 1 --val-ratio 0.1 \
-        --crop-size 128
+        --crop-size 128 --workers 2
     stage "held-out data: 100 synthetic videos from seed 2, never used in training"
     "${AP[@]}" synth --out "$DATA/heldout" --videos 100 --frames 24 --seed 2 --val-ratio 1 \
-        --crop-size 128
+        --crop-size 128 --workers 2
     stage "backbone pretraining, frame by frame, on the training videos"
     "${AP[@]}" pretrain --train "$DATA/train" --out "$DATA/pretrain" --input-size 128 \
-        --epochs 3 --batch-size 64 --lr 2e-3 --seed 0 --threads 2 --no-progress
+        --epochs 4 --batch-size 64 --lr 2e-3 --seed 0 --threads 2 --no-progress
 fi
 stage "temporal training of the ${VARIANT} variant on the pretrained backbone"
 "${AP[@]}" train --train "$DATA/train" --test "$DATA/heldout" --out "$WORK/run" \

@@ -27,9 +27,11 @@ def test_installed_wheel_finds_the_demo_model_and_the_messages(tmp_path: Path) -
     src = tmp_path / "src"
     src.mkdir()
     for name in SOURCES:
-        copy = shutil.copytree if (ROOT / name).is_dir() else shutil.copy2
-        copy(ROOT / name, src / name)
-    shutil.rmtree(src / "affect_perception" / "__pycache__", ignore_errors=True)
+        if (ROOT / name).is_dir():
+            shutil.copytree(ROOT / name, src / name,
+                            ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(ROOT / name, src / name)
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
     subprocess.run([*pip, "wheel", "--no-deps", "--no-build-isolation", "-w",
                     str(tmp_path / "wheel"), str(src)], check=True)

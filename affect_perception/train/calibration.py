@@ -50,8 +50,8 @@ def calibrate(model: AffectModel, predictions: dict[str, dict[str, np.ndarray]],
     """
     chosen: dict[str, dict[str, float]] = {}
     for task, names in OUTPUT_NAMES.items():
-        labelled = [v for v in videos if task in model.config.tasks and v.masks[task].any()]
-        if not labelled:
+        labelled = [v for v in videos if v.masks[task].any()]
+        if task not in model.config.tasks or not labelled:
             continue
         prob = np.concatenate([predictions[v.name][task].reshape(v.num_frames, -1)
                                for v in labelled])

@@ -344,6 +344,18 @@ def test_worker_processes_write_the_same_files(tmp_path: Path) -> None:
                               workers=0)
 
 
+@pytest.mark.parametrize(("flags", "message"), [
+    (["--workers", "0"], "workers must be at least 1, got 0"),
+    (["--videos", "0"], "videos, frames and faces must each be at least 1"),
+])
+def test_cli_reports_bad_settings_in_a_line(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                            flags: list[str], message: str) -> None:
+    assert main(["synth", "--out", str(tmp_path / "data"), "--frames", "1", *flags]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("affect-perception synth: ") and message in err
+    assert "Traceback" not in err and not (tmp_path / "data").exists()
+
+
 def test_cli_needs_an_output() -> None:
     with pytest.raises(SystemExit, match="--out"):
         main(["synth", "--videos", "1"])

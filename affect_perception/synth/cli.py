@@ -9,6 +9,7 @@ Examples::
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 
 from affect_perception.synth.dataset import DatasetConfig, write_dataset
@@ -52,11 +53,15 @@ def run(args: argparse.Namespace) -> int:
         seed = STRIP_SEED if args.seed is None else args.seed
         print(f"wrote {save_strip(args.strip, seed)}")
     if args.out:
-        config = DatasetConfig(videos=args.videos, frames=args.frames, seed=args.seed or 0,
-                               faces=args.faces, val_ratio=args.val_ratio, size=args.size,
-                               fps=args.fps, crop_size=args.crop_size)
         start = time.perf_counter()
-        manifest = write_dataset(args.out, config, args.workers)
+        try:  # bad settings (as the train command reports them): a line, exit status 1
+            config = DatasetConfig(videos=args.videos, frames=args.frames, seed=args.seed or 0,
+                                   faces=args.faces, val_ratio=args.val_ratio, size=args.size,
+                                   fps=args.fps, crop_size=args.crop_size)
+            manifest = write_dataset(args.out, config, args.workers)
+        except ValueError as err:
+            print(f"affect-perception synth: {err}", file=sys.stderr)
+            return 1
         seconds = time.perf_counter() - start
         total = config.videos * config.frames
         print(f"wrote {len(manifest.videos)} face videos ({total} frames) to {args.out} in "

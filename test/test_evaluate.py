@@ -311,7 +311,7 @@ def test_missing_bundled_model_asks_for_model(
     def absent() -> Path:
         raise FileNotFoundError("bundled model 'demo' not found in models/demo")
 
-    monkeypatch.setattr("affect_perception.bundled.bundled_model_dir", absent)
+    monkeypatch.setattr("affect_perception.resources.bundled_model_dir", absent)
     code, err = run_eval(capsys, "--bag", one_face_bag, "--report", tmp_path / "report")
     assert code == 2 and err.count("\n") == 1 and "--model" in err
 

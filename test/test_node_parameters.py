@@ -76,7 +76,7 @@ def test_defaults_are_the_library_defaults(model_dir: str) -> None:
     assert settings.pipeline.one_euro is None  # off unless config/affect.yaml turns it on
     assert (settings.autostart, settings.use_compressed, settings.qos_depth,
             settings.image_reliability, settings.publish_per_face, settings.publish_overlay) == (
-        True, False, 1, "best_effort", False, False)
+        True, False, 1, "best_available", False, False)
 
 
 @pytest.mark.parametrize(("values", "field", "expected"), [

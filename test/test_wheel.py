@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from affect_perception.bundled import bundled_model_dir
+from affect_perception.resources import bundled_model_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 # What setup.py needs to build the wheel.
@@ -48,8 +48,8 @@ def test_installed_wheel_finds_the_demo_model_and_the_messages(tmp_path: Path) -
                           check=True, capture_output=True, text=True).stdout.strip()
     (Path(site) / "zz_deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     probe = ("import affect_perception, sys\n"
-             "from affect_perception.bundled import bundled_model_dir\n"
-             "from affect_perception.evaluation.bag_types import msg_dir\n"
+             "from affect_perception.resources import bundled_model_dir\n"
+             "from affect_perception.resources import msg_dir\n"
              "print(affect_perception.__file__, bundled_model_dir(), msg_dir(), sep='\\n')")
     clean = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # conftest's checkout
     found = subprocess.run([python, "-c", probe], check=True, capture_output=True, text=True,

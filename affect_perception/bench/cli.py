@@ -250,7 +250,7 @@ def _run_soak(args: argparse.Namespace) -> int:
 
 
 def _soak_model(work: Path) -> Path:
-    from affect_perception.bundled import bundled_model_dir
+    from affect_perception.resources import bundled_model_dir
 
     try:
         return bundled_model_dir()

@@ -126,7 +126,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def resolve_model(path: Path | None) -> Path:
     """The model folder to use: ``path``, or the bundled demo model."""
     if path is None:
-        from affect_perception.bundled import bundled_model_dir
+        from affect_perception.resources import bundled_model_dir
 
         try:
             return bundled_model_dir()

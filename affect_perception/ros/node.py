@@ -22,13 +22,13 @@ from diagnostic_msgs.msg import DiagnosticArray
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.exceptions import ParameterException
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
-from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from rclpy.signals import SignalHandlerOptions
 from rclpy.task import Future
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import String
 
 from affect_perception.msg import AffectState, AffectStateArray
+from affect_perception.resources import DDS_PROFILE, ResourceNotFoundError, dds_profile
 from affect_perception.ros.conversions import (
     TRACKED_TOPIC,
     face_token,
@@ -39,7 +39,9 @@ from affect_perception.ros.conversions import (
     tracked_ids_text,
 )
 from affect_perception.ros.diagnostics import CounterRate, Health, diagnostic_array
+from affect_perception.ros.frame_loss import StampGapLoss
 from affect_perception.ros.frame_worker import FrameWorker
+from affect_perception.ros.image_qos import image_qos, publishers_reliable, wants_reliable
 from affect_perception.ros.parameters import (
     BY_NAME,
     PARAMETERS,
@@ -62,6 +64,8 @@ from affect_perception.visualize.overlay import draw_overlay
 NODE_NAME = "affect_perception_node"
 # Seconds between two log lines about bad frames (each kind is throttled on its own).
 LOG_THROTTLE_S = 5.0
+# Seconds between two log lines about frames lost before they reached the node.
+LOSS_LOG_THROTTLE_S = 30.0
 # Seconds between two /diagnostics messages.
 DIAGNOSTICS_PERIOD_S = 1.0
 # Longest wait for the worker to finish its frame at deactivation or cleanup, in seconds.
@@ -106,6 +110,7 @@ class AffectPerceptionNode(LifecycleNode):
         self.pipeline: AffectPipeline | None = None
         self._worker: FrameWorker[Any] | None = None
         self._subscription: Any = None
+        self._reliable = False  # the image subscription's reliability
         self._outputs: dict[str, Any] = {}  # ~/affect, ~/overlay, tracked ids, diagnostics
         self._face_pubs: dict[str, Any] = {}
         self._timer: Any = None
@@ -168,20 +173,36 @@ class AffectPerceptionNode(LifecycleNode):
         with self._lock:
             self.pipeline.reset()  # a face seen before a deactivation starts a new track
             self._active = True
-        compressed = self.settings.use_compressed
-        reliable = self.settings.image_reliability == "reliable"
-        qos = QoSProfile(history=qos_profile_sensor_data.history,
-                         depth=self.settings.qos_depth,
-                         reliability=(ReliabilityPolicy.RELIABLE if reliable
-                                      else qos_profile_sensor_data.reliability),
-                         durability=qos_profile_sensor_data.durability)
-        self._subscription = self.create_subscription(
-            CompressedImage if compressed else Image, self._image_topic(), self._on_image, qos)
+        self._subscribe(self._wanted_reliability())
         self.get_logger().info(
             f"active: listening on {self._subscription.topic_name} "
-            f"({'compressed' if compressed else 'raw'}), publishing "
+            f"({'compressed' if self.settings.use_compressed else 'raw'}, "
+            f"{'reliable' if self._reliable else 'best effort'}), publishing "
             f"{self._outputs['affect'].topic_name}")
         return SUCCESS
+
+    def _wanted_reliability(self) -> bool:
+        """Subscribe reliably? (``image_reliability`` and the topic's publishers now)."""
+        return wants_reliable(self.settings.image_reliability, publishers_reliable(
+            self, self.resolve_topic_name(self._image_topic())))
+
+    def _subscribe(self, reliable: bool) -> None:
+        """(Re)create the image subscription with the given reliability."""
+        self._unsubscribe()
+        self._reliable = reliable
+        self._subscription = self.create_subscription(
+            CompressedImage if self.settings.use_compressed else Image, self._image_topic(),
+            self._on_image, image_qos(self.settings.qos_depth, reliable))
+
+    def _follow_publishers(self) -> None:
+        """best_available: resubscribe when the publishers now call for the other reliability."""
+        if not self._active or self.settings.image_reliability != "best_available":
+            return
+        reliable = self._wanted_reliability()
+        if reliable != self._reliable:
+            self._subscribe(reliable)
+            self.get_logger().info(f"image publishers changed: now subscribed "
+                                   f"{'reliably' if reliable else 'best effort'}")
 
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
         """Stop processing; the models stay loaded."""
@@ -243,10 +264,11 @@ class AffectPerceptionNode(LifecycleNode):
         """Counters and figures of the diagnostics, from zero (each configure starts anew)."""
         self._decode_errors = 0
         self._last_input = float("-inf")
+        self._loss = StampGapLoss()
         self._latency = (float("nan"), float("nan"))
         self._faces = (0, 0, 0)  # faces, warm and reliable faces in the last frame
         self._rates = {name: CounterRate() for name in
-                       ("received", "handled", "dropped", "decode_errors", "failed")}
+                       ("received", "handled", "dropped", "decode_errors", "failed", "lost")}
 
     def _release(self) -> None:
         """Undo `_configure` (and `on_activate`), whatever part of it was done."""
@@ -279,6 +301,14 @@ class AffectPerceptionNode(LifecycleNode):
 
     def _on_image(self, msg: Image | CompressedImage) -> None:
         self._last_input = time.monotonic()
+        if self._loss.add(stamp_to_seconds(msg.header.stamp)):
+            self.get_logger().warning(
+                f"frames are lost before they reach the node: about {self._loss.lost} of "
+                f"{self._loss.seen + self._loss.lost} so far (gaps in the image stamps). For "
+                "large raw images, export FASTRTPS_DEFAULT_PROFILES_FILE="
+                f"{_dds_profile_text()} for the camera driver and this node, or use a reliable "
+                "publisher or compressed images (docs/NODE.md)",
+                throttle_duration_sec=LOSS_LOG_THROTTLE_S)
         self._worker.submit(msg)
 
     def _process(self, msg: Image | CompressedImage) -> None:
@@ -339,11 +369,12 @@ class AffectPerceptionNode(LifecycleNode):
         """Timer, while configured: one DiagnosticArray with the counters and the state."""
         if self._worker is None:
             return
+        self._follow_publishers()
         now = time.monotonic()
         counts = self._worker.counts()
         totals = {"received": counts.received, "handled": counts.handled,
                   "dropped": counts.dropped, "decode_errors": self._decode_errors,
-                  "failed": counts.failed}
+                  "failed": counts.failed, "lost": self._loss.lost}
         rates = {name: self._rates[name].update(total, now) for name, total in totals.items()}
         faces, warm, reliable = self._faces
         health = Health(
@@ -359,7 +390,8 @@ class AffectPerceptionNode(LifecycleNode):
             provider=self.pipeline.engine.active_provider,
             model_id=self.pipeline.info.model_id,
             topic=self.resolve_topic_name(self._image_topic()),
-            state="active" if self._active else "inactive", reliable=reliable)
+            state="active" if self._active else "inactive", reliable=reliable,
+            lost=self._loss.lost, lost_rate=rates["lost"])
         self._outputs["diagnostics"].publish(diagnostic_array(
             health, self.get_fully_qualified_name(), self.get_clock().now().to_msg()))
 
@@ -409,6 +441,14 @@ class AffectPerceptionNode(LifecycleNode):
         """Release everything and destroy the node."""
         self._release()
         self.destroy_node()
+
+
+def _dds_profile_text() -> str:
+    """Where the shipped Fast DDS profile is, for a log line."""
+    try:
+        return str(dds_profile())
+    except ResourceNotFoundError:
+        return "<share>/affect_perception/" + "/".join(DDS_PROFILE)
 
 
 def _load_pipeline(settings: NodeSettings) -> AffectPipeline:

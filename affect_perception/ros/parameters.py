@@ -21,8 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from affect_perception.bundled import bundled_model_dir
 from affect_perception.labels import AU_NAMES
+from affect_perception.resources import bundled_model_dir
+from affect_perception.ros.image_qos import RELIABILITIES
 from affect_perception.runtime.baseline import BaselineConfig
 from affect_perception.runtime.detection.base import BACKENDS, DetectorConfig
 from affect_perception.runtime.engine import DEFAULT_PROVIDERS
@@ -179,10 +180,11 @@ PARAMETERS: tuple[Param, ...] = (
           "JPEG or PNG) instead of image (sensor_msgs/Image)"),
     Param("qos_depth", 1, "queue depth of the image subscription; the worker only ever takes "
           "the newest frame", range=Range(1, 100)),
-    Param("image_reliability", "best_effort", "QoS reliability of the image subscription: "
-          "best_effort (sensor data, matches every camera driver) or reliable (needs a reliable "
-          "publisher; large raw images on the same machine arrive more completely)",
-          choices=("best_effort", "reliable")),
+    Param("image_reliability", "best_available", "QoS reliability of the image subscription: "
+          "best_available (reliable when every publisher of the topic is, best effort "
+          "otherwise; re-decided when the publishers change), best_effort (sensor data, "
+          "matches every camera driver) or reliable (needs a reliable publisher; large raw "
+          "images between processes arrive completely)", choices=RELIABILITIES),
     Param("publish_per_face", False, "also publish /humans/faces/<id>/affect per face and the "
           "ids on /humans/faces/tracked (ROS4HRI REP-155 layout)"),
     Param("publish_overlay", False, "publish ~/overlay (sensor_msgs/Image, rgb8): the frame with "
@@ -305,7 +307,7 @@ class NodeSettings:
     autostart: bool = True
     use_compressed: bool = False
     qos_depth: int = 1
-    image_reliability: str = "best_effort"
+    image_reliability: str = "best_available"
     publish_per_face: bool = False
     publish_overlay: bool = False
     values: dict[str, Any] = field(default_factory=dict)  # the ROS values it was built from

@@ -26,6 +26,7 @@ import cv2
 import numpy as np
 
 from affect_perception.child_process import stop_child
+from affect_perception.cli_errors import model_folder, output_folder
 from affect_perception.resources import bundled_model_dir, params_file
 
 # Clip settings of the default demo: short enough for a few minutes on a laptop CPU.
@@ -189,6 +190,9 @@ def run(args: argparse.Namespace) -> int:
         print("affect-perception demo: --seconds, --fps and --faces must be positive",
               file=sys.stderr)
         return 1
+    output_folder(args.out, "--out")
+    if args.model is not None:
+        model_folder(args.model, "--model")  # before anything is rendered
     args.out.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
     os.environ.setdefault("ROS_DOMAIN_ID", str(random.randint(1, 100)))

@@ -54,6 +54,11 @@ def _ament_share() -> list[Path]:
         return []
 
 
+def missing_model_files(folder: Path) -> list[str]:
+    """The model files (``encoder.onnx``, ``temporal.onnx``) that ``folder`` lacks."""
+    return [name for name in MODEL_FILES if not (folder / name).is_file()]
+
+
 def find(*relative: str, holding: tuple[str, ...] = (), what: str | None = None) -> Path:
     """The first ``<share>/<relative>`` that exists (and holds every name in ``holding``).
 

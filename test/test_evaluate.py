@@ -217,7 +217,7 @@ def truncated(path: Path, source: Path) -> Path:
     (odd_encoding, [], "encoding 'weird16' is not supported"),
     (truncated, [], "cannot be read"),
     (None, ["--labels", "short.txt"], "has 39 label rows but the bag has 40 frames"),
-    (None, ["--model", "missing"], "model folder missing does not exist"),
+    (None, ["--model", "missing"], "--model missing is not a folder"),
     (None, ["--topic", "/nope"], "has no image topic '/nope'"),
     (two_cameras, [], "has several image topics ['/left/image_raw', '/right/image_raw']"),
     (None, ["--record", "."], "--record . already exists"),

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from affect_perception.bench.machine import available_cores, machine_info
+from affect_perception.cli_errors import model_folder
 
 CPU = "CPUExecutionProvider"
 
@@ -232,6 +233,8 @@ def format_table(figures: dict[str, float], targets: dict[str, dict]) -> str:
 def _run_soak(args: argparse.Namespace) -> int:
     from affect_perception.bench.soak import soak
 
+    if args.model_dir is not None:
+        model_folder(args.model_dir, "--model-dir")
     with tempfile.TemporaryDirectory(prefix="affect_soak_") as tmp:
         model_dir = args.model_dir or _soak_model(Path(tmp))
         params = {"intra_op_threads": args.threads} if args.threads else {}

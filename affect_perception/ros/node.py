@@ -11,6 +11,7 @@ from :mod:`.diagnostics`. Topics, parameters and states are documented in docs/N
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 import threading
@@ -471,9 +472,35 @@ def _rclpy_reason(err: ParameterException, name: str) -> str:
     return text
 
 
+def usage() -> str:
+    """What ``--help`` prints: the command line and every parameter with its default."""
+    rows = "\n".join(f"  {p.name} ({p.type_name}, default {json.dumps(p.default)})"
+                     for p in PARAMETERS)
+    return (
+        f"usage: {NODE_NAME} [--help] [--ros-args [-p NAME:=VALUE] [--params-file FILE] "
+        "[-r image:=TOPIC] ...]\n\n"
+        "Camera images in (`image`, or `image/compressed` with use_compressed), the affect of "
+        "every tracked face out\n(~/affect, affect_perception/AffectStateArray), /diagnostics "
+        "once a second. A managed (lifecycle) node;\nwith autostart it configures and "
+        "activates itself. Topics and parameters: docs/NODE.md.\n\n"
+        f"  {NODE_NAME} --ros-args --params-file <share>/affect_perception/config/affect.yaml "
+        "-r image:=/camera/image_raw\n\n"
+        f"parameters:\n{rows}")
+
+
+def _wants_help(argv: list[str]) -> bool:
+    """``-h`` or ``--help`` among the arguments before ``--ros-args``."""
+    own = argv[:argv.index("--ros-args")] if "--ros-args" in argv else argv
+    return bool({"-h", "--help"} & set(own))
+
+
 def main(args: list[str] | None = None) -> int:
     """Run the node until SIGINT, SIGTERM or its shutdown transition; exit 0 then, or 2 when
-    the start-up configure (autostart) fails on a parameter or the model."""
+    the start-up configure (autostart) fails on a parameter or the model. ``--help`` prints
+    the usage and exits 0 without starting anything."""
+    if _wants_help(sys.argv[1:] if args is None else args):
+        print(usage())
+        return 0
     # ALL: rclpy turns SIGINT and SIGTERM into a shutdown, which ends spinning below
     rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.ALL)
     node = None

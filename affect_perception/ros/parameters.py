@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from affect_perception.labels import AU_NAMES
-from affect_perception.resources import bundled_model_dir
+from affect_perception.resources import bundled_model_dir, missing_model_files
 from affect_perception.ros.image_qos import RELIABILITIES
 from affect_perception.runtime.baseline import BaselineConfig
 from affect_perception.runtime.detection.base import BACKENDS, DetectorConfig
@@ -321,8 +321,7 @@ def resolve_model_dir(value: str) -> Path:
         except FileNotFoundError as err:
             raise ParameterError("model_dir", f"empty, and {err}") from None
     folder = Path(value).expanduser()
-    missing = [name for name in ("encoder.onnx", "temporal.onnx")
-               if not (folder / name).is_file()]
+    missing = missing_model_files(folder)
     if missing:
         raise ParameterError("model_dir", f"{folder} lacks {', '.join(missing)}; pass a folder "
                                           "made by `affect-perception export`")

@@ -46,6 +46,7 @@ from affect_perception.evaluation.replay import Replay, ReplayError
 from affect_perception.evaluation.report import finite_or_none, write_report
 from affect_perception.evaluation.score import TASK_METRICS
 from affect_perception.labels import EMI_NAMES
+from affect_perception.ros.parameters import default, node_pipeline_config
 from affect_perception.runtime.engine import ModelLoadError
 from affect_perception.runtime.image_decode import ImageDecodeError
 
@@ -59,10 +60,10 @@ TASK_KEYS: dict[str, tuple[str, ...]] = {
 # Tasks whose labels mark a missing value with a negative number the metric does not drop.
 NEGATIVE_MISSING = ("emi", "ah")
 LABEL_FORMATS = ("affwild2", "emi-csv", "ah")
-# onnxruntime intra-op threads in process: the batches (faces of one frame) are small, and
-# onnxruntime's all-core default spins idle threads (300 frames, 2 faces, 2 busy cores: 69 s
-# against 25 s with one thread).
-DEFAULT_THREADS = 1
+# onnxruntime intra-op threads in process: the node's (one: the batches, the faces of one
+# frame, are small, and onnxruntime's all-core default spins idle threads; 300 frames, 2 faces,
+# 2 busy cores: 69 s against 25 s with one thread).
+DEFAULT_THREADS = default("intra_op_threads")
 WARM_NOTE = ("scored only predictions with a warm window (window_fill >= window_size); "
              "pass --all-frames to score every frame")
 
@@ -205,10 +206,10 @@ def run_replay(args: argparse.Namespace, model_dir: Path, topic: str, msgtype: s
                                 rate=args.rate, threads=args.threads, progress=bar.update)
             return replay, None
         from affect_perception.evaluation.replay import replay_inprocess
-        from affect_perception.runtime.pipeline import AffectPipeline, PipelineConfig
+        from affect_perception.runtime.pipeline import AffectPipeline
 
-        pipeline = AffectPipeline(PipelineConfig(model_dir=model_dir,
-                                                 intra_op_threads=args.threads))
+        pipeline = AffectPipeline(node_pipeline_config(model_dir,
+                                                       intra_op_threads=args.threads))
         return replay_inprocess(frames, pipeline, progress=bar.update), pipeline.info.model_id
 
 

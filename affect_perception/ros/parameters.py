@@ -198,7 +198,7 @@ PARAMETERS: tuple[Param, ...] = (
           "cores are shared with other nodes)", range=THREADS),
     Param("max_faces", 4, "most faces processed per frame (the largest)",
           range=Range(1, 64)),
-    Param("detect_every", 1, "run the face detector every k frames; the tracker predicts the "
+    Param("detect_every", 2, "run the face detector every k frames; the tracker predicts the "
           "boxes in between (faster, slower to find new faces)", range=Range(1, 100)),
     Param("temporal_every", 1, "run the temporal model every k frames; faces reuse their last "
           "estimate in between (new faces are always computed)", range=Range(1, 100)),
@@ -326,6 +326,17 @@ def resolve_model_dir(value: str) -> Path:
         raise ParameterError("model_dir", f"{folder} lacks {', '.join(missing)}; pass a folder "
                                           "made by `affect-perception export`")
     return folder
+
+
+def default(name: str) -> Any:
+    """The node's default value of parameter ``name``."""
+    return BY_NAME[name].default
+
+
+def node_pipeline_config(model_dir: Path | str, **values: Any) -> PipelineConfig:
+    """The pipeline the node runs at its defaults, with ``values`` (parameter name -> ROS
+    value) changed: what ``bench`` and ``eval`` run, so all three share one set of defaults."""
+    return build_settings({"model_dir": str(model_dir), **values}).pipeline
 
 
 def build_settings(values: dict[str, Any]) -> NodeSettings:

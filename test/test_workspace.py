@@ -117,6 +117,12 @@ def test_installed_commands_run_with_the_bundled_files(workspace: Path, tmp_path
     scored = run(workspace, f"'{cli}' eval --bag bag --report report --all-frames", tmp_path)
     assert scored.returncode == 0, scored.stderr
     assert (tmp_path / "report" / "report.json").is_file()
+    shown = run(workspace, f"'{cli}' demo --seconds 1 --faces 1 --size 320x240 --out demo",
+                tmp_path)
+    assert shown.returncode == 0, shown.stdout[-2000:] + shown.stderr[-2000:]
+    share = workspace / "install" / PACKAGE / "share" / PACKAGE
+    assert f"model: {share / 'models' / 'demo'}" in shown.stdout
+    assert (tmp_path / "demo" / "overlay_strip.png").is_file()
 
 
 def test_installed_node_with_the_installed_params_answers_frames(

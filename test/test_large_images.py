@@ -90,6 +90,10 @@ def test_without_it_the_loss_shows_in_diagnostics(rclpy_init: None, tmp_path: Pa
     received = int(values["frames received"])
     assert answered < FRAMES and received < FRAMES, (answered, values)
     assert int(values[LOST_KEY]) > 0, values
+    warning = "frames are lost before they reach the node"
+    log = (tmp_path / "node.log").read_text()
+    assert warning in log and "FASTRTPS_DEFAULT_PROFILES_FILE=" in log  # the remedy, named
+    assert log.count(warning) <= 2  # throttled
 
 
 def test_best_available_follows_the_publishers(rclpy_init: None, tmp_path: Path) -> None:

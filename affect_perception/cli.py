@@ -1,7 +1,9 @@
 """`affect-perception` command line: one subcommand per job, each in the module that does it.
 
 Each subcommand module provides ``add_arguments(parser)`` and ``run(args) -> int``; only the
-chosen one is imported, so ``affect-perception score`` never pays for torch.
+chosen one is imported, so ``affect-perception score`` never pays for torch. An
+:class:`~affect_perception.cli_errors.InputError` raised by a subcommand, or an optional
+dependency that is not installed, ends the command with one line on stderr and exit status 2.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ import argparse
 import importlib
 import sys
 from types import ModuleType
+
+from affect_perception.cli_errors import EXIT_INPUT, InputError, missing_dependency, one_line
 
 # name -> (module implementing it, one-line help)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
@@ -29,14 +33,18 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
 
 
 def _load(command: str) -> ModuleType | None:
-    """Import a subcommand's module, or None while it is not implemented yet."""
+    """Import a subcommand's module, or None while it is not implemented yet.
+
+    Raises:
+        InputError: an optional dependency of the module is not installed.
+    """
     name = SUBCOMMANDS[command][0]
     try:
         return importlib.import_module(name)
     except ModuleNotFoundError as err:
         if err.name and name.startswith(err.name):
             return None
-        raise
+        raise missing_dependency(command, err) or err from None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -49,16 +57,23 @@ def main(argv: list[str] | None = None) -> int:
     parsers = {name: sub.add_parser(name, help=help_, description=help_)
                for name, (_, help_) in SUBCOMMANDS.items()}
     command = next((a for a in argv if not a.startswith("-")), None)
-    module = None
-    if command in SUBCOMMANDS:
-        module = _load(command)
-        if module is None:
-            print(f"affect-perception {command}: not implemented yet", file=sys.stderr)
-            return 2
-        module.add_arguments(parsers[command])
-    args = parser.parse_args(argv)
-    assert module is not None  # argparse exits on an unknown command
-    return int(module.run(args) or 0)
+    try:
+        module = None
+        if command in SUBCOMMANDS:
+            module = _load(command)
+            if module is None:
+                print(f"affect-perception {command}: not implemented yet", file=sys.stderr)
+                return 2
+            module.add_arguments(parsers[command])
+        args = parser.parse_args(argv)
+        assert module is not None  # argparse exits on an unknown command
+        try:
+            return int(module.run(args) or 0)
+        except ModuleNotFoundError as err:  # a dependency imported on the way
+            raise missing_dependency(command, err) or err from None
+    except InputError as err:
+        print(f"affect-perception {command}: error: {one_line(err)}", file=sys.stderr)
+        return EXIT_INPUT
 
 
 if __name__ == "__main__":

@@ -25,8 +25,9 @@ from typing import Any
 import cv2
 import numpy as np
 
-from affect_perception.bundled import bundled_model_dir
 from affect_perception.child_process import stop_child
+from affect_perception.cli_errors import model_folder, output_folder
+from affect_perception.resources import bundled_model_dir, params_file
 
 # Clip settings of the default demo: short enough for a few minutes on a laptop CPU.
 DEFAULT_SECONDS = 8.0
@@ -78,15 +79,6 @@ def _size(text: str) -> tuple[int, int]:
     except ValueError:
         raise argparse.ArgumentTypeError(f"size must be WIDTHxHEIGHT, got {text!r}") from None
     return width, height
-
-
-def params_file() -> Path:
-    """config/affect.yaml of this checkout, or of the installed package."""
-    for path in (Path(__file__).resolve().parents[1] / "config" / "affect.yaml",
-                 Path(sys.prefix) / "share" / "affect_perception" / "config" / "affect.yaml"):
-        if path.is_file():
-            return path
-    raise FileNotFoundError("config/affect.yaml not found: run scripts/setup.sh")
 
 
 def choose_model(args: argparse.Namespace) -> tuple[Path, bool]:
@@ -198,6 +190,9 @@ def run(args: argparse.Namespace) -> int:
         print("affect-perception demo: --seconds, --fps and --faces must be positive",
               file=sys.stderr)
         return 1
+    output_folder(args.out, "--out")
+    if args.model is not None:
+        model_folder(args.model, "--model")  # before anything is rendered
     args.out.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
     os.environ.setdefault("ROS_DOMAIN_ID", str(random.randint(1, 100)))

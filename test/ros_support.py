@@ -15,11 +15,14 @@ from affect_perception.child_process import stop_child
 REPO = Path(__file__).resolve().parents[1]
 
 
-def start_process(args: list[str], log_path: Path) -> subprocess.Popen:
-    """Start a child Python process (``python args...``) writing stdout and stderr to a file."""
+def start_process(args: list[str], log_path: Path,
+                  env: dict[str, str] | None = None) -> subprocess.Popen:
+    """Start a child Python process (``python args...``) writing stdout and stderr to a file;
+    ``env`` adds to (or replaces) this process's environment."""
     log = open(log_path, "wb")  # noqa: SIM115 - closed by stop_process
     proc = subprocess.Popen([sys.executable, *args], stdout=log, stderr=subprocess.STDOUT,
-                            cwd=REPO, env=os.environ.copy(), start_new_session=True)
+                            cwd=REPO, env={**os.environ, **(env or {})},
+                            start_new_session=True)
     proc.log_file = log  # type: ignore[attr-defined]
     return proc
 

@@ -155,7 +155,7 @@ def test_targets_and_table() -> None:
     lines = cli.format_table(figures, checks).splitlines()
     assert lines[0].split() == ["figure", "value", "target", "met"]
     assert lines[1].split() == ["streaming_speedup_w8", "4.5", ">=", "4", "yes"]
-    assert lines[2].split() == ["e2e_p99_ms_1face", "61", "<=", "50", "NO"]
+    assert lines[2].split() == ["e2e_p99_ms_1face", "61", "<=", "33", "NO"]
     assert lines[3].split() == ["encoder_ms", "5.25"]
 
 

@@ -10,7 +10,7 @@ import json
 import pytest
 
 from affect_perception import cli
-from affect_perception.bundled import bundled_model_dir
+from affect_perception.resources import bundled_model_dir
 
 # Scores the demo model is held to on the bag: (target, the task's name on the model card).
 TARGETS = {"va_ccc": (0.8, "VA"), "au_f1_mean": (0.8, "AU"), "emi_pearson_mean": (0.7, "EMI"),

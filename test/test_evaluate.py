@@ -217,7 +217,7 @@ def truncated(path: Path, source: Path) -> Path:
     (odd_encoding, [], "encoding 'weird16' is not supported"),
     (truncated, [], "cannot be read"),
     (None, ["--labels", "short.txt"], "has 39 label rows but the bag has 40 frames"),
-    (None, ["--model", "missing"], "model folder missing does not exist"),
+    (None, ["--model", "missing"], "--model missing is not a folder"),
     (None, ["--topic", "/nope"], "has no image topic '/nope'"),
     (two_cameras, [], "has several image topics ['/left/image_raw', '/right/image_raw']"),
     (None, ["--record", "."], "--record . already exists"),
@@ -311,7 +311,7 @@ def test_missing_bundled_model_asks_for_model(
     def absent() -> Path:
         raise FileNotFoundError("bundled model 'demo' not found in models/demo")
 
-    monkeypatch.setattr("affect_perception.bundled.bundled_model_dir", absent)
+    monkeypatch.setattr("affect_perception.resources.bundled_model_dir", absent)
     code, err = run_eval(capsys, "--bag", one_face_bag, "--report", tmp_path / "report")
     assert code == 2 and err.count("\n") == 1 and "--model" in err
 

@@ -53,7 +53,8 @@ def described(monkeypatch) -> list:
     """generate_launch_description() run against stand-ins; the list it returns."""
     classes = {
         "launch": ["LaunchDescription"],
-        "launch.actions": ["DeclareLaunchArgument"],
+        "launch.actions": ["DeclareLaunchArgument", "SetEnvironmentVariable"],
+        "launch.conditions": ["IfCondition"],
         "launch.substitutions": ["LaunchConfiguration", "PathJoinSubstitution"],
         "launch_ros.actions": ["Node"],
         "launch_ros.substitutions": ["FindPackageShare"],
@@ -87,8 +88,8 @@ def test_declared_arguments_are_the_table(described: list) -> None:
     declared = by_type(described, "DeclareLaunchArgument")
     table = constants()["ARGUMENTS"]
     assert [d.args[0] for d in declared] == [name for name, _, _ in table]
-    assert {"image", "compressed", "params_file", "namespace", "log_level",
-            "auto_activate"} <= {d.args[0] for d in declared}
+    assert {"image", "compressed", "params_file", "model_dir", "namespace", "log_level",
+            "auto_activate", "large_images_profile"} <= {d.args[0] for d in declared}
     assert all(d.kwargs["description"] for d in declared)
 
 
@@ -109,12 +110,25 @@ def test_node_runs_the_installed_executable_with_params_remaps_and_log_level(
     kw = node.kwargs
     assert (kw["package"], kw["executable"]) == ("affect_perception", "affect_perception_node")
     assert kw["parameters"] == [launch_config("params_file"),
-                                {"use_compressed": launch_config("compressed"),
+                                {"model_dir": launch_config("model_dir"),
+                                 "use_compressed": launch_config("compressed"),
                                  "autostart": launch_config("auto_activate")}]
     image = launch_config("image")
     assert kw["remappings"] == [("image", image), ("image/compressed", [image, "/compressed"])]
     assert kw["namespace"] == launch_config("namespace")
     assert kw["arguments"] == ["--ros-args", "--log-level", launch_config("log_level")]
+
+
+def test_the_large_images_profile_is_set_for_what_it_launches_unless_turned_off(
+        described: list) -> None:
+    (profile,) = by_type(described, "SetEnvironmentVariable")
+    name, value = profile.args
+    assert name == "FASTRTPS_DEFAULT_PROFILES_FILE"
+    share, *parts = value.args[0]
+    assert share.args == ("affect_perception",) and (REPO / Path(*parts)).is_file()
+    assert profile.kwargs["condition"].args == (launch_config("large_images_profile"),)
+    assert described.index(profile) < len(described) - 1  # before the node
+    assert type(described[-1]).__name__ == "Node"
 
 
 def test_executable_is_a_console_script_and_a_ros2_run_launcher() -> None:

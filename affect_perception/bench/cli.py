@@ -16,6 +16,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from affect_perception.bench.machine import available_cores, machine_info
+from affect_perception.cli_errors import InputError, model_folder
+from affect_perception.ros.parameters import default
 
 CPU = "CPUExecutionProvider"
 
@@ -24,8 +26,8 @@ TARGETS: dict[str, tuple[str, float]] = {
     "streaming_speedup_w8": (">=", 4.0),
     "ort_speedup_vs_torch": (">=", 1.0),
     "e2e_fps_1face": (">=", 25.0),
-    "e2e_p99_ms_1face": ("<=", 50.0),
-    "e2e_fps_4faces": (">=", 12.0),
+    "e2e_p99_ms_1face": ("<=", 33.0),  # at 30 fps input, the node's defaults (issue 17)
+    "e2e_fps_4faces": (">=", 25.0),
 }
 # (timed repeats per variant, seconds per end-to-end run, backbone batches) in quick and
 # full runs; a quick run leaves out batch 4 of the backbones (torch's slowest part by far on a
@@ -46,16 +48,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="onnxruntime execution providers in order of preference (default: "
                              "CPU only; e.g. TensorrtExecutionProvider CUDAExecutionProvider "
                              "CPUExecutionProvider)")
-    parser.add_argument("--threads", type=int, default=None,
-                        help="intra-op threads for onnxruntime and torch (default: all cores "
-                             "this process may use, as intra_op_threads 0; the node's default "
-                             "is 1)")
-    parser.add_argument("--detect-every", type=int, default=1,
-                        help="end-to-end runs: the node's detect_every")
-    parser.add_argument("--temporal-every", type=int, default=1,
-                        help="end-to-end runs: the node's temporal_every")
-    parser.add_argument("--detector-variant", choices=("back", "front"), default="back",
-                        help="end-to-end runs: the node's detector.variant")
+    # the node's defaults (affect_perception.ros.parameters), so `bench` measures what runs
+    parser.add_argument("--threads", type=int, default=default("intra_op_threads"),
+                        help="intra-op threads for onnxruntime and torch (default: the node's "
+                             f"intra_op_threads, {default('intra_op_threads')}; 0: all cores "
+                             "this process may use)")
+    parser.add_argument("--detect-every", type=int, default=default("detect_every"),
+                        help="end-to-end runs: the node's detect_every (default "
+                             f"{default('detect_every')})")
+    parser.add_argument("--temporal-every", type=int, default=default("temporal_every"),
+                        help="end-to-end runs: the node's temporal_every (default "
+                             f"{default('temporal_every')})")
+    parser.add_argument("--detector-variant", choices=("back", "front"),
+                        default=default("detector.variant"),
+                        help="end-to-end runs: the node's detector.variant (default "
+                             f"{default('detector.variant')})")
     parser.add_argument("--skip", nargs="+", default=[], metavar="SECTION",
                         choices=("streaming", "runtimes", "flops", "backbones", "e2e"),
                         help="sections to leave out")
@@ -77,9 +84,9 @@ def run(args: argparse.Namespace) -> int:
     """
     if args.soak is not None:
         return _run_soak(args)
+    if args.threads < 0:
+        raise InputError(f"--threads must be >= 0, got {args.threads}")
     threads = args.threads or available_cores()
-    if threads < 1:
-        raise SystemExit(f"--threads must be >= 1, got {args.threads}")
     providers = tuple(args.providers)
     repeats, seconds, batches = QUICK if args.quick else FULL
     results: dict[str, object] = {
@@ -232,6 +239,8 @@ def format_table(figures: dict[str, float], targets: dict[str, dict]) -> str:
 def _run_soak(args: argparse.Namespace) -> int:
     from affect_perception.bench.soak import soak
 
+    if args.model_dir is not None:
+        model_folder(args.model_dir, "--model-dir")
     with tempfile.TemporaryDirectory(prefix="affect_soak_") as tmp:
         model_dir = args.model_dir or _soak_model(Path(tmp))
         params = {"intra_op_threads": args.threads} if args.threads else {}
@@ -250,7 +259,7 @@ def _run_soak(args: argparse.Namespace) -> int:
 
 
 def _soak_model(work: Path) -> Path:
-    from affect_perception.bundled import bundled_model_dir
+    from affect_perception.resources import bundled_model_dir
 
     try:
         return bundled_model_dir()

@@ -23,7 +23,7 @@ import numpy as np
 
 from affect_perception.bench.memory import peak_rss_mib
 from affect_perception.ros.frame_worker import FrameWorker
-from affect_perception.runtime.detection.base import DetectorConfig
+from affect_perception.ros.parameters import default, node_pipeline_config
 from affect_perception.runtime.image_decode import decode_image, encode_image
 from affect_perception.runtime.pipeline import AffectPipeline, PipelineConfig
 
@@ -39,16 +39,17 @@ WARMUP_S = 2.0
 
 @dataclass
 class Stream:
-    """Knobs of one end-to-end run (the node's parameters of the same names)."""
+    """Knobs of one end-to-end run (the node's parameters of the same names, defaults
+    included; the providers are the CPU's, where the node tries the GPU's first)."""
 
     faces: int = 1
     seconds: float = 10.0
     fps: float = 30.0
-    threads: int = 0
-    detect_every: int = 1
-    temporal_every: int = 1
-    detector_variant: str = "back"
-    detector_downscale: float = 0.0
+    threads: int = default("intra_op_threads")
+    detect_every: int = default("detect_every")
+    temporal_every: int = default("temporal_every")
+    detector_variant: str = default("detector.variant")
+    detector_downscale: float = default("detector.downscale")
     providers: tuple[str, ...] = ("CPUExecutionProvider",)
 
 
@@ -61,13 +62,18 @@ def render_frames(faces: int, count: int = RENDERED_FRAMES) -> list[tuple[int, b
     return encoded + encoded[::-1]
 
 
+def stream_config(model_dir: Path, stream: Stream) -> PipelineConfig:
+    """The node's pipeline configuration with the knobs in ``stream``."""
+    return node_pipeline_config(
+        model_dir, providers=list(stream.providers), intra_op_threads=stream.threads,
+        detect_every=stream.detect_every, temporal_every=stream.temporal_every,
+        **{"detector.variant": stream.detector_variant,
+           "detector.downscale": float(stream.detector_downscale)})
+
+
 def pipeline_for(model_dir: Path, stream: Stream) -> AffectPipeline:
     """The pipeline with the node's defaults except the knobs in ``stream``."""
-    return AffectPipeline(PipelineConfig(
-        model_dir=model_dir, providers=stream.providers, intra_op_threads=stream.threads,
-        detect_every=stream.detect_every, temporal_every=stream.temporal_every,
-        detector=DetectorConfig(variant=stream.detector_variant,
-                                downscale=stream.detector_downscale)))
+    return AffectPipeline(stream_config(model_dir, stream))
 
 
 def run_stream(pipeline: AffectPipeline, stream: Stream) -> dict[str, object]:

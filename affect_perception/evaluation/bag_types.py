@@ -2,29 +2,14 @@
 
 from __future__ import annotations
 
-import sys
 from functools import cache
-from pathlib import Path
 
 from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 from rosbags.typesys.store import Typestore
 
-MESSAGES = ("AffectState", "AffectStateArray")
+from affect_perception.resources import MESSAGES, msg_dir
+
 TYPE_PREFIX = "affect_perception/msg/"
-
-
-def msg_dir() -> Path:
-    """The folder holding the .msg files: this checkout's ``msg/`` or the installed share."""
-    candidates = (
-        Path(__file__).resolve().parents[2] / "msg",
-        Path(sys.prefix) / "share" / "affect_perception" / "msg",
-    )
-    for folder in candidates:
-        if all((folder / f"{name}.msg").is_file() for name in MESSAGES):
-            return folder
-    raise FileNotFoundError(
-        "affect_perception .msg files not found in " + ", ".join(map(str, candidates))
-        + ": run the set-up (scripts/setup.sh) or colcon build")
 
 
 @cache

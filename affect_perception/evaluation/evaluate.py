@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from affect_perception.cli_errors import InputError, existing_path, model_folder, output_folder
 from affect_perception.evaluation import labels_io
 from affect_perception.evaluation.align import (
     MIN_IOU,
@@ -45,7 +46,8 @@ from affect_perception.evaluation.replay import Replay, ReplayError
 from affect_perception.evaluation.report import finite_or_none, write_report
 from affect_perception.evaluation.score import TASK_METRICS
 from affect_perception.labels import EMI_NAMES
-from affect_perception.runtime.engine import ENCODER_FILE, TEMPORAL_FILE, ModelLoadError
+from affect_perception.ros.parameters import default, node_pipeline_config
+from affect_perception.runtime.engine import ModelLoadError
 from affect_perception.runtime.image_decode import ImageDecodeError
 
 # Report keys of each task's scores, None when the task cannot be scored.
@@ -58,15 +60,15 @@ TASK_KEYS: dict[str, tuple[str, ...]] = {
 # Tasks whose labels mark a missing value with a negative number the metric does not drop.
 NEGATIVE_MISSING = ("emi", "ah")
 LABEL_FORMATS = ("affwild2", "emi-csv", "ah")
-# onnxruntime intra-op threads in process: the batches (faces of one frame) are small, and
-# onnxruntime's all-core default spins idle threads (300 frames, 2 faces, 2 busy cores: 69 s
-# against 25 s with one thread).
-DEFAULT_THREADS = 1
+# onnxruntime intra-op threads in process: the node's (one: the batches, the faces of one
+# frame, are small, and onnxruntime's all-core default spins idle threads; 300 frames, 2 faces,
+# 2 busy cores: 69 s against 25 s with one thread).
+DEFAULT_THREADS = default("intra_op_threads")
 WARM_NOTE = ("scored only predictions with a warm window (window_fill >= window_size); "
              "pass --all-frames to score every frame")
 
 
-class EvalError(ValueError):
+class EvalError(InputError):
     """An eval input that cannot be used; the message says what to do."""
 
 
@@ -126,18 +128,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def resolve_model(path: Path | None) -> Path:
     """The model folder to use: ``path``, or the bundled demo model."""
     if path is None:
-        from affect_perception.bundled import bundled_model_dir
+        from affect_perception.resources import bundled_model_dir
 
         try:
             return bundled_model_dir()
         except FileNotFoundError as err:
             raise EvalError(f"{err} (with --model DIR)") from None
-    missing = [name for name in (ENCODER_FILE, TEMPORAL_FILE) if not (path / name).is_file()]
-    if not path.is_dir() or missing:
-        what = "does not exist" if not path.is_dir() else f"lacks {', '.join(missing)}"
-        raise EvalError(f"model folder {path} {what}; pass a folder made by "
-                        "`affect-perception export`")
-    return path
+    return model_folder(path, "--model")
 
 
 def _frame_task(path: Path) -> str:
@@ -209,10 +206,10 @@ def run_replay(args: argparse.Namespace, model_dir: Path, topic: str, msgtype: s
                                 rate=args.rate, threads=args.threads, progress=bar.update)
             return replay, None
         from affect_perception.evaluation.replay import replay_inprocess
-        from affect_perception.runtime.pipeline import AffectPipeline, PipelineConfig
+        from affect_perception.runtime.pipeline import AffectPipeline
 
-        pipeline = AffectPipeline(PipelineConfig(model_dir=model_dir,
-                                                 intra_op_threads=args.threads))
+        pipeline = AffectPipeline(node_pipeline_config(model_dir,
+                                                       intra_op_threads=args.threads))
         return replay_inprocess(frames, pipeline, progress=bar.update), pipeline.info.model_id
 
 
@@ -302,6 +299,9 @@ def check_inputs(args: argparse.Namespace) -> Inputs:
     """Check everything that can be wrong before any model runs."""
     if not 0 < args.min_iou <= 1:
         raise EvalError(f"--min-iou must lie in (0, 1], got {args.min_iou}")
+    output_folder(args.report, "--report")
+    for path in args.labels or []:
+        existing_path(path, "--labels")
     if args.threads < 0 or args.rate <= 0:
         raise EvalError(f"--threads must be >= 0 and --rate > 0, got {args.threads} and "
                         f"{args.rate}")
@@ -386,7 +386,7 @@ def run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("affect-perception eval: interrupted", file=sys.stderr)
         return 130
-    except (EvalError, BagError, labels_io.LabelFileError, ModelLoadError, ImageDecodeError,
+    except (InputError, BagError, labels_io.LabelFileError, ModelLoadError, ImageDecodeError,
             ReplayError) as err:
         print(f"affect-perception eval: error: {_one_line(err)}", file=sys.stderr)
         return 2

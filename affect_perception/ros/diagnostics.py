@@ -20,6 +20,8 @@ RATE_WINDOW_S = 5.0
 NO_INPUT_S = 3.0
 # Share of the input frames dropped (the worker too slow for the camera) that warns.
 DROP_WARN_FRACTION = 0.2
+# Share of the source's frames lost before reaching the node (stamp gaps) that warns.
+LOSS_WARN_FRACTION = 0.01
 
 
 class CounterRate:
@@ -56,6 +58,8 @@ class Health:
         model_id: the model's id; topic: the image topic subscribed to.
         state: the node's lifecycle state (``active`` or ``inactive``).
         reliable: faces in the last processed frame whose estimate is reliable.
+        lost, lost_rate: frames estimated lost before they reached the node (gaps in the
+            source stamps), in total and per second over the last window.
     """
 
     received: int
@@ -79,6 +83,8 @@ class Health:
     topic: str
     state: str = "active"
     reliable: int = 0
+    lost: int = 0
+    lost_rate: float = 0.0
 
 
 def assess(health: Health) -> tuple[bytes, str]:
@@ -98,6 +104,9 @@ def assess(health: Health) -> tuple[bytes, str]:
     if health.drop_rate > DROP_WARN_FRACTION * health.input_rate > 0:
         problems.append((warn, f"processing {health.output_rate:.1f} of "
                                f"{health.input_rate:.1f} frames/s"))
+    if health.lost_rate > LOSS_WARN_FRACTION * (health.input_rate + health.lost_rate):
+        problems.append((warn, f"{health.lost_rate:.1f} frames/s lost before reaching the node "
+                               "(large raw images: see the Fast DDS profile in docs/NODE.md)"))
     if not problems:
         return ok, f"{health.output_rate:.1f} frames/s, {health.faces} faces"
     return max(level for level, _ in problems), "; ".join(text for _, text in problems)
@@ -128,6 +137,8 @@ def health_values(health: Health) -> list[tuple[str, str]]:
         ("image topic", health.topic),
         ("lifecycle state", health.state),
         ("reliable faces", str(health.reliable)),
+        ("frames lost before arrival (estimate)", str(health.lost)),
+        ("lost rate (Hz)", _number(health.lost_rate)),
     ]
 
 

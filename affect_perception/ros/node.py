@@ -11,6 +11,7 @@ from :mod:`.diagnostics`. Topics, parameters and states are documented in docs/N
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 import threading
@@ -22,13 +23,13 @@ from diagnostic_msgs.msg import DiagnosticArray
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.exceptions import ParameterException
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
-from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from rclpy.signals import SignalHandlerOptions
 from rclpy.task import Future
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import String
 
 from affect_perception.msg import AffectState, AffectStateArray
+from affect_perception.resources import DDS_PROFILE, ResourceNotFoundError, dds_profile
 from affect_perception.ros.conversions import (
     TRACKED_TOPIC,
     face_token,
@@ -39,7 +40,9 @@ from affect_perception.ros.conversions import (
     tracked_ids_text,
 )
 from affect_perception.ros.diagnostics import CounterRate, Health, diagnostic_array
+from affect_perception.ros.frame_loss import StampGapLoss
 from affect_perception.ros.frame_worker import FrameWorker
+from affect_perception.ros.image_qos import image_qos, publishers_reliable, wants_reliable
 from affect_perception.ros.parameters import (
     BY_NAME,
     PARAMETERS,
@@ -62,6 +65,8 @@ from affect_perception.visualize.overlay import draw_overlay
 NODE_NAME = "affect_perception_node"
 # Seconds between two log lines about bad frames (each kind is throttled on its own).
 LOG_THROTTLE_S = 5.0
+# Seconds between two log lines about frames lost before they reached the node.
+LOSS_LOG_THROTTLE_S = 30.0
 # Seconds between two /diagnostics messages.
 DIAGNOSTICS_PERIOD_S = 1.0
 # Longest wait for the worker to finish its frame at deactivation or cleanup, in seconds.
@@ -106,6 +111,7 @@ class AffectPerceptionNode(LifecycleNode):
         self.pipeline: AffectPipeline | None = None
         self._worker: FrameWorker[Any] | None = None
         self._subscription: Any = None
+        self._reliable = False  # the image subscription's reliability
         self._outputs: dict[str, Any] = {}  # ~/affect, ~/overlay, tracked ids, diagnostics
         self._face_pubs: dict[str, Any] = {}
         self._timer: Any = None
@@ -168,20 +174,36 @@ class AffectPerceptionNode(LifecycleNode):
         with self._lock:
             self.pipeline.reset()  # a face seen before a deactivation starts a new track
             self._active = True
-        compressed = self.settings.use_compressed
-        reliable = self.settings.image_reliability == "reliable"
-        qos = QoSProfile(history=qos_profile_sensor_data.history,
-                         depth=self.settings.qos_depth,
-                         reliability=(ReliabilityPolicy.RELIABLE if reliable
-                                      else qos_profile_sensor_data.reliability),
-                         durability=qos_profile_sensor_data.durability)
-        self._subscription = self.create_subscription(
-            CompressedImage if compressed else Image, self._image_topic(), self._on_image, qos)
+        self._subscribe(self._wanted_reliability())
         self.get_logger().info(
             f"active: listening on {self._subscription.topic_name} "
-            f"({'compressed' if compressed else 'raw'}), publishing "
+            f"({'compressed' if self.settings.use_compressed else 'raw'}, "
+            f"{'reliable' if self._reliable else 'best effort'}), publishing "
             f"{self._outputs['affect'].topic_name}")
         return SUCCESS
+
+    def _wanted_reliability(self) -> bool:
+        """Subscribe reliably? (``image_reliability`` and the topic's publishers now)."""
+        return wants_reliable(self.settings.image_reliability, publishers_reliable(
+            self, self.resolve_topic_name(self._image_topic())))
+
+    def _subscribe(self, reliable: bool) -> None:
+        """(Re)create the image subscription with the given reliability."""
+        self._unsubscribe()
+        self._reliable = reliable
+        self._subscription = self.create_subscription(
+            CompressedImage if self.settings.use_compressed else Image, self._image_topic(),
+            self._on_image, image_qos(self.settings.qos_depth, reliable))
+
+    def _follow_publishers(self) -> None:
+        """best_available: resubscribe when the publishers now call for the other reliability."""
+        if not self._active or self.settings.image_reliability != "best_available":
+            return
+        reliable = self._wanted_reliability()
+        if reliable != self._reliable:
+            self._subscribe(reliable)
+            self.get_logger().info(f"image publishers changed: now subscribed "
+                                   f"{'reliably' if reliable else 'best effort'}")
 
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
         """Stop processing; the models stay loaded."""
@@ -243,10 +265,11 @@ class AffectPerceptionNode(LifecycleNode):
         """Counters and figures of the diagnostics, from zero (each configure starts anew)."""
         self._decode_errors = 0
         self._last_input = float("-inf")
+        self._loss = StampGapLoss()
         self._latency = (float("nan"), float("nan"))
         self._faces = (0, 0, 0)  # faces, warm and reliable faces in the last frame
         self._rates = {name: CounterRate() for name in
-                       ("received", "handled", "dropped", "decode_errors", "failed")}
+                       ("received", "handled", "dropped", "decode_errors", "failed", "lost")}
 
     def _release(self) -> None:
         """Undo `_configure` (and `on_activate`), whatever part of it was done."""
@@ -279,6 +302,14 @@ class AffectPerceptionNode(LifecycleNode):
 
     def _on_image(self, msg: Image | CompressedImage) -> None:
         self._last_input = time.monotonic()
+        if self._loss.add(stamp_to_seconds(msg.header.stamp)):
+            self.get_logger().warning(
+                f"frames are lost before they reach the node: about {self._loss.lost} of "
+                f"{self._loss.seen + self._loss.lost} so far (gaps in the image stamps). For "
+                "large raw images, export FASTRTPS_DEFAULT_PROFILES_FILE="
+                f"{_dds_profile_text()} for the camera driver and this node, or use a reliable "
+                "publisher or compressed images (docs/NODE.md)",
+                throttle_duration_sec=LOSS_LOG_THROTTLE_S)
         self._worker.submit(msg)
 
     def _process(self, msg: Image | CompressedImage) -> None:
@@ -339,11 +370,12 @@ class AffectPerceptionNode(LifecycleNode):
         """Timer, while configured: one DiagnosticArray with the counters and the state."""
         if self._worker is None:
             return
+        self._follow_publishers()
         now = time.monotonic()
         counts = self._worker.counts()
         totals = {"received": counts.received, "handled": counts.handled,
                   "dropped": counts.dropped, "decode_errors": self._decode_errors,
-                  "failed": counts.failed}
+                  "failed": counts.failed, "lost": self._loss.lost}
         rates = {name: self._rates[name].update(total, now) for name, total in totals.items()}
         faces, warm, reliable = self._faces
         health = Health(
@@ -359,7 +391,8 @@ class AffectPerceptionNode(LifecycleNode):
             provider=self.pipeline.engine.active_provider,
             model_id=self.pipeline.info.model_id,
             topic=self.resolve_topic_name(self._image_topic()),
-            state="active" if self._active else "inactive", reliable=reliable)
+            state="active" if self._active else "inactive", reliable=reliable,
+            lost=self._loss.lost, lost_rate=rates["lost"])
         self._outputs["diagnostics"].publish(diagnostic_array(
             health, self.get_fully_qualified_name(), self.get_clock().now().to_msg()))
 
@@ -411,6 +444,14 @@ class AffectPerceptionNode(LifecycleNode):
         self.destroy_node()
 
 
+def _dds_profile_text() -> str:
+    """Where the shipped Fast DDS profile is, for a log line."""
+    try:
+        return str(dds_profile())
+    except ResourceNotFoundError:
+        return "<share>/affect_perception/" + "/".join(DDS_PROFILE)
+
+
 def _load_pipeline(settings: NodeSettings) -> AffectPipeline:
     """The pipeline, with model and detector files that fail to load blamed on their
     parameter."""
@@ -431,9 +472,35 @@ def _rclpy_reason(err: ParameterException, name: str) -> str:
     return text
 
 
+def usage() -> str:
+    """What ``--help`` prints: the command line and every parameter with its default."""
+    rows = "\n".join(f"  {p.name} ({p.type_name}, default {json.dumps(p.default)})"
+                     for p in PARAMETERS)
+    return (
+        f"usage: {NODE_NAME} [--help] [--ros-args [-p NAME:=VALUE] [--params-file FILE] "
+        "[-r image:=TOPIC] ...]\n\n"
+        "Camera images in (`image`, or `image/compressed` with use_compressed), the affect of "
+        "every tracked face out\n(~/affect, affect_perception/AffectStateArray), /diagnostics "
+        "once a second. A managed (lifecycle) node;\nwith autostart it configures and "
+        "activates itself. Topics and parameters: docs/NODE.md.\n\n"
+        f"  {NODE_NAME} --ros-args --params-file <share>/affect_perception/config/affect.yaml "
+        "-r image:=/camera/image_raw\n\n"
+        f"parameters:\n{rows}")
+
+
+def _wants_help(argv: list[str]) -> bool:
+    """``-h`` or ``--help`` among the arguments before ``--ros-args``."""
+    own = argv[:argv.index("--ros-args")] if "--ros-args" in argv else argv
+    return bool({"-h", "--help"} & set(own))
+
+
 def main(args: list[str] | None = None) -> int:
     """Run the node until SIGINT, SIGTERM or its shutdown transition; exit 0 then, or 2 when
-    the start-up configure (autostart) fails on a parameter or the model."""
+    the start-up configure (autostart) fails on a parameter or the model. ``--help`` prints
+    the usage and exits 0 without starting anything."""
+    if _wants_help(sys.argv[1:] if args is None else args):
+        print(usage())
+        return 0
     # ALL: rclpy turns SIGINT and SIGTERM into a shutdown, which ends spinning below
     rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.ALL)
     node = None

@@ -21,8 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from affect_perception.bundled import bundled_model_dir
 from affect_perception.labels import AU_NAMES
+from affect_perception.resources import bundled_model_dir, missing_model_files
+from affect_perception.ros.image_qos import RELIABILITIES
 from affect_perception.runtime.baseline import BaselineConfig
 from affect_perception.runtime.detection.base import BACKENDS, DetectorConfig
 from affect_perception.runtime.engine import DEFAULT_PROVIDERS
@@ -179,10 +180,11 @@ PARAMETERS: tuple[Param, ...] = (
           "JPEG or PNG) instead of image (sensor_msgs/Image)"),
     Param("qos_depth", 1, "queue depth of the image subscription; the worker only ever takes "
           "the newest frame", range=Range(1, 100)),
-    Param("image_reliability", "best_effort", "QoS reliability of the image subscription: "
-          "best_effort (sensor data, matches every camera driver) or reliable (needs a reliable "
-          "publisher; large raw images on the same machine arrive more completely)",
-          choices=("best_effort", "reliable")),
+    Param("image_reliability", "best_available", "QoS reliability of the image subscription: "
+          "best_available (reliable when every publisher of the topic is, best effort "
+          "otherwise; re-decided when the publishers change), best_effort (sensor data, "
+          "matches every camera driver) or reliable (needs a reliable publisher; large raw "
+          "images between processes arrive completely)", choices=RELIABILITIES),
     Param("publish_per_face", False, "also publish /humans/faces/<id>/affect per face and the "
           "ids on /humans/faces/tracked (ROS4HRI REP-155 layout)"),
     Param("publish_overlay", False, "publish ~/overlay (sensor_msgs/Image, rgb8): the frame with "
@@ -196,7 +198,7 @@ PARAMETERS: tuple[Param, ...] = (
           "cores are shared with other nodes)", range=THREADS),
     Param("max_faces", 4, "most faces processed per frame (the largest)",
           range=Range(1, 64)),
-    Param("detect_every", 1, "run the face detector every k frames; the tracker predicts the "
+    Param("detect_every", 2, "run the face detector every k frames; the tracker predicts the "
           "boxes in between (faster, slower to find new faces)", range=Range(1, 100)),
     Param("temporal_every", 1, "run the temporal model every k frames; faces reuse their last "
           "estimate in between (new faces are always computed)", range=Range(1, 100)),
@@ -305,7 +307,7 @@ class NodeSettings:
     autostart: bool = True
     use_compressed: bool = False
     qos_depth: int = 1
-    image_reliability: str = "best_effort"
+    image_reliability: str = "best_available"
     publish_per_face: bool = False
     publish_overlay: bool = False
     values: dict[str, Any] = field(default_factory=dict)  # the ROS values it was built from
@@ -319,12 +321,22 @@ def resolve_model_dir(value: str) -> Path:
         except FileNotFoundError as err:
             raise ParameterError("model_dir", f"empty, and {err}") from None
     folder = Path(value).expanduser()
-    missing = [name for name in ("encoder.onnx", "temporal.onnx")
-               if not (folder / name).is_file()]
+    missing = missing_model_files(folder)
     if missing:
         raise ParameterError("model_dir", f"{folder} lacks {', '.join(missing)}; pass a folder "
                                           "made by `affect-perception export`")
     return folder
+
+
+def default(name: str) -> Any:
+    """The node's default value of parameter ``name``."""
+    return BY_NAME[name].default
+
+
+def node_pipeline_config(model_dir: Path | str, **values: Any) -> PipelineConfig:
+    """The pipeline the node runs at its defaults, with ``values`` (parameter name -> ROS
+    value) changed: what ``bench`` and ``eval`` run, so all three share one set of defaults."""
+    return build_settings({"model_dir": str(model_dir), **values}).pipeline
 
 
 def build_settings(values: dict[str, Any]) -> NodeSettings:

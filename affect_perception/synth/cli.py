@@ -11,7 +11,9 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from pathlib import Path
 
+from affect_perception.cli_errors import output_folder
 from affect_perception.synth.dataset import DatasetConfig, write_dataset
 from affect_perception.synth.strip import STRIP_SEED, save_strip
 
@@ -49,6 +51,8 @@ def run(args: argparse.Namespace) -> int:
     if not args.out and not args.strip:
         raise SystemExit("affect-perception synth: give --out DIR (a dataset) and/or "
                          "--strip PNG (a picture)")
+    if args.out:
+        output_folder(Path(args.out), "--out")
     if args.strip:
         seed = STRIP_SEED if args.seed is None else args.seed
         print(f"wrote {save_strip(args.strip, seed)}")

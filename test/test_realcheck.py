@@ -12,10 +12,10 @@ from pathlib import Path
 import cv2
 import pytest
 
-from affect_perception.bundled import bundled_model_dir
 from affect_perception.realfaces import checkset
 from affect_perception.realfaces.realcheck import CHECK_THRESHOLD, detection_recall
 from affect_perception.realfaces.report import CARD_BEGIN, EVIDENCE_KEY
+from affect_perception.resources import bundled_model_dir
 
 # Photos measured in the CI run: the two scikit-image stills and one group photo (three
 # faces, the fewest a Spearman correlation is computed over is met with five).
@@ -109,7 +109,7 @@ def test_write_model_adds_evidence_once(report_dir: Path, model_copy: Path) -> N
 @pytest.mark.parametrize(("args", "message"), [
     (["--photos", "nobody"], "unknown check-set photos"),
     (["--clip-kinds", "spin"], "unknown clip kinds"),
-    (["--model", "{tmp}/missing"], "not a model folder"),
+    (["--model", "{tmp}/missing"], "is not a folder"),
 ])
 def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, args: list[str], message: str) -> None:
     result = _realcheck("--out", str(tmp_path), *(a.format(tmp=tmp_path) for a in args))

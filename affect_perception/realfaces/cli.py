@@ -9,9 +9,9 @@ folder (model.json ``real_face_evidence`` and a MODEL_CARD.md section). Needs th
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
+from affect_perception.cli_errors import InputError, model_folder, output_folder
 from affect_perception.realfaces.checkset import PHOTOS
 from affect_perception.realfaces.clips import CLIP_KINDS
 
@@ -43,26 +43,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the check; a bad input gives one line on stderr and exit code 2."""
-    from affect_perception.bundled import bundled_model_dir
+    """Run the check; a bad input raises InputError (one line on stderr, exit code 2)."""
     from affect_perception.realfaces.realcheck import RealcheckConfig, run_realcheck
     from affect_perception.realfaces.report import write_report, write_to_model
+    from affect_perception.resources import bundled_model_dir
 
     try:
-        model_dir = args.model if args.model is not None else bundled_model_dir()
-        if not (Path(model_dir) / "model.json").is_file():
-            raise FileNotFoundError(f"{model_dir} is not a model folder (no model.json)")
+        out = output_folder(args.out, "--out")
+        model_dir = (bundled_model_dir() if args.model is None
+                     else model_folder(args.model, "--model"))
         config = RealcheckConfig(
             model_dir=Path(model_dir), photos=args.photos, clip_photos=args.clip_photos,
             clip_kinds=args.clip_kinds, frames=args.frames, seed=args.seed,
             teachers=not args.no_teachers, threads=args.threads)
         report, faces, photos = run_realcheck(config)
-        paths = write_report(report, faces, photos, args.out)
+        paths = write_report(report, faces, photos, out)
         if args.write_model:
             write_to_model(report, Path(model_dir))
     except (ValueError, OSError) as err:
-        print(f"affect-perception realcheck: error: {str(err).splitlines()[0]}", file=sys.stderr)
-        return 2
+        raise InputError(str(err)) from None
     group = report["detection"]["check_threshold"]
     print(f"{report['faces']} faces; group photos: {group['group_found']}/"
           f"{group['group_faces']} found; id churn {report['ids']['churn']}; still-face "

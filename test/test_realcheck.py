@@ -39,7 +39,8 @@ def model_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def report_dir(model_copy: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("realcheck")
     result = _realcheck("--model", str(model_copy), "--out", str(out), "--photos", PHOTOS,
-                        "--frames", str(FRAMES), "--write-model")
+                        "--clip-photos", "astronaut,camera", "--frames", str(FRAMES),
+                        "--write-model")
     assert result.returncode == 0, result.stderr
     return out
 
@@ -100,7 +101,8 @@ def test_write_model_adds_evidence_once(report_dir: Path, model_copy: Path) -> N
     assert info["window"] and info["model_id"]  # the rest of model.json is kept
     # a second run replaces the model card's section instead of adding one
     again = _realcheck("--model", str(model_copy), "--out", str(report_dir / "again"),
-                       "--photos", "astronaut", "--clip-kinds", "still", "--frames", "12",
+                       "--photos", "astronaut", "--clip-photos", "astronaut", "--clip-kinds",
+                       "still", "--frames", "12",
                        "--no-teachers", "--write-model")
     assert again.returncode == 0, again.stderr
     assert (model_copy / "MODEL_CARD.md").read_text().count(CARD_BEGIN) == 1

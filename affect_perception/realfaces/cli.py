@@ -28,8 +28,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, required=True, help="folder for the report")
     parser.add_argument("--photos", type=_names, default=PHOTOS,
                         help=f"comma-separated check-set photos (default all: {','.join(PHOTOS)})")
-    parser.add_argument("--clip-photos", type=_names, default=("astronaut", "camera"),
-                        help="photos filmed as clips for track ids and still-face hesitancy")
+    parser.add_argument("--clip-photos", type=_names, default=PHOTOS,
+                        help="photos filmed as clips for track ids and still-face hesitancy "
+                             "(default all)")
     parser.add_argument("--clip-kinds", type=_names, default=CLIP_KINDS,
                         help=f"clip kinds (default {','.join(CLIP_KINDS)})")
     parser.add_argument("--frames", type=int, default=60, help="frames per clip")

@@ -73,7 +73,7 @@ class RealcheckConfig:
 
     model_dir: Path
     photos: tuple[str, ...] = checkset.PHOTOS
-    clip_photos: tuple[str, ...] = ("astronaut", "camera")
+    clip_photos: tuple[str, ...] = checkset.PHOTOS
     clip_kinds: tuple[str, ...] = CLIP_KINDS
     frames: int = 60
     seed: int = 0
@@ -167,9 +167,10 @@ class ModelRunner:
             result = pipeline.process(frame, stamp=i / CLIP_FPS)
         return result
 
-    def clip(self, frames: list[np.ndarray]) -> dict[str, Any]:
-        """Track ids, warm face-frames, hesitancy and valence over one clip."""
-        pipeline = self.pipeline(max_faces=4)
+    def clip(self, frames: list[np.ndarray], people: int) -> dict[str, Any]:
+        """Track ids, warm face-frames, hesitancy and valence over one clip of a photo of
+        ``people`` faces."""
+        pipeline = self.pipeline(max_faces=people + 2)
         ids: set[str] = set()
         warm = hesitant = with_face = 0
         valence: list[float] = []
@@ -181,7 +182,8 @@ class ModelRunner:
             warm += int(is_warm.sum())
             hesitant += int(np.asarray(faces.data["ah"])[is_warm].sum())
             valence += [float(v) for v in np.asarray(faces.data["valence"])[is_warm]]
-        return {"frames": len(frames), "frames_with_face": with_face, "track_ids": len(ids),
+        return {"frames": len(frames), "frames_with_face": with_face, "faces": people,
+                "track_ids": len(ids),
                 "warm_face_frames": warm, "hesitant": hesitant,
                 "hesitant_share": hesitant / warm if warm else None,
                 "mean_valence": float(np.mean(valence)) if valence else None}
@@ -345,7 +347,8 @@ def run_realcheck(config: RealcheckConfig) -> tuple[dict[str, Any], list[Face],
     for name in config.clip_photos:
         for kind in config.clip_kinds:
             spec = ClipSpec(kind=kind, frames=config.frames, seed=config.seed)
-            clips[f"{name}/{kind}"] = runner.clip(make_clip(photos[name], spec))
+            clips[f"{name}/{kind}"] = runner.clip(make_clip(photos[name], spec),
+                                                  len(checkset.FACE_CENTRES[name]))
     report: dict[str, Any] = {
         "model_id": runner.model_id, "model_dir": str(config.model_dir),
         "photos": list(config.photos), "faces": len(faces),
@@ -355,7 +358,7 @@ def run_realcheck(config: RealcheckConfig) -> tuple[dict[str, Any], list[Face],
             "check_threshold": detection_recall(measured, CHECK_THRESHOLD)},
         "clips": clips,
         "ids": {"clips": len(clips),
-                "churn": sum(max(c["track_ids"] - 1, 0) for c in clips.values())},
+                "churn": sum(max(c["track_ids"] - c["faces"], 0) for c in clips.values())},
         "still_face_hesitancy": _still_hesitancy(clips),
         "invariance": invariance(faces),
         "not_covered_by_teachers": list(NOT_COVERED),

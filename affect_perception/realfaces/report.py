@@ -79,10 +79,11 @@ def markdown(report: dict[str, Any]) -> str:
               f"Id churn (extra track ids over all clips): {report['ids']['churn']}. "
               "Still-face hesitancy over all warm face-frames: "
               f"{_pct(report['still_face_hesitancy']['share'])}.", "",
-              "| clip | frames with a face | track ids | warm face-frames | hesitant | "
+              "| clip | frames with a face | faces / track ids | warm face-frames | hesitant | "
               "mean valence |", "|---|---|---|---|---|---|"]
     for name, c in report["clips"].items():
-        lines.append(f"| {name} | {c['frames_with_face']}/{c['frames']} | {c['track_ids']} | "
+        lines.append(f"| {name} | {c['frames_with_face']}/{c['frames']} | "
+                     f"{c['faces']} / {c['track_ids']} | "
                      f"{c['warm_face_frames']} | {_pct(c['hesitant_share'])} | "
                      f"{_f(c['mean_valence'], True)} |")
     inv = report["invariance"]

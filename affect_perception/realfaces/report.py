@@ -35,6 +35,17 @@ def _pct(value: float | None) -> str:
     return "n/a" if value is None else f"{100 * value:.0f} %"
 
 
+def _rounded(value: Any) -> Any:
+    """``value`` with every float rounded to 3 decimals (nested dicts and lists too)."""
+    if isinstance(value, float):
+        return round(value, 3)
+    if isinstance(value, dict):
+        return {k: _rounded(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_rounded(v) for v in value]
+    return value
+
+
 def summary(report: dict[str, Any]) -> dict[str, Any]:
     """The figures a model folder keeps: per output group, what the real faces showed."""
     views = report["invariance"]["views"].values()
@@ -46,18 +57,20 @@ def summary(report: dict[str, Any]) -> dict[str, Any]:
         agreement[OUTPUT_GROUP.get(output, "au")][output] = {
             "spearman": entry["spearman"], "ceiling": ceiling, "faces": entry["faces"]}
     detection = report["detection"]
-    return {
+    hesitancy = report["still_face_hesitancy"]
+    return _rounded({
         "check": "affect-perception realcheck (docs/REALFACES.md)",
         "photos": report["photos"], "faces": report["faces"],
         "group_faces_found": {
             f"threshold {d['threshold']}": f"{d['group_found']}/{d['group_faces']}"
             for d in detection.values()},
         "track_id_churn": report["ids"]["churn"],
-        "still_face_hesitant_share": report["still_face_hesitancy"]["share"],
+        "still_face_hesitant_share": hesitancy["share"],
+        "still_face_hesitant_share_per_clip": hesitancy["per_clip"],
         "invariance_max_delta": {**maxima, "limit": report["invariance"]["limit"]},
         "teacher_agreement": {k: v for k, v in agreement.items() if v},
         "no_real_face_evidence": report["not_covered_by_teachers"],
-    }
+    })
 
 
 def markdown(report: dict[str, Any]) -> str:

@@ -60,6 +60,8 @@ class Health:
         reliable: faces in the last processed frame whose estimate is reliable.
         lost, lost_rate: frames estimated lost before they reached the node (gaps in the
             source stamps), in total and per second over the last window.
+        taught_on: what the model's outputs were taught on (`provenance.taught_on`).
+        real_face_evidence: the model's real-face evidence (`provenance.evidence`).
     """
 
     received: int
@@ -85,6 +87,8 @@ class Health:
     reliable: int = 0
     lost: int = 0
     lost_rate: float = 0.0
+    taught_on: str = "unknown"
+    real_face_evidence: str = "none"
 
 
 def assess(health: Health) -> tuple[bytes, str]:
@@ -139,6 +143,8 @@ def health_values(health: Health) -> list[tuple[str, str]]:
         ("reliable faces", str(health.reliable)),
         ("frames lost before arrival (estimate)", str(health.lost)),
         ("lost rate (Hz)", _number(health.lost_rate)),
+        ("outputs taught on", health.taught_on),
+        ("real-face evidence", health.real_face_evidence),
     ]
 
 

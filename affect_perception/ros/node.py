@@ -28,6 +28,7 @@ from rclpy.task import Future
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import String
 
+from affect_perception import provenance
 from affect_perception.msg import AffectState, AffectStateArray
 from affect_perception.resources import DDS_PROFILE, ResourceNotFoundError, dds_profile
 from affect_perception.ros.conversions import (
@@ -115,6 +116,7 @@ class AffectPerceptionNode(LifecycleNode):
         self._outputs: dict[str, Any] = {}  # ~/affect, ~/overlay, tracked ids, diagnostics
         self._face_pubs: dict[str, Any] = {}
         self._timer: Any = None
+        self._provenance = (provenance.UNKNOWN, "none")  # taught on, real-face evidence
         self._reset_stats()
         self.add_on_set_parameters_callback(self._on_set_parameters)
 
@@ -242,6 +244,11 @@ class AffectPerceptionNode(LifecycleNode):
         settings = build_settings({p.name: self.get_parameter(p.name).value
                                    for p in PARAMETERS})
         pipeline = _load_pipeline(settings)
+        try:
+            self._provenance = provenance.describe(settings.pipeline.model_dir,
+                                                   pipeline.info.tasks)
+        except ValueError as err:
+            raise ParameterError("model_dir", str(err)) from None
         self.settings, self.pipeline = settings, pipeline
         self._reset_stats()
         self._decode = decode_compressed_msg if settings.use_compressed else decode_image_msg
@@ -260,6 +267,8 @@ class AffectPerceptionNode(LifecycleNode):
         self.get_logger().info(
             f"configured: model {pipeline.info.model_id} (window {pipeline.window_size}) on "
             f"{pipeline.engine.active_provider}")
+        self.get_logger().info(f"outputs taught on {self._provenance[0]}; real-face evidence: "
+                               f"{self._provenance[1]}")
 
     def _reset_stats(self) -> None:
         """Counters and figures of the diagnostics, from zero (each configure starts anew)."""
@@ -392,7 +401,8 @@ class AffectPerceptionNode(LifecycleNode):
             model_id=self.pipeline.info.model_id,
             topic=self.resolve_topic_name(self._image_topic()),
             state="active" if self._active else "inactive", reliable=reliable,
-            lost=self._loss.lost, lost_rate=rates["lost"])
+            lost=self._loss.lost, lost_rate=rates["lost"],
+            taught_on=self._provenance[0], real_face_evidence=self._provenance[1])
         self._outputs["diagnostics"].publish(diagnostic_array(
             health, self.get_fully_qualified_name(), self.get_clock().now().to_msg()))
 

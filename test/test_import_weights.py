@@ -11,7 +11,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
-import onnxruntime as ort
 import pytest
 import timm
 import torch
@@ -23,10 +22,11 @@ from affect_perception.model.affect_model import AffectModel
 from affect_perception.model.config import ModelConfig
 from affect_perception.model.imports.paper import paper_to_affect_model, read_paper_model
 from affect_perception.model.imports.reading import read_weight_file
+from affect_perception.runtime.engine import AffectEngine, EngineConfig
 
 # Largest |difference| allowed between the paper layout's outputs and the imported model's.
 TOLERANCE = 1e-5
-# Between torch and the exported ONNX graphs (export's own bound).
+# Between torch and the exported ONNX graphs run by the runtime (export's own bound).
 ONNX_TOLERANCE = 1e-4
 
 
@@ -110,16 +110,19 @@ def test_each_mixer_equals_theirs_and_token_order_matters(tmp_path: Path) -> Non
             assert (want - unpermuted.tam.mixers[feature](window)).abs().max() > 1e-2, name
 
 
-def run_onnx(folder: Path, frames: torch.Tensor) -> dict[str, np.ndarray]:
-    """The exported encoder over every frame, then the temporal graph over the window."""
-    def session(name: str) -> ort.InferenceSession:
-        return ort.InferenceSession(str(folder / name), providers=["CPUExecutionProvider"])
+def runtime_outputs(folder: Path, crops: np.ndarray) -> dict[str, np.ndarray]:
+    """The runtime's engine on one window of uint8 RGB crops (W, S, S, 3), oldest first."""
+    engine = AffectEngine(EngineConfig(folder, providers=("CPUExecutionProvider",),
+                                       intra_op_threads=1, warmup=False))
+    maps = engine.encode(crops)
+    return engine.temporal({name: m[None] for name, m in maps.items()})
 
-    encoder, temporal = session("encoder.onnx"), session("temporal.onnx")
-    maps = encoder.run(None, {"image": frames[0].numpy()})
-    windows = {i.name: m[None] for i, m in zip(temporal.get_inputs(), maps, strict=True)}
-    return dict(zip([o.name for o in temporal.get_outputs()], temporal.run(None, windows),
-                    strict=True))
+
+def normalised(crops: np.ndarray) -> torch.Tensor:
+    """Crops as the paper's code feeds them: ImageNet mean/std, (1, W, 3, S, S)."""
+    mean, std = np.array([0.485, 0.456, 0.406]), np.array([0.229, 0.224, 0.225])
+    images = ((crops / 255.0 - mean) / std).astype(np.float32)
+    return torch.from_numpy(images).permute(0, 3, 1, 2)[None]
 
 
 def test_cli_writes_a_model_folder_with_provenance(
@@ -137,10 +140,11 @@ def test_cli_writes_a_model_folder_with_provenance(
     assert provenance["outputs"]["AU12"].startswith("unknown to us")
     assert provenance["outputs"]["valence"].startswith("absent")
     assert "Outputs absent" in (out / "MODEL_CARD.md").read_text()
-    frames = clip(8, seed=2)
+    crops = np.random.default_rng(2).integers(0, 256, (8, 224, 224, 3), dtype=np.uint8)
+    frames = normalised(crops)
     with torch.no_grad():
         want = torch.sigmoid(theirs(frames)).numpy()
-    assert np.abs(run_onnx(out, frames)["au"] - want).max() <= ONNX_TOLERANCE
+    assert np.abs(runtime_outputs(out, crops)["au"] - want).max() <= ONNX_TOLERANCE
     # the folder is also a checkpoint of this project
     from affect_perception.model.checkpoint import load_checkpoint
     with torch.no_grad():

@@ -25,8 +25,8 @@ ALLOWED_GLOBALS = (argparse.Namespace,)
 FORMATS = ("paper", "timm")
 # Where each kind of checkpoint keeps its weights, in the order they are looked for; timm's
 # EMA weights first (timm loads them first too), unless the caller asks for the raw ones.
-EMA_KEY = "state_dict_ema"
-STATE_KEYS = (EMA_KEY, "state_dict", "model")
+EMA_KEYS = ("state_dict_ema", "model_ema")
+STATE_KEYS = (*EMA_KEYS, "state_dict", "model")
 # Prefix DistributedDataParallel adds to every key.
 DDP_PREFIX = "module."
 # A key that only each layout has.
@@ -46,8 +46,8 @@ class WeightFile:
         path: the file.
         sha256: hex digest of its bytes.
         state: parameter name -> tensor.
-        state_key: where in the file the state came from (``state_dict_ema``, ``state_dict``,
-            ``model``, or ``""`` for a bare state dict).
+        state_key: where in the file the state came from (one of `STATE_KEYS`, or ``""``
+            for a bare state dict).
         hyper_parameters: PyTorch Lightning's ``hyper_parameters`` (empty when none).
         args: timm train.py's ``args`` as a dict (empty when none).
     """
@@ -74,7 +74,8 @@ def read_weight_file(path: Path, ema: bool = True) -> WeightFile:
 
     Args:
         path: the checkpoint.
-        ema: prefer ``state_dict_ema`` over ``state_dict`` when both are there.
+        ema: prefer the EMA weights (``state_dict_ema``, ``model_ema``) over ``state_dict``
+            when both are there.
 
     Raises:
         WeightsImportError: missing, unreadable, holding objects other than tensors, or
@@ -156,7 +157,7 @@ def _pick_state(data: Any, path: Path, ema: bool) -> tuple[dict[str, torch.Tenso
             f"{path} holds a {type(data).__name__}, not a state dict or a checkpoint dict")
     if data and all(isinstance(v, torch.Tensor) for v in data.values()):
         return dict(data), ""
-    keys = [k for k in STATE_KEYS if k in data and (ema or k != EMA_KEY)]
+    keys = [k for k in STATE_KEYS if k in data and (ema or k not in EMA_KEYS)]
     if not keys:
         raise WeightsImportError(
             f"{path} holds no state dict: expected tensors, or one of {list(STATE_KEYS)} "

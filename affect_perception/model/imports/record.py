@@ -12,7 +12,7 @@ from affect_perception.model.imports.reading import WeightFile
 # The outputs of each head, named as in the messages.
 OUTPUTS: dict[str, tuple[str, ...]] = {
     "va": VA_NAMES, "au": AU_NAMES, "emi": EMI_NAMES, "ah": ("hesitancy",)}
-ABSENT = "absent: the imported checkpoint has no head for it (the output is NaN)"
+ABSENT = "absent: the imported checkpoint has no head for it (value NaN, decision false)"
 CARD_FILE = "MODEL_CARD.md"
 
 
@@ -76,7 +76,8 @@ def write_card(model_dir: Path, provenance: dict[str, Any], window: int, variant
         f"- **Outputs present:** {', '.join(present)}. What they were taught on is unknown "
         "to us: the checkpoint says its task, and the paper's code trains it on Aff-Wild2 "
         "(cropped and aligned faces, 112 px scaled to 224); nothing of that is checked here.\n"
-        f"- **Outputs absent** (NaN in every message): {', '.join(absent)}.\n"
+        f"- **Outputs absent** (NaN in every message, their decisions false): "
+        f"{', '.join(absent)}.\n"
         "- **Differences from where it was trained:** this runtime aligns crops from the face "
         "detector's keypoints, not Aff-Wild2's aligner, and uses the window's estimate for "
         "its newest frame (their code gives it to every frame of the window).\n"

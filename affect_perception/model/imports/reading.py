@@ -119,9 +119,10 @@ def detect_format(weights: WeightFile, wanted: str | None) -> str:
 
 def _load_pickle(path: Path) -> Any:
     """``torch.load(weights_only=True)`` with only `ALLOWED_GLOBALS` added."""
+    # process-wide and idempotent (torch >= 2.4); a Namespace runs no code when unpickled
+    torch.serialization.add_safe_globals(list(ALLOWED_GLOBALS))
     try:
-        with torch.serialization.safe_globals(list(ALLOWED_GLOBALS)):
-            return torch.load(path, map_location="cpu", weights_only=True)
+        return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
         reason = _reason(err)
         if "GLOBAL" not in reason:  # not a pickle torch could read, e.g. a text file

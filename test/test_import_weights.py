@@ -248,6 +248,9 @@ def altered(paper_file: tuple[Path, PaperLayoutModel], tmp_path: Path, **changes
     ({"seq_len": 16}, [], "hyper_parameters seq_len is 16"),
     # an input size whose maps the mixers' tokens do not tile
     ({}, ["--input-size", "160"], "--input-size it was trained at"),
+    ({}, ["--input-size", "100"], "input size 100 is not a positive multiple of 32"),
+    # the hyper-parameters name more mixers than the tensors hold
+    ({"n_mixer": 3}, [], "hyper_parameters say n_mixer 3 but the checkpoint holds the mixers"),
     # a task this project has no head for
     ({"state": {"classifier.weight": torch.zeros(8, 256), "classifier.bias": torch.zeros(8)},
       "task": "EXPR"}, [], "no expression head"),

@@ -27,6 +27,8 @@ from affect_perception.model.imports.reading import WeightFile, WeightsImportErr
 BACKBONE = "mobilenetv4_conv_small"
 # Their mixers, finest first, with the spatial patch their code hard-codes for each.
 MIXERS: dict[str, int] = {"mid_mixer": 4, "low_mixer": 2, "last_mixer": 1}
+# Stride of the backbone's coarsest map: input sizes are multiples of it.
+COARSEST_STRIDE = 32
 # Variant of this project for the number of mixers their model has (their ``n_mixer``).
 VARIANTS = {1: "single", 2: "two", 3: "three"}
 # Their ``task`` by the classifier's outputs, and the head it becomes here (None: no head).
@@ -67,6 +69,10 @@ def read_paper_model(weights: WeightFile, window: int | None = None,
         WeightsImportError: a missing key, a tensor of the wrong shape, a window or input
             size the tensors do not fit, or a task this project has no head for.
     """
+    if input_size < COARSEST_STRIDE or input_size % COARSEST_STRIDE:
+        raise WeightsImportError(
+            f"input size {input_size} is not a positive multiple of {COARSEST_STRIDE} (the "
+            f"backbone's coarsest stride); the paper's code trains at 224")
     state = weights.state
     mixers = tuple(m for m in MIXERS if f"{m}.2.weight" in state)
     expected = tuple(MIXERS)[len(MIXERS) - len(mixers):]
@@ -75,6 +81,11 @@ def read_paper_model(weights: WeightFile, window: int | None = None,
             f"{weights.path}: mixers {list(mixers)} do not form the paper model "
             f"(n_mixer k keeps the last k of {list(MIXERS)}); missing key "
             f"'{next(m for m in expected if m not in mixers)}.2.weight'")
+    named = weights.hyper_parameters.get("n_mixer")
+    if named is not None and min(named, len(MIXERS)) != len(mixers):
+        raise WeightsImportError(
+            f"{weights.path}: hyper_parameters say n_mixer {named} but the checkpoint holds "
+            f"the mixers {list(mixers)}; it lacks keys of the paper layout")
     task, head = _task(weights)
     features = timm.create_model(BACKBONE, features_only=True, out_indices=(-3, -2, -1))
     channels = dict(zip(MIXERS, features.feature_info.channels(), strict=True))

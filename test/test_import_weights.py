@@ -18,6 +18,7 @@ from paper_layout import BACKBONE, MIXERS, PaperLayoutModel, lightning_checkpoin
 from test_cli import one_line_error
 
 from affect_perception import cli
+from affect_perception.labels import AU_NAMES
 from affect_perception.model.affect_model import AffectModel
 from affect_perception.model.config import ModelConfig
 from affect_perception.model.imports.paper import paper_to_affect_model, read_paper_model
@@ -134,11 +135,12 @@ def test_cli_writes_a_model_folder_with_provenance(
     assert "heads not present: va, emi, ah" in capsys.readouterr().out
     info = json.loads((out / "model.json").read_text())
     digest = read_weight_file(path).sha256
-    provenance = info["provenance"]
-    assert provenance["source"] == f"imported from {digest}, format paper"
-    assert info["tasks"] == ["au"] and provenance["absent_heads"] == ["va", "emi", "ah"]
-    assert provenance["outputs"]["AU12"].startswith("unknown to us")
-    assert provenance["outputs"]["valence"].startswith("absent")
+    record = info["imported_from"]
+    assert record["source"] == f"imported from {digest}, format paper"
+    assert info["tasks"] == ["au"] and record["absent_heads"] == ["va", "emi", "ah"]
+    assert record["taught_on"].startswith("unknown to us: the checkpoint says task AU")
+    # the shape every model folder's provenance has: the model's tasks, each output unknown
+    assert info["provenance"] == {"au": dict.fromkeys(AU_NAMES, "unknown")}
     assert "Outputs absent" in (out / "MODEL_CARD.md").read_text()
     crops = np.random.default_rng(2).integers(0, 256, (8, 224, 224, 3), dtype=np.uint8)
     frames = normalised(crops)

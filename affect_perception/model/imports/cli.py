@@ -73,19 +73,26 @@ def _import_paper(weights: WeightFile, out: Path, window: int | None,
     from affect_perception.model.checkpoint import CONFIG_FILE, WEIGHTS_FILE, save_checkpoint
     from affect_perception.model.export import ENCODER_FILE, MODEL_JSON, TEMPORAL_FILE, export_onnx
     from affect_perception.model.imports.paper import paper_to_affect_model, read_paper_model
-    from affect_perception.model.imports.record import CARD_FILE, paper_provenance, write_card
+    from affect_perception.model.imports.record import (
+        CARD_FILE,
+        IMPORT_KEY,
+        paper_record,
+        per_output,
+        write_card,
+    )
 
     paper = read_paper_model(weights, window=window, input_size=input_size)
     model = paper_to_affect_model(weights, paper)
     save_checkpoint(model, out)
     export_onnx(model, out)
-    provenance = paper_provenance(weights, paper)
+    record = paper_record(weights, paper)
     model_json = out / MODEL_JSON
     info = json.loads(model_json.read_text())
-    info[PROVENANCE_KEY] = provenance
+    info[PROVENANCE_KEY] = per_output(paper.config.tasks)
+    info[IMPORT_KEY] = record
     model_json.write_text(json.dumps(info, indent=2) + "\n")
-    write_card(out, provenance, paper.config.window, paper.config.variant)
-    absent = ", ".join(provenance["absent_heads"])
+    write_card(out, record, paper)
+    absent = ", ".join(record["absent_heads"])
     print(f"{paper.task} model, {paper.config.variant} variant, window {paper.config.window}: "
           f"heads not present: {absent}")
     return [WEIGHTS_FILE, CONFIG_FILE, ENCODER_FILE, TEMPORAL_FILE, MODEL_JSON, CARD_FILE]

@@ -1,4 +1,11 @@
-"""What an imported model rests on: the ``provenance`` entry of model.json and a model card."""
+"""What an imported model rests on: model.json's ``provenance`` and ``imported_from`` entries
+and a model card.
+
+``provenance`` has the shape every model folder's has, ``{task: {output: source}}`` for the
+tasks the model has; an imported output's source is ``unknown``. ``imported_from`` says where
+the weights came from (``imported from <sha256>, format paper``), what the checkpoint says
+about them and which heads it lacks.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +19,9 @@ from affect_perception.model.imports.reading import WeightFile
 # The outputs of each head, named as in the messages.
 OUTPUTS: dict[str, tuple[str, ...]] = {
     "va": VA_NAMES, "au": AU_NAMES, "emi": EMI_NAMES, "ah": ("hesitancy",)}
-ABSENT = "absent: the imported checkpoint has no head for it (value NaN, decision false)"
+# What model.json's provenance calls an output whose training this package cannot see.
+UNKNOWN = "unknown"
+IMPORT_KEY = "imported_from"
 CARD_FILE = "MODEL_CARD.md"
 
 
@@ -27,12 +36,13 @@ def plain(values: dict[str, Any]) -> dict[str, Any]:
             if isinstance(v, (str, int, float, bool)) or v is None}
 
 
-def paper_provenance(weights: WeightFile, paper: PaperModel) -> dict[str, Any]:
-    """model.json's ``provenance`` for a model imported from the paper's layout."""
-    taught = (f"unknown to us: imported weights whose checkpoint says task {paper.task} "
-              f"(the paper's code trains {paper.task} on Aff-Wild2 {paper.task} labels); "
-              "not checked here")
-    head = paper.config.tasks[0]
+def per_output(tasks: tuple[str, ...]) -> dict[str, dict[str, str]]:
+    """model.json's ``provenance`` of an imported model: every output of ``tasks`` unknown."""
+    return {t: dict.fromkeys(OUTPUTS[t], UNKNOWN) for t in tasks}
+
+
+def paper_record(weights: WeightFile, paper: PaperModel) -> dict[str, Any]:
+    """model.json's ``imported_from`` for a model imported from the paper's layout."""
     return {
         "source": source_line(weights, "paper"),
         "file": weights.path.name,
@@ -41,9 +51,9 @@ def paper_provenance(weights: WeightFile, paper: PaperModel) -> dict[str, Any]:
         "checkpoint_task": paper.task,
         "state_key": weights.state_key or None,
         "hyper_parameters": plain(weights.hyper_parameters),
-        "absent_heads": [t for t in TASKS if t != head],
-        "outputs": {name: taught if task == head else ABSENT
-                    for task in TASKS for name in OUTPUTS[task]},
+        "taught_on": (f"unknown to us: the checkpoint says task {paper.task} (the paper's "
+                      f"code trains it on Aff-Wild2 {paper.task} labels); not checked here"),
+        "absent_heads": [t for t in TASKS if t not in paper.config.tasks],
     }
 
 
@@ -63,16 +73,15 @@ def backbone_provenance(weights: WeightFile, dropped: list[str],
     }
 
 
-def write_card(model_dir: Path, provenance: dict[str, Any], window: int, variant: str) -> Path:
+def write_card(model_dir: Path, record: dict[str, Any], paper: PaperModel) -> Path:
     """A MODEL_CARD.md for an imported paper model."""
-    present = [n for n, v in provenance["outputs"].items() if v != ABSENT]
-    absent = [n for n, v in provenance["outputs"].items() if v == ABSENT]
+    present = [o for t in paper.config.tasks for o in OUTPUTS[t]]
+    absent = [o for t in record["absent_heads"] for o in OUTPUTS[t]]
     card = model_dir / CARD_FILE
     card.write_text(
         "# Imported model card\n\n"
-        f"- **Source:** {provenance['source']} (file `{provenance['file']}`, "
-        f"{provenance['checkpoint_task']} model of the paper's code, `{variant}` variant, "
-        f"window {window}).\n"
+        f"- **Source:** {record['source']} (file `{record['file']}`, {paper.task} model of "
+        f"the paper's code, `{paper.config.variant}` variant, window {paper.config.window}).\n"
         f"- **Outputs present:** {', '.join(present)}. What they were taught on is unknown "
         "to us: the checkpoint says its task, and the paper's code trains it on Aff-Wild2 "
         "(cropped and aligned faces, 112 px scaled to 224); nothing of that is checked here.\n"

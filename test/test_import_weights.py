@@ -273,6 +273,9 @@ def test_other_inputs_end_in_one_line(tmp_path: Path, capsys) -> None:
     torch.save({"encoder.weight": torch.zeros(2, 2)}, unknown)
     line = one_line_error(capsys, ["import-weights", str(unknown), "--out", str(tmp_path)])
     assert "cannot tell the format" in line
+    line = one_line_error(capsys, ["import-weights", str(unknown), "--out", str(tmp_path),
+                                   "--format", "paper"])
+    assert "missing key 'last_mixer.2.weight'" in line
     other = tmp_path / "other.pth.tar"
     torch.save({"state_dict": {"conv_stem.weight": torch.zeros(1)},
                 "args": argparse.Namespace(model="resnet50")}, other)

@@ -75,8 +75,8 @@ def read_paper_model(weights: WeightFile, window: int | None = None,
             f"backbone's coarsest stride); the paper's code trains at 224")
     state = weights.state
     mixers = tuple(m for m in MIXERS if f"{m}.2.weight" in state)
-    expected = tuple(MIXERS)[len(MIXERS) - len(mixers):]
-    if not mixers or mixers != expected:
+    expected = tuple(MIXERS)[len(MIXERS) - max(len(mixers), 1):]
+    if mixers != expected:
         raise WeightsImportError(
             f"{weights.path}: mixers {list(mixers)} do not form the paper model "
             f"(n_mixer k keeps the last k of {list(MIXERS)}); missing key "

@@ -276,6 +276,9 @@ def test_other_inputs_end_in_one_line(tmp_path: Path, capsys) -> None:
     line = one_line_error(capsys, ["import-weights", str(unknown), "--out", str(tmp_path),
                                    "--format", "paper"])
     assert "missing key 'last_mixer.2.weight'" in line
+    line = one_line_error(capsys, ["import-weights", str(unknown), "--out", str(tmp_path),
+                                   "--format", "onnx"])
+    assert "unknown format 'onnx': choose one of ['paper', 'timm']" in line
     other = tmp_path / "other.pth.tar"
     torch.save({"state_dict": {"conv_stem.weight": torch.zeros(1)},
                 "args": argparse.Namespace(model="resnet50")}, other)

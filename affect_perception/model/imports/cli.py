@@ -34,7 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="weights file: .pt/.pth/.ckpt/.pth.tar (read weights-only) or "
                              ".safetensors")
     parser.add_argument("--out", type=Path, required=True, help="folder to write into")
-    parser.add_argument("--format", choices=("paper", "timm"),
+    parser.add_argument("--format", metavar="paper|timm",
                         help="layout of CHECKPOINT (default: detected from its keys)")
     parser.add_argument("--window", type=int,
                         help="paper: the window it was trained with (default: from the "

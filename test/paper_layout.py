@@ -116,8 +116,20 @@ def randomise(model: nn.Module, seed: int) -> nn.Module:
 
 def lightning_checkpoint(model: PaperLayoutModel, n_mixer: int) -> dict:
     """What PyTorch Lightning's ModelCheckpoint(save_weights_only=True) saves for it."""
+    checkpoint_state = {"monitor": "val_metric", "best_model_score": torch.tensor(0.41),
+                        "best_model_path": "lightning_logs/version_0/checkpoints/e3.ckpt",
+                        "best_k_models": {"e3.ckpt": torch.tensor(0.41)},
+                        "kth_value": torch.tensor(0.41), "last_model_path": ""}
+    stopping_state = {"wait_count": 0, "stopped_epoch": 0, "best_score": torch.tensor(0.41),
+                      "patience": 3}
     return {"epoch": 3, "global_step": 1200, "pytorch-lightning_version": "2.5.1",
-            "state_dict": model.state_dict(), "loops": {}, "callbacks": {},
+            "state_dict": model.state_dict(),
+            "loops": {"fit_loop": {"state_dict": {}, "epoch_progress": {
+                "total": {"ready": 4, "started": 4, "processed": 4, "completed": 3}}}},
+            "callbacks": {"ModelCheckpoint{'monitor': 'val_metric', 'mode': 'max'}":
+                          checkpoint_state,
+                          "EarlyStopping{'monitor': 'val_metric', 'mode': 'max'}":
+                          stopping_state},
             "hparams_name": "kwargs",
             "hyper_parameters": {"task": model.task, "seq_len": model.seq_len,
                                  "learning_rate": 5e-4, "focal_alpha": 0.75,

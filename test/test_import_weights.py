@@ -181,6 +181,7 @@ def test_timm_train_checkpoint_becomes_backbone_weights(tmp_path: Path, no_ema: 
     assert record["source"] == f"imported from {read_weight_file(path).sha256}, format timm"
     assert record["state_key"] == ("state_dict" if no_ema else "state_dict_ema")
     assert record["trained_input_size"] == 112
+    assert record["args"]["decay_milestones"] == [90, 180] and record["args"]["mean"] is None
     assert "classifier.weight" in record["dropped_head"]
     chosen = raw if no_ema else ema
     image = torch.randn(2, 3, 224, 224, generator=torch.Generator().manual_seed(3))

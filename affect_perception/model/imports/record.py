@@ -31,9 +31,13 @@ def source_line(weights: WeightFile, fmt: str) -> str:
 
 
 def plain(values: dict[str, Any]) -> dict[str, Any]:
-    """The JSON-ready entries of a checkpoint's hyper-parameters or arguments."""
-    return {k: v for k, v in values.items()
-            if isinstance(v, (str, int, float, bool)) or v is None}
+    """The JSON-ready entries of a checkpoint's hyper-parameters or arguments: scalars and
+    lists of scalars (such as train.py's ``mean`` and ``std``)."""
+    def scalar(v: Any) -> bool:
+        return isinstance(v, (str, int, float, bool)) or v is None
+
+    return {k: list(v) if isinstance(v, (list, tuple)) else v for k, v in values.items()
+            if scalar(v) or (isinstance(v, (list, tuple)) and all(map(scalar, v)))}
 
 
 def per_output(tasks: tuple[str, ...]) -> dict[str, dict[str, str]]:

@@ -23,8 +23,8 @@ from affect_perception.labels import TASK_DIMS
 from affect_perception.model.affect_model import AffectModel
 from affect_perception.model.config import ModelConfig
 from affect_perception.model.imports.reading import WeightFile, WeightsImportError
+from affect_perception.model.imports.timm_backbone import BACKBONE
 
-BACKBONE = "mobilenetv4_conv_small"
 # Their mixers, finest first, with the spatial patch their code hard-codes for each.
 MIXERS: dict[str, int] = {"mid_mixer": 4, "low_mixer": 2, "last_mixer": 1}
 # Stride of the backbone's coarsest map: input sizes are multiples of it.

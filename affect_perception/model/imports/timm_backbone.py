@@ -13,9 +13,11 @@ import timm
 import torch
 from safetensors.torch import save_file
 
+from affect_perception.model.config import ModelConfig
 from affect_perception.model.imports.reading import WeightFile, WeightsImportError
 
-BACKBONE = "mobilenetv4_conv_small"
+# The project's backbone: the only one either layout can hold.
+BACKBONE = ModelConfig.backbone
 # Layers of the full timm model that the features-only backbone does not have.
 HEAD_PREFIXES = ("conv_head.", "norm_head.", "classifier.")
 # train.py arguments that name the model and the input size it was trained at.

@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from affect_perception.labels import AU_NAMES, EMI_NAMES, TASKS
+from affect_perception.labels import AU_NAMES, EMI_NAMES, TASKS, VA_NAMES
 
 # Key of the provenance in model.json.
 PROVENANCE_KEY = "provenance"
@@ -28,7 +28,7 @@ UNTRAINED, UNKNOWN = "untrained", "unknown"
 STATES = (*SOURCES, UNTRAINED, UNKNOWN)
 # The outputs of each task, in message order.
 OUTPUTS: dict[str, tuple[str, ...]] = {
-    "va": ("valence", "arousal"), "au": AU_NAMES, "emi": EMI_NAMES, "ah": ("hesitancy",)}
+    "va": VA_NAMES, "au": AU_NAMES, "emi": EMI_NAMES, "ah": ("hesitancy",)}
 
 
 def uniform(source: str, tasks: tuple[str, ...] | list[str] = TASKS) -> dict[str, dict[str, str]]:

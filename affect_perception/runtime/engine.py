@@ -3,7 +3,9 @@
 Providers default to TensorRT → CUDA → CPU, keeping whichever this onnxruntime build has; a
 requested provider that is missing is a logged warning, never a failure. The model's
 preprocessing contract (input size, mean, std) and label orders are read from the ONNX
-metadata and checked against the configuration at load.
+metadata and checked against the configuration at load. By default the temporal model's
+patch embedding is folded into the encoder at load (:mod:`.fold`), so the window cache holds
+each frame's embedded tokens rather than its feature maps.
 """
 
 from __future__ import annotations
@@ -14,10 +16,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import onnx
 import onnxruntime as ort
 
 from affect_perception.labels import AU_NAMES, EMI_NAMES, TASKS
 from affect_perception.runtime.alignment import normalize
+from affect_perception.runtime.fold import FoldError, embed_name, fold
 
 LOG = logging.getLogger(__name__)
 
@@ -93,6 +97,8 @@ class EngineConfig:
         window: expected window length (None: take the model's).
         tasks: tasks the caller needs (None: whatever the model has).
         warmup: run each session once at load so the first frame is not slow.
+        fold: fold the temporal patch embedding into the encoder (each frame embedded once);
+            False runs the files as they are.
     """
 
     model_dir: Path
@@ -103,6 +109,7 @@ class EngineConfig:
     window: int | None = None
     tasks: tuple[str, ...] | None = None
     warmup: bool = True
+    fold: bool = True
     session_options: dict[str, object] = field(default_factory=dict)
 
 
@@ -132,26 +139,38 @@ class AffectEngine:
         model_dir = Path(config.model_dir)
         if not model_dir.is_dir():
             raise ModelLoadError(f"model directory {model_dir} does not exist")
+        encoder, temporal = _load(model_dir / ENCODER_FILE), _load(model_dir / TEMPORAL_FILE)
+        self.info = self._check_metadata(model_dir, encoder, temporal)
+        self.folded = False
+        if config.fold:
+            try:
+                encoder, temporal = fold(encoder, temporal, self.info.feature_names,
+                                         self.info.window)
+                self.folded = True
+            except FoldError as err:
+                LOG.warning("%s: running without the folded patch embedding: %s", model_dir, err)
+        # the names of the per-frame entries the window cache holds, in temporal input order
+        self.cache_names = tuple(embed_name(n) if self.folded else n
+                                 for n in self.info.feature_names)
         providers = resolve_providers(tuple(config.providers), ort.get_available_providers())
-        self.encoder = self._session(model_dir / ENCODER_FILE, providers)
-        self.temporal_session = self._session(model_dir / TEMPORAL_FILE, providers)
-        self.info = self._check_metadata(model_dir)
+        self.encoder = self._session(encoder, model_dir / ENCODER_FILE, providers)
+        self.temporal_session = self._session(temporal, model_dir / TEMPORAL_FILE, providers)
         self.active_provider = self.encoder.get_providers()[0]
-        LOG.info("model %s (%s, window %d) on %s", self.info.model_id, self.info.variant,
-                 self.info.window, self.active_provider)
+        LOG.info("model %s (%s, window %d) on %s%s", self.info.model_id, self.info.variant,
+                 self.info.window, self.active_provider,
+                 ", patch embedding folded into the encoder" if self.folded else "")
         self._mean = np.asarray(self.info.mean, np.float32)
         self._std = np.asarray(self.info.std, np.float32)
         self.output_shapes = {o.name: tuple(o.shape[1:])
                               for o in self.temporal_session.get_outputs()}
         self.outputs = tuple(self.output_shapes)
+        # shape of one frame's cache entry per name in cache_names
         self.feature_shapes = {o.name: tuple(o.shape[1:]) for o in self.encoder.get_outputs()}
         if config.warmup:
             self.warm_up()
 
-    def _session(self, path: Path, providers: list[str]) -> ort.InferenceSession:
-        if not path.is_file():
-            raise ModelLoadError(f"model file {path} does not exist; export one with "
-                                 "`affect-perception export`")
+    def _session(self, model: onnx.ModelProto, path: Path,
+                 providers: list[str]) -> ort.InferenceSession:
         options = ort.SessionOptions()
         options.intra_op_num_threads = self.config.intra_op_threads
         options.inter_op_num_threads = 1
@@ -159,7 +178,7 @@ class AffectEngine:
             setattr(options, key, value)
         provider_options = [self._provider_options(p, path) for p in providers]
         try:
-            return ort.InferenceSession(str(path), options, providers=providers,
+            return ort.InferenceSession(model.SerializeToString(), options, providers=providers,
                                         provider_options=provider_options)
         except Exception as err:  # onnxruntime raises several unrelated types for bad files
             raise ModelLoadError(f"model file {path} cannot be loaded: {err}") from err
@@ -171,15 +190,15 @@ class AffectEngine:
         return {"trt_fp16_enable": str(self.config.trt_fp16), "trt_engine_cache_enable": "True",
                 "trt_engine_cache_path": str(cache)}
 
-    def _check_metadata(self, model_dir: Path) -> ModelInfo:
-        encoder_props = self.encoder.get_modelmeta().custom_metadata_map
-        temporal_props = self.temporal_session.get_modelmeta().custom_metadata_map
-        info = ModelInfo.from_metadata(encoder_props, model_dir / ENCODER_FILE)
-        if ModelInfo.from_metadata(temporal_props, model_dir / TEMPORAL_FILE) != info:
+    def _check_metadata(self, model_dir: Path, encoder: onnx.ModelProto,
+                        temporal: onnx.ModelProto) -> ModelInfo:
+        info = ModelInfo.from_metadata(_metadata(encoder), model_dir / ENCODER_FILE)
+        if ModelInfo.from_metadata(_metadata(temporal), model_dir / TEMPORAL_FILE) != info:
             raise ModelLoadError(f"{model_dir}: {ENCODER_FILE} and {TEMPORAL_FILE} come from "
                                  "different models (their metadata differ)")
-        encoder_outputs = tuple(o.name for o in self.encoder.get_outputs())
-        temporal_inputs = tuple(i.name for i in self.temporal_session.get_inputs())
+        encoder_outputs = tuple(o.name for o in encoder.graph.output)
+        initializers = {i.name for i in temporal.graph.initializer}
+        temporal_inputs = tuple(i.name for i in temporal.graph.input if i.name not in initializers)
         if encoder_outputs != info.feature_names or temporal_inputs != info.feature_names:
             raise ModelLoadError(f"{model_dir}: encoder outputs {encoder_outputs} and temporal "
                                  f"inputs {temporal_inputs} must both be {info.feature_names}")
@@ -200,13 +219,18 @@ class AffectEngine:
                        for k, v in features.items()})
 
     def encode(self, crops: np.ndarray) -> dict[str, np.ndarray]:
-        """Encode (n, S, S, 3) uint8 RGB crops into the per-frame feature maps."""
+        """Encode (n, S, S, 3) uint8 RGB crops into their window cache entries.
+
+        Returns:
+            {name: (n, *feature_shapes[name])} for each name in ``cache_names``: the feature
+            maps, or with the fold each map's partial patch embeddings.
+        """
         if len(crops) == 0:
             return {name: np.zeros((0, *shape), np.float32)
                     for name, shape in self.feature_shapes.items()}
         images = normalize(crops, self._mean, self._std)
         values = self.encoder.run(None, {"image": images})
-        return dict(zip(self.info.feature_names, values, strict=True))
+        return dict(zip(self.cache_names, values, strict=True))
 
     def empty_outputs(self) -> dict[str, np.ndarray]:
         """Task outputs for zero faces."""
@@ -214,8 +238,24 @@ class AffectEngine:
                 for name, shape in self.output_shapes.items()}
 
     def temporal(self, windows: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        """Run the temporal part over (n, W, C, S, S) windows; returns the task outputs."""
+        """Run the temporal part over (n, W, ...) windows of cache entries (see `encode`),
+        oldest frame first; returns the task outputs."""
         if len(next(iter(windows.values()))) == 0:
             return self.empty_outputs()
-        values = self.temporal_session.run(None, {k: windows[k] for k in self.info.feature_names})
+        values = self.temporal_session.run(None, {k: windows[k] for k in self.cache_names})
         return dict(zip(self.outputs, values, strict=True))
+
+
+def _load(path: Path) -> onnx.ModelProto:
+    """Read one model file, with a clear error when it is missing or unreadable."""
+    if not path.is_file():
+        raise ModelLoadError(f"model file {path} does not exist; export one with "
+                             "`affect-perception export`")
+    try:
+        return onnx.load(str(path))
+    except Exception as err:  # protobuf's DecodeError and onnx's own errors
+        raise ModelLoadError(f"model file {path} cannot be loaded: {err}") from err
+
+
+def _metadata(model: onnx.ModelProto) -> dict[str, str]:
+    return {p.key: p.value for p in model.metadata_props}

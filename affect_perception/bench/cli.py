@@ -18,6 +18,7 @@ from pathlib import Path
 from affect_perception.bench.machine import available_cores, machine_info
 from affect_perception.cli_errors import InputError, model_folder
 from affect_perception.ros.parameters import default
+from affect_perception.runtime.engine import PRECISIONS
 
 CPU = "CPUExecutionProvider"
 
@@ -29,6 +30,10 @@ TARGETS: dict[str, tuple[str, float]] = {
     "e2e_fps_1face": (">=", 25.0),
     "e2e_p99_ms_1face": ("<=", 33.0),  # at 30 fps input, the node's defaults (issue 17)
     "e2e_fps_4faces": (">=", 25.0),
+    "int8_speedup": (">=", 1.5),  # INT8 encoder against FP32, one face (issue 21)
+    "int8_va_ccc_vs_fp32": (">=", 0.99),
+    "int8_au_agreement": (">=", 0.98),
+    "int8_heldout_worst_drop": ("<=", 0.02),
 }
 # (timed repeats per variant, seconds per end-to-end run, backbone batches) in quick and
 # full runs; a quick run leaves out batch 4 of the backbones (torch's slowest part by far on a
@@ -37,6 +42,9 @@ QUICK = (12, 8.0, (1,))
 FULL = (40, 20.0, (1, 4))
 # Windows of the streaming comparison.
 STREAMING_WINDOWS = (8, 32)
+# INT8 section: (held-out clips, synthetic calibration crops) in quick and full runs.
+INT8_QUICK = (16, 32)
+INT8_FULL = (48, 48)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -54,6 +62,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="intra-op threads for onnxruntime and torch (default: the node's "
                              f"intra_op_threads, {default('intra_op_threads')}; 0: all cores "
                              "this process may use)")
+    parser.add_argument("--precision", choices=PRECISIONS, default=default("precision"),
+                        help="end-to-end runs: the node's precision (default "
+                             f"{default('precision')}; int8 needs a model folder with "
+                             "encoder_int8.onnx, see `quantize`)")
     parser.add_argument("--detect-every", type=int, default=default("detect_every"),
                         help="end-to-end runs: the node's detect_every (default "
                              f"{default('detect_every')})")
@@ -65,7 +77,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="end-to-end runs: the node's detector.variant (default "
                              f"{default('detector.variant')})")
     parser.add_argument("--skip", nargs="+", default=[], metavar="SECTION",
-                        choices=("streaming", "runtimes", "flops", "backbones", "e2e"),
+                        choices=("streaming", "runtimes", "flops", "backbones", "e2e", "int8"),
                         help="sections to leave out")
     soak = parser.add_argument_group("soak", "run the live ROS node for a while instead")
     soak.add_argument("--soak", type=float, metavar="MINUTES",
@@ -105,6 +117,7 @@ def run(args: argparse.Namespace) -> int:
             "flops": lambda: _flops(model(8), threads, repeats),
             "backbones": lambda: _backbones(work, batches, providers, threads, repeats),
             "e2e": lambda: _end_to_end(model(8).model_dir, providers, threads, seconds, args),
+            "int8": lambda: _int8(work, threads, repeats, INT8_QUICK if args.quick else INT8_FULL),
         }
         for name, step in steps.items():
             if name not in args.skip:
@@ -204,6 +217,7 @@ def _end_to_end(model_dir: Path, providers: tuple[str, ...], threads: int, secon
     section, figures = {}, {}
     for faces in (1, 4):
         stream = Stream(faces=faces, seconds=seconds, threads=threads, providers=providers,
+                        precision=args.precision,
                         detect_every=args.detect_every, temporal_every=args.temporal_every,
                         detector_variant=args.detector_variant)
         section[f"faces_{faces}"] = result = run_in_child(model_dir, stream)
@@ -213,6 +227,20 @@ def _end_to_end(model_dir: Path, providers: tuple[str, ...], threads: int, secon
         figures[f"e2e_dropped_{suffix}"] = result["dropped"]
     figures["peak_rss_mib"] = max(r["peak_rss_mib"] for r in section.values())
     return section, figures
+
+
+def _int8(work: Path, threads: int, repeats: int,
+          sizes: tuple[int, int]) -> tuple[dict, dict]:
+    """INT8 against FP32 on the bundled (trained) demo model."""
+    from affect_perception.bench.precision import int8_vs_fp32
+    from affect_perception.resources import bundled_model_dir
+
+    section = int8_vs_fp32(bundled_model_dir(), work, threads, repeats, *sizes)
+    return section, {"int8_speedup": section["speedup_b1"],
+                     "int8_speedup_4faces": section["speedup_b4"],
+                     "int8_va_ccc_vs_fp32": section["va_ccc_vs_fp32"],
+                     "int8_au_agreement": section["au_agreement"],
+                     "int8_heldout_worst_drop": section["heldout_worst_drop"]}
 
 
 def _check_targets(figures: dict[str, float]) -> dict[str, dict]:

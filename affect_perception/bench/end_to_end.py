@@ -46,6 +46,7 @@ class Stream:
     seconds: float = 10.0
     fps: float = 30.0
     threads: int = default("intra_op_threads")
+    precision: str = default("precision")
     detect_every: int = default("detect_every")
     temporal_every: int = default("temporal_every")
     detector_variant: str = default("detector.variant")
@@ -66,7 +67,8 @@ def stream_config(model_dir: Path, stream: Stream) -> PipelineConfig:
     """The node's pipeline configuration with the knobs in ``stream``."""
     return node_pipeline_config(
         model_dir, providers=list(stream.providers), intra_op_threads=stream.threads,
-        detect_every=stream.detect_every, temporal_every=stream.temporal_every,
+        precision=stream.precision, detect_every=stream.detect_every,
+        temporal_every=stream.temporal_every,
         **{"detector.variant": stream.detector_variant,
            "detector.downscale": float(stream.detector_downscale)})
 

@@ -47,7 +47,7 @@ from affect_perception.evaluation.report import finite_or_none, write_report
 from affect_perception.evaluation.score import TASK_METRICS
 from affect_perception.labels import EMI_NAMES
 from affect_perception.ros.parameters import default, node_pipeline_config
-from affect_perception.runtime.engine import ModelLoadError
+from affect_perception.runtime.engine import PRECISIONS, ModelLoadError
 from affect_perception.runtime.image_decode import ImageDecodeError
 
 # Report keys of each task's scores, None when the task cannot be scored.
@@ -119,6 +119,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="score predictions of cold windows too")
     parser.add_argument("--min-iou", type=float, default=MIN_IOU,
                         help="least box IoU of a predicted track and a labelled face")
+    parser.add_argument("--precision", choices=PRECISIONS, default=default("precision"),
+                        help="model files to run: fp32, fp16 (export --fp16) or int8 "
+                             "(quantize); the node's parameter of the same name")
     parser.add_argument("--threads", type=int, default=DEFAULT_THREADS,
                         help="onnxruntime intra-op threads per model (0: all "
                              f"cores; default {DEFAULT_THREADS})")
@@ -203,13 +206,14 @@ def run_replay(args: argparse.Namespace, model_dir: Path, topic: str, msgtype: s
             from affect_perception.evaluation.replay import replay_ros
 
             replay = replay_ros(frames, topic=topic, msgtype=msgtype, model_dir=model_dir,
-                                rate=args.rate, threads=args.threads, progress=bar.update)
+                                rate=args.rate, threads=args.threads,
+                                precision=args.precision, progress=bar.update)
             return replay, None
         from affect_perception.evaluation.replay import replay_inprocess
         from affect_perception.runtime.pipeline import AffectPipeline
 
-        pipeline = AffectPipeline(node_pipeline_config(model_dir,
-                                                       intra_op_threads=args.threads))
+        pipeline = AffectPipeline(node_pipeline_config(
+            model_dir, intra_op_threads=args.threads, precision=args.precision))
         return replay_inprocess(frames, pipeline, progress=bar.update), pipeline.info.model_id
 
 

@@ -27,16 +27,12 @@ from torch import nn
 from affect_perception.labels import AU_NAMES, EMI_NAMES
 from affect_perception.model.affect_model import AffectModel
 from affect_perception.model.heads import LOGIT_TASKS
+from affect_perception.runtime.engine import MODEL_JSON, PRECISION_FILES
 from affect_perception.runtime.fold import FoldError, embed_name, fold
 
 LOG = logging.getLogger(__name__)
 
 OPSET = 17
-ENCODER_FILE = "encoder.onnx"
-TEMPORAL_FILE = "temporal.onnx"
-MODEL_JSON = "model.json"
-# Suffix of the optional half-precision copies (encoder_fp16.onnx, temporal_fp16.onnx).
-FP16_SUFFIX = "_fp16"
 # Name of the dynamic face axis in both graphs.
 BATCH_AXIS = "N"
 # Largest |onnxruntime - torch| allowed, relative to max(1, peak |torch value|): an absolute
@@ -140,13 +136,14 @@ def export_onnx(model: AffectModel, out_dir: str | Path, fp16: bool = False) -> 
         images = frames[:CHECK_FACES]
         with torch.no_grad():  # the warm-up forward, kept as the reference
             reference = _reference(model, images, windows)
-        _export_pair(model, out_dir, "", images, windows, reference, metadata, FP32_TOLERANCE)
-        _check_fold(out_dir, "", frames.numpy(), reference["temporal"], FP32_TOLERANCE)
+        _export_pair(model, out_dir, "fp32", images, windows, reference, metadata,
+                     FP32_TOLERANCE)
+        _check_fold(out_dir, "fp32", frames.numpy(), reference["temporal"], FP32_TOLERANCE)
         if fp16:
             half = copy.deepcopy(model).half()
-            _export_pair(half, out_dir, FP16_SUFFIX, images, windows, reference, metadata,
+            _export_pair(half, out_dir, "fp16", images, windows, reference, metadata,
                          FP16_TOLERANCE)
-            _check_fold(out_dir, FP16_SUFFIX, frames.numpy(), reference["temporal"],
+            _check_fold(out_dir, "fp16", frames.numpy(), reference["temporal"],
                         FP16_TOLERANCE)
     finally:
         model.train(was_training)
@@ -176,17 +173,18 @@ def _reference(model: AffectModel, images: torch.Tensor,
             "temporal": {t: o.numpy() for t, o in zip(model.config.tasks, outputs, strict=True)}}
 
 
-def _export_pair(model: AffectModel, out_dir: Path, suffix: str, images: torch.Tensor,
+def _export_pair(model: AffectModel, out_dir: Path, precision: str, images: torch.Tensor,
                  windows: dict[str, torch.Tensor], reference: dict[str, dict[str, np.ndarray]],
                  metadata: dict[str, Any], tolerance: float) -> None:
-    """Export both graphs of ``model`` with ``suffix`` in their names, then check them."""
+    """Export both graphs of ``model`` into the files of ``precision``, then check them."""
     names = list(model.feature_names)
     graphs = {
         "encoder": (EncoderGraph(model), {"image": images}, names),
         "temporal": (TemporalGraph(model), windows, list(model.config.tasks)),
     }
-    for graph, (module, feeds, outputs) in graphs.items():
-        path = out_dir / f"{graph}{suffix}.onnx"
+    for file, (graph, (module, feeds, outputs)) in zip(PRECISION_FILES[precision],
+                                                        graphs.items(), strict=True):
+        path = out_dir / file
         trace = tuple(x[:TRACE_FACES] for x in feeds.values())
         _export_graph(module.eval(), trace, path, list(feeds), outputs, metadata)
         errors = _compare(path, {k: v.numpy() for k, v in feeds.items()}, reference[graph])
@@ -222,10 +220,10 @@ def _export_graph(module: nn.Module, args: tuple[torch.Tensor, ...], path: Path,
         raise ExportError(f"{path} fails the ONNX checker: {err}") from err
 
 
-def _check_fold(out_dir: Path, suffix: str, frames: np.ndarray,
+def _check_fold(out_dir: Path, precision: str, frames: np.ndarray,
                 reference: dict[str, np.ndarray], tolerance: float) -> None:
     """Fold the written pair as the runtime does; run it over ``frames`` against torch."""
-    paths = [out_dir / f"{graph}{suffix}.onnx" for graph in ("encoder", "temporal")]
+    paths = [out_dir / file for file in PRECISION_FILES[precision]]
     encoder, temporal = (onnx.load(str(path)) for path in paths)
     names = tuple(o.name for o in encoder.graph.output)
     window = len(frames) // CHECK_FACES

@@ -29,6 +29,18 @@ DEFAULT_PROVIDERS = ("TensorrtExecutionProvider", "CUDAExecutionProvider",
                      "CPUExecutionProvider")
 ENCODER_FILE = "encoder.onnx"
 TEMPORAL_FILE = "temporal.onnx"
+MODEL_JSON = "model.json"
+# Precision -> (encoder file, temporal file): `export --fp16` writes the float16 pair,
+# `quantize` the INT8 encoder (static quantisation; the temporal model stays float32).
+PRECISION_FILES: dict[str, tuple[str, str]] = {
+    "fp32": (ENCODER_FILE, TEMPORAL_FILE),
+    "fp16": ("encoder_fp16.onnx", "temporal_fp16.onnx"),
+    "int8": ("encoder_int8.onnx", TEMPORAL_FILE),
+}
+PRECISIONS = tuple(PRECISION_FILES)
+# How to make the files of a precision other than fp32.
+PRECISION_HINT = {"fp16": "`affect-perception export --fp16`",
+                  "int8": "`affect-perception quantize --model-dir <folder>`"}
 # Metadata keys every model file carries (docs/ARCHITECTURE.md); lists are JSON text.
 REQUIRED_METADATA = ("model_id", "variant", "window", "time_patch", "tasks", "au_names",
                      "emi_names", "feature_names", "input_size", "mean", "std")
@@ -99,6 +111,7 @@ class EngineConfig:
         warmup: run each session once at load so the first frame is not slow.
         fold: fold the temporal patch embedding into the encoder (each frame embedded once);
             False runs the files as they are.
+        precision: which files to run, ``fp32``, ``fp16`` or ``int8`` (PRECISION_FILES).
     """
 
     model_dir: Path
@@ -110,6 +123,7 @@ class EngineConfig:
     tasks: tuple[str, ...] | None = None
     warmup: bool = True
     fold: bool = True
+    precision: str = "fp32"
     session_options: dict[str, object] = field(default_factory=dict)
 
 
@@ -139,8 +153,13 @@ class AffectEngine:
         model_dir = Path(config.model_dir)
         if not model_dir.is_dir():
             raise ModelLoadError(f"model directory {model_dir} does not exist")
-        encoder, temporal = _load(model_dir / ENCODER_FILE), _load(model_dir / TEMPORAL_FILE)
-        self.info = self._check_metadata(model_dir, encoder, temporal)
+        if config.precision not in PRECISION_FILES:
+            raise ModelLoadError(f"precision must be one of {PRECISIONS}, got "
+                                 f"{config.precision!r}")
+        encoder_path, temporal_path = (model_dir / f for f in PRECISION_FILES[config.precision])
+        encoder, temporal = (_load(path, config.precision)
+                             for path in (encoder_path, temporal_path))
+        self.info = self._check_metadata(encoder_path, temporal_path, encoder, temporal)
         self.folded = False
         if config.fold:
             try:
@@ -153,11 +172,11 @@ class AffectEngine:
         self.cache_names = tuple(embed_name(n) if self.folded else n
                                  for n in self.info.feature_names)
         providers = resolve_providers(tuple(config.providers), ort.get_available_providers())
-        self.encoder = self._session(encoder, model_dir / ENCODER_FILE, providers)
-        self.temporal_session = self._session(temporal, model_dir / TEMPORAL_FILE, providers)
+        self.encoder = self._session(encoder, encoder_path, providers)
+        self.temporal_session = self._session(temporal, temporal_path, providers)
         self.active_provider = self.encoder.get_providers()[0]
-        LOG.info("model %s (%s, window %d) on %s%s", self.info.model_id, self.info.variant,
-                 self.info.window, self.active_provider,
+        LOG.info("model %s (%s, window %d, %s) on %s%s", self.info.model_id, self.info.variant,
+                 self.info.window, config.precision, self.active_provider,
                  ", patch embedding folded into the encoder" if self.folded else "")
         self._mean = np.asarray(self.info.mean, np.float32)
         self._std = np.asarray(self.info.std, np.float32)
@@ -190,12 +209,13 @@ class AffectEngine:
         return {"trt_fp16_enable": str(self.config.trt_fp16), "trt_engine_cache_enable": "True",
                 "trt_engine_cache_path": str(cache)}
 
-    def _check_metadata(self, model_dir: Path, encoder: onnx.ModelProto,
-                        temporal: onnx.ModelProto) -> ModelInfo:
-        info = ModelInfo.from_metadata(_metadata(encoder), model_dir / ENCODER_FILE)
-        if ModelInfo.from_metadata(_metadata(temporal), model_dir / TEMPORAL_FILE) != info:
-            raise ModelLoadError(f"{model_dir}: {ENCODER_FILE} and {TEMPORAL_FILE} come from "
-                                 "different models (their metadata differ)")
+    def _check_metadata(self, encoder_path: Path, temporal_path: Path,
+                        encoder: onnx.ModelProto, temporal: onnx.ModelProto) -> ModelInfo:
+        model_dir = encoder_path.parent
+        info = ModelInfo.from_metadata(_metadata(encoder), encoder_path)
+        if ModelInfo.from_metadata(_metadata(temporal), temporal_path) != info:
+            raise ModelLoadError(f"{model_dir}: {encoder_path.name} and {temporal_path.name} "
+                                 "come from different models (their metadata differ)")
         encoder_outputs = tuple(o.name for o in encoder.graph.output)
         initializers = {i.name for i in temporal.graph.initializer}
         temporal_inputs = tuple(i.name for i in temporal.graph.input if i.name not in initializers)
@@ -203,11 +223,11 @@ class AffectEngine:
             raise ModelLoadError(f"{model_dir}: encoder outputs {encoder_outputs} and temporal "
                                  f"inputs {temporal_inputs} must both be {info.feature_names}")
         if self.config.window is not None and self.config.window != info.window:
-            raise ModelLoadError(f"{model_dir / TEMPORAL_FILE}: model window is {info.window} "
+            raise ModelLoadError(f"{temporal_path}: model window is {info.window} "
                                  f"but the configuration asks for {self.config.window}")
         wanted = set(self.config.tasks or ())
         if not wanted <= set(info.tasks):
-            raise ModelLoadError(f"{model_dir / TEMPORAL_FILE}: model has tasks {info.tasks}, "
+            raise ModelLoadError(f"{temporal_path}: model has tasks {info.tasks}, "
                                  f"the configuration needs {sorted(wanted)}")
         return info
 
@@ -246,11 +266,11 @@ class AffectEngine:
         return dict(zip(self.outputs, values, strict=True))
 
 
-def _load(path: Path) -> onnx.ModelProto:
+def _load(path: Path, precision: str) -> onnx.ModelProto:
     """Read one model file, with a clear error when it is missing or unreadable."""
     if not path.is_file():
-        raise ModelLoadError(f"model file {path} does not exist; export one with "
-                             "`affect-perception export`")
+        make = PRECISION_HINT.get(precision, "`affect-perception export`")
+        raise ModelLoadError(f"model file {path} does not exist; make it with {make}")
     try:
         return onnx.load(str(path))
     except Exception as err:  # protobuf's DecodeError and onnx's own errors

@@ -116,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
             "runtimes": lambda: _runtimes(model(8), providers, threads, repeats),
             "flops": lambda: _flops(model(8), threads, repeats),
             "backbones": lambda: _backbones(work, batches, providers, threads, repeats),
-            "e2e": lambda: _end_to_end(model(8).model_dir, providers, threads, seconds, args),
+            "e2e": lambda: _end_to_end(model(8), providers, threads, seconds, args),
             "int8": lambda: _int8(work, threads, repeats, INT8_QUICK if args.quick else INT8_FULL),
         }
         for name, step in steps.items():
@@ -210,9 +210,13 @@ def _backbones(work: Path, batches: tuple[int, ...], providers: tuple[str, ...],
     return section, figures
 
 
-def _end_to_end(model_dir: Path, providers: tuple[str, ...], threads: int, seconds: float,
+def _end_to_end(model: object, providers: tuple[str, ...], threads: int, seconds: float,
                 args: argparse.Namespace) -> tuple[dict, dict]:
     from affect_perception.bench.end_to_end import Stream, run_in_child
+    from affect_perception.bench.models import add_precision
+
+    add_precision(model, args.precision)
+    model_dir = model.model_dir
 
     section, figures = {}, {}
     for faces in (1, 4):

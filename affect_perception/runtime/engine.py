@@ -22,6 +22,7 @@ import onnxruntime as ort
 from affect_perception.labels import AU_NAMES, EMI_NAMES, TASKS
 from affect_perception.runtime.alignment import normalize
 from affect_perception.runtime.fold import FoldError, embed_name, fold
+from affect_perception.runtime.ort_options import session_options
 
 LOG = logging.getLogger(__name__)
 
@@ -106,6 +107,7 @@ class EngineConfig:
         intra_op_threads: onnxruntime intra-op threads per session (0: onnxruntime's default).
         trt_fp16: let TensorRT build FP16 engines.
         trt_cache_dir: folder for TensorRT engine caches (None: next to the model).
+        trt_max_batch: TensorRT builds one engine per graph for 1 to this many faces.
         window: expected window length (None: take the model's).
         tasks: tasks the caller needs (None: whatever the model has).
         warmup: run each session once at load so the first frame is not slow.
@@ -119,6 +121,7 @@ class EngineConfig:
     intra_op_threads: int = 0
     trt_fp16: bool = True
     trt_cache_dir: Path | None = None
+    trt_max_batch: int = 16
     window: int | None = None
     tasks: tuple[str, ...] | None = None
     warmup: bool = True
@@ -190,24 +193,28 @@ class AffectEngine:
 
     def _session(self, model: onnx.ModelProto, path: Path,
                  providers: list[str]) -> ort.InferenceSession:
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = self.config.intra_op_threads
-        options.inter_op_num_threads = 1
+        options = session_options(self.config.intra_op_threads)
         for key, value in self.config.session_options.items():
             setattr(options, key, value)
-        provider_options = [self._provider_options(p, path) for p in providers]
+        provider_options = [self._provider_options(p, path, model) for p in providers]
         try:
             return ort.InferenceSession(model.SerializeToString(), options, providers=providers,
                                         provider_options=provider_options)
         except Exception as err:  # onnxruntime raises several unrelated types for bad files
             raise ModelLoadError(f"model file {path} cannot be loaded: {err}") from err
 
-    def _provider_options(self, provider: str, path: Path) -> dict[str, str]:
+    def _provider_options(self, provider: str, path: Path,
+                          model: onnx.ModelProto) -> dict[str, str]:
         if provider != "TensorrtExecutionProvider":
             return {}
         cache = self.config.trt_cache_dir or path.parent / "trt_cache"
-        return {"trt_fp16_enable": str(self.config.trt_fp16), "trt_engine_cache_enable": "True",
-                "trt_engine_cache_path": str(cache)}
+        options = {"trt_fp16_enable": str(self.config.trt_fp16),
+                   "trt_engine_cache_enable": "True", "trt_engine_cache_path": str(cache)}
+        # one engine for every face count up to trt_max_batch, not one per count seen
+        for key, batch in (("min", 1), ("opt", 1), ("max", self.config.trt_max_batch)):
+            options[f"trt_profile_{key}_shapes"] = ",".join(
+                f"{i.name}:{_shape_text(i, batch)}" for i in model.graph.input)
+        return options
 
     def _check_metadata(self, encoder_path: Path, temporal_path: Path,
                         encoder: onnx.ModelProto, temporal: onnx.ModelProto) -> ModelInfo:
@@ -275,6 +282,11 @@ def _load(path: Path, precision: str) -> onnx.ModelProto:
         return onnx.load(str(path))
     except Exception as err:  # protobuf's DecodeError and onnx's own errors
         raise ModelLoadError(f"model file {path} cannot be loaded: {err}") from err
+
+
+def _shape_text(value: onnx.ValueInfoProto, batch: int) -> str:
+    """``NxCxHxW`` of a graph input with ``batch`` for its dynamic (face) axis."""
+    return "x".join(str(d.dim_value or batch) for d in value.type.tensor_type.shape.dim)
 
 
 def _metadata(model: onnx.ModelProto) -> dict[str, str]:

@@ -183,3 +183,25 @@ def test_cli_runs_the_chosen_sections_and_writes_json(tmp_path: Path,
     assert results["machine"]["cores"] >= 1 and results["threads"] == 1
     assert "flop_limit_ratio" in capsys.readouterr().out
     assert np.isfinite(results["sections"]["flops"]["peak"]["gemm_gflops"])
+
+
+def test_threads_section_alternates_and_takes_medians(monkeypatch: pytest.MonkeyPatch) -> None:
+    from affect_perception.bench import end_to_end
+
+    calls = []
+
+    def fake_run(model_dir: Path, stream: Stream) -> dict:
+        calls.append((stream.faces, stream.threads, stream.detector_threads))
+        fps = 10.0 * stream.threads + len(calls)  # later runs a little faster
+        return {"fps_out": fps, "latency_ms": {"p99": 100.0 / stream.threads}, "dropped": 0,
+                "stage_ms": {"encode": 5.0 * stream.faces}}
+
+    monkeypatch.setattr(end_to_end, "run_in_child", fake_run)
+    parser = argparse.ArgumentParser()
+    cli.add_arguments(parser)
+    section, figures = cli._threads(Path("m"), CPU, 3.0, parser.parse_args([]))
+    assert calls == [(1, 1, 1), (1, 2, 2), (1, 2, 2), (1, 1, 1),
+                     (4, 1, 1), (4, 2, 2), (4, 2, 2), (4, 1, 1)]
+    assert section["faces_1_threads_1"]["fps"] == pytest.approx(12.5)  # runs 1 and 4
+    assert section["faces_4_threads_2"]["stage_ms"] == {"encode": 20.0}
+    assert figures["threads_faces_4_threads_2_p99_ms"] == 50.0

@@ -15,6 +15,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
+
 from affect_perception.bench.machine import available_cores, machine_info
 from affect_perception.cli_errors import InputError, model_folder
 from affect_perception.ros.parameters import default
@@ -42,6 +44,8 @@ QUICK = (12, 8.0, (1,))
 FULL = (40, 20.0, (1, 4))
 # Windows of the streaming comparison.
 STREAMING_WINDOWS = (8, 32)
+# Thread counts of the threads section (model and detector sessions alike).
+THREAD_COUNTS = (1, 2)
 # INT8 section: (held-out clips, synthetic calibration crops) in quick and full runs.
 INT8_QUICK = (16, 32)
 INT8_FULL = (48, 48)
@@ -51,7 +55,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Register the ``bench`` options."""
     parser.add_argument("--quick", action="store_true",
                         help=f"fewer repeats ({QUICK[0]}), {QUICK[1]:g} s end-to-end runs and "
-                             "backbones at batch 1 only (under 4 minutes on 2 cores)")
+                             "backbones at batch 1 only")
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write the results here")
     parser.add_argument("--providers", nargs="+", default=[CPU], metavar="PROVIDER",
                         help="onnxruntime execution providers in order of preference (default: "
@@ -77,7 +81,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="end-to-end runs: the node's detector.variant (default "
                              f"{default('detector.variant')})")
     parser.add_argument("--skip", nargs="+", default=[], metavar="SECTION",
-                        choices=("streaming", "runtimes", "flops", "backbones", "e2e", "int8"),
+                        choices=("streaming", "runtimes", "flops", "backbones", "e2e", "int8",
+                                 "threads"),
                         help="sections to leave out")
     soak = parser.add_argument_group("soak", "run the live ROS node for a while instead")
     soak.add_argument("--soak", type=float, metavar="MINUTES",
@@ -118,6 +123,7 @@ def run(args: argparse.Namespace) -> int:
             "backbones": lambda: _backbones(work, batches, providers, threads, repeats),
             "e2e": lambda: _end_to_end(model(8), providers, threads, seconds, args),
             "int8": lambda: _int8(work, threads, repeats, INT8_QUICK if args.quick else INT8_FULL),
+            "threads": lambda: _threads(model(8).model_dir, providers, seconds, args),
         }
         for name, step in steps.items():
             if name not in args.skip:
@@ -230,6 +236,32 @@ def _end_to_end(model: object, providers: tuple[str, ...], threads: int, seconds
         figures[f"e2e_p99_ms_{suffix}"] = result["latency_ms"]["p99"]
         figures[f"e2e_dropped_{suffix}"] = result["dropped"]
     figures["peak_rss_mib"] = max(r["peak_rss_mib"] for r in section.values())
+    return section, figures
+
+
+def _threads(model_dir: Path, providers: tuple[str, ...], seconds: float,
+             args: argparse.Namespace) -> tuple[dict, dict]:
+    """The node's path with 1 and with 2 onnxruntime threads (model and detector), the runs
+    alternating (1, 2, 2, 1), for 1 and 4 faces: whether the second core pays here."""
+    from affect_perception.bench.end_to_end import Stream, run_in_child
+
+    runs: dict[str, list[dict]] = {}
+    for faces in (1, 4):
+        for threads in (*THREAD_COUNTS, *THREAD_COUNTS[::-1]):
+            stream = Stream(faces=faces, seconds=seconds, threads=threads,
+                            detector_threads=threads, providers=providers,
+                            precision=args.precision, detect_every=args.detect_every,
+                            temporal_every=args.temporal_every,
+                            detector_variant=args.detector_variant)
+            runs.setdefault(f"faces_{faces}_threads_{threads}", []).append(
+                run_in_child(model_dir, stream))
+    section = {key: {"fps": float(np.median([r["fps_out"] for r in rs])),
+                     "p99_ms": float(np.median([r["latency_ms"]["p99"] for r in rs])),
+                     "dropped": int(np.median([r["dropped"] for r in rs])),
+                     "stage_ms": {s: float(np.median([r["stage_ms"][s] for r in rs]))
+                                  for s in rs[0]["stage_ms"]}}
+               for key, rs in runs.items()}
+    figures = {f"threads_{k}_{m}": v[m] for k, v in section.items() for m in ("fps", "p99_ms")}
     return section, figures
 
 

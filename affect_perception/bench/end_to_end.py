@@ -53,6 +53,7 @@ class Stream:
     temporal_every: int = default("temporal_every")
     detector_variant: str = default("detector.variant")
     detector_downscale: float = default("detector.downscale")
+    detector_threads: int = default("detector.threads")
     providers: tuple[str, ...] = ("CPUExecutionProvider",)
 
 
@@ -72,7 +73,8 @@ def stream_config(model_dir: Path, stream: Stream) -> PipelineConfig:
         precision=stream.precision, detect_every=stream.detect_every,
         temporal_every=stream.temporal_every,
         **{"detector.variant": stream.detector_variant,
-           "detector.downscale": float(stream.detector_downscale)})
+           "detector.downscale": float(stream.detector_downscale),
+           "detector.threads": stream.detector_threads})
 
 
 def pipeline_for(model_dir: Path, stream: Stream) -> AffectPipeline:
@@ -154,6 +156,7 @@ def run_in_child(model_dir: Path, stream: Stream, timeout_s: float = 600.0) -> d
             "--temporal-every", str(stream.temporal_every),
             "--detector-variant", stream.detector_variant,
             "--detector-downscale", str(stream.detector_downscale),
+            "--detector-threads", str(stream.detector_threads),
             "--providers", *stream.providers]
     proc = subprocess.run(args, capture_output=True, text=True, timeout=timeout_s, check=False)
     if proc.returncode != 0:
@@ -167,7 +170,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model-dir", type=Path, required=True)
     defaults = Stream()
     for name in ("faces", "seconds", "fps", "threads", "precision", "detect_every",
-                 "temporal_every", "detector_variant", "detector_downscale"):
+                 "temporal_every", "detector_variant", "detector_downscale",
+                 "detector_threads"):
         value = getattr(defaults, name)
         parser.add_argument("--" + name.replace("_", "-"), type=type(value), default=value)
     parser.add_argument("--providers", nargs="+", default=list(defaults.providers))

@@ -60,9 +60,7 @@ TASK_KEYS: dict[str, tuple[str, ...]] = {
 # Tasks whose labels mark a missing value with a negative number the metric does not drop.
 NEGATIVE_MISSING = ("emi", "ah")
 LABEL_FORMATS = ("affwild2", "emi-csv", "ah")
-# onnxruntime intra-op threads in process: the node's (one: the batches, the faces of one
-# frame, are small, and onnxruntime's all-core default spins idle threads; 300 frames, 2 faces,
-# 2 busy cores: 69 s against 25 s with one thread).
+# onnxruntime intra-op threads in process: the node's (its pool threads sleep when idle).
 DEFAULT_THREADS = default("intra_op_threads")
 WARM_NOTE = ("scored only predictions with a warm window (window_fill >= window_size); "
              "pass --all-frames to score every frame")

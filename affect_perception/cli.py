@@ -26,6 +26,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "export": ("affect_perception.model.export_cli", "export a model to ONNX"),
     "quantize": ("affect_perception.model.quantize",
                  "write a model's INT8 encoder (static quantisation, calibrated)"),
+    "import-weights": ("affect_perception.model.imports.cli",
+                       "import trained weights: the paper code's layout or a timm backbone"),
     "score": ("affect_perception.evaluation.score", "score predictions against ABAW labels"),
     "eval": ("affect_perception.evaluation.evaluate", "replay a bag through the pipeline"),
     "bench": ("affect_perception.bench.cli", "benchmark speed against peers and the limit"),

@@ -168,7 +168,7 @@ def test_cli_runs_the_chosen_sections_and_writes_json(tmp_path: Path,
     cli.add_arguments(parser)
     out = tmp_path / "bench.json"
     args = parser.parse_args(["--quick", "--threads", "1", "--json", str(out), "--skip",
-                              "streaming", "runtimes", "backbones", "e2e", "int8"])
+                              "streaming", "runtimes", "backbones", "e2e", "int8", "threads"])
     assert cli.run(args) == 0
     results = json.loads(out.read_text())
     assert set(results["sections"]) == {"flops"}

@@ -65,14 +65,12 @@ def test_table_rows_are_unique_described_and_valid() -> None:
 
 def test_defaults_are_the_library_defaults(model_dir: str) -> None:
     settings = build_settings({"model_dir": model_dir})
-    # the deliberate differences: two onnxruntime threads for the model and the detector
-    # (their pools sleep when idle), and the detector every other frame (the end-to-end
-    # targets at 30 fps, issues 17 and 21)
-    library = PipelineConfig(model_dir=Path(model_dir), intra_op_threads=2, detect_every=2,
-                             detector=DetectorConfig(threads=2))
+    # the deliberate differences: a node shares its cores, so one onnxruntime thread, and the
+    # detector every other frame (the end-to-end targets at 30 fps, issue 17)
+    library = PipelineConfig(model_dir=Path(model_dir), intra_op_threads=1, detect_every=2)
     assert settings.pipeline == library
     assert settings.pipeline.detector == dataclasses.replace(
-        DetectorConfig(), max_faces=library.max_faces, threads=2)
+        DetectorConfig(), max_faces=library.max_faces)
     assert settings.pipeline.tracker == TrackerConfig()
     assert settings.pipeline.quality == QualityConfig()
     assert settings.pipeline.baseline == BaselineConfig() and not BaselineConfig().enabled

@@ -196,7 +196,7 @@ PARAMETERS: tuple[Param, ...] = (
     Param("precision", "fp32", "which model files run: fp32 (encoder.onnx, temporal.onnx), "
           "fp16 (the _fp16 pair from `export --fp16`) or int8 (encoder_int8.onnx from "
           "`quantize`, with the fp32 temporal model)", choices=PRECISIONS),
-    Param("intra_op_threads", 2, "onnxruntime threads per affect-model session (0: one "
+    Param("intra_op_threads", 1, "onnxruntime threads per affect-model session (0: one "
           "per core); idle pool threads sleep rather than spin, so the cores stay usable by "
           "the node's other threads and other processes", range=THREADS),
     Param("max_faces", 4, "most faces processed per frame (the largest)",
@@ -271,7 +271,7 @@ PARAMETERS: tuple[Param, ...] = (
           "longest side in pixels if > 1; 0 or 1: full size", range=COUNT),
     Param("detector.providers", ["CPUExecutionProvider"], "onnxruntime execution providers "
           "for the detector", convert=tuple),
-    Param("detector.threads", 2, "onnxruntime threads for the detector (0: all cores)",
+    Param("detector.threads", 1, "onnxruntime threads for the detector (0: all cores)",
           range=THREADS),
     # --- the tracker ---
     Param("tracker.max_cost", 0.75, "match-cost gate (higher: fast faces keep their ids, "

@@ -60,8 +60,10 @@ def test_outputs_have_the_model_shapes_and_ranges(engine: AffectEngine) -> None:
     rng = np.random.default_rng(0)
     crops = rng.integers(0, 256, (3, 224, 224, 3), dtype=np.uint8)
     features = engine.encode(crops)
-    assert list(features) == list(engine.info.feature_names) == ["feat_7"]
-    assert features["feat_7"].shape == (3, 960, 7, 7)
+    assert engine.folded and list(engine.info.feature_names) == ["feat_7"]
+    # with the fold the cache holds T·dim partial patch embeddings per 7×7 map
+    assert list(features) == list(engine.cache_names) == ["feat_7_embed"]
+    assert features["feat_7_embed"].shape == (3, 4 * 256, 7, 7)
     window = {k: np.repeat(v[:, None], engine.info.window, axis=1) for k, v in features.items()}
     out = engine.temporal(window)
     assert out["va"].shape == (3, 2) and np.all(np.abs(out["va"]) <= 1)
@@ -73,7 +75,7 @@ def test_outputs_have_the_model_shapes_and_ranges(engine: AffectEngine) -> None:
 
 def test_zero_faces_give_empty_outputs(engine: AffectEngine) -> None:
     features = engine.encode(np.zeros((0, 224, 224, 3), np.uint8))
-    assert features["feat_7"].shape == (0, 960, 7, 7)
+    assert features["feat_7_embed"].shape == (0, 4 * 256, 7, 7)
     out = engine.temporal({k: v[:, None] for k, v in features.items()})
     assert {k: v.shape for k, v in out.items()} == {
         "va": (0, 2), "au": (0, 12), "emi": (0, 6), "ah": (0, 1)}

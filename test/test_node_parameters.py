@@ -87,6 +87,7 @@ def test_defaults_are_the_library_defaults(model_dir: str) -> None:
     ({"au_threshold": [0.4] * 12}, "au_threshold", (0.4,) * 12),
     ({"providers": ["CPUExecutionProvider"]}, "providers", ("CPUExecutionProvider",)),
     ({"detect_every": 3}, "detect_every", 3),
+    ({"precision": "int8"}, "precision", "int8"),
     ({"smoothing.enabled": True}, "one_euro", OneEuroConfig()),
     ({"smoothing.enabled": True, "smoothing.au.beta": 0.0, "smoothing.emi.min_cutoff": 2.0},
      "one_euro", OneEuroConfig(au=OneEuroParams(1.5, 0.0, 1.0),

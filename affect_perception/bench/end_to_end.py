@@ -2,11 +2,13 @@
 
 A camera thread puts a synthetic 640 × 480 ``bgr8`` frame into the node's latest-frame slot
 (:class:`FrameWorker`) every 1/fps seconds on an absolute schedule; the worker decodes it and
-runs :class:`AffectPipeline`, as the node's worker does (building and publishing the ROS
-message is left out). Figures: the sustained output rate, latency from a frame's arrival in the
-slot to the end of its processing, frames dropped in the slot, and the process's peak resident
-memory. Run in a child process (``python -m affect_perception.bench.end_to_end``) so the memory
-is the pipeline's own, without the benchmark's torch.
+runs :class:`AffectPipeline`, then builds the ``AffectStateArray`` and serialises it as the
+node's publisher does (stages ``publish`` and ``serialise``; rclpy's publish call itself, which
+hands the bytes to DDS, is left out). Figures: the sustained output rate, latency from a
+frame's arrival in the slot to the end of its serialisation, frames dropped in the slot, the
+median of every stage, and the process's peak resident memory. Run in a child process
+(``python -m affect_perception.bench.end_to_end``) so the memory is the pipeline's own, without
+the benchmark's torch.
 """
 
 from __future__ import annotations
@@ -46,10 +48,12 @@ class Stream:
     seconds: float = 10.0
     fps: float = 30.0
     threads: int = default("intra_op_threads")
+    precision: str = default("precision")
     detect_every: int = default("detect_every")
     temporal_every: int = default("temporal_every")
     detector_variant: str = default("detector.variant")
     detector_downscale: float = default("detector.downscale")
+    detector_threads: int = default("detector.threads")
     providers: tuple[str, ...] = ("CPUExecutionProvider",)
 
 
@@ -66,9 +70,11 @@ def stream_config(model_dir: Path, stream: Stream) -> PipelineConfig:
     """The node's pipeline configuration with the knobs in ``stream``."""
     return node_pipeline_config(
         model_dir, providers=list(stream.providers), intra_op_threads=stream.threads,
-        detect_every=stream.detect_every, temporal_every=stream.temporal_every,
+        precision=stream.precision, detect_every=stream.detect_every,
+        temporal_every=stream.temporal_every,
         **{"detector.variant": stream.detector_variant,
-           "detector.downscale": float(stream.detector_downscale)})
+           "detector.downscale": float(stream.detector_downscale),
+           "detector.threads": stream.detector_threads})
 
 
 def pipeline_for(model_dir: Path, stream: Stream) -> AffectPipeline:
@@ -88,12 +94,26 @@ def run_stream(pipeline: AffectPipeline, stream: Stream) -> dict[str, object]:
     frames = render_frames(stream.faces)
     done: list[tuple[float, float, int, dict[str, float]]] = []  # arrival, end, faces, stages
 
+    from rclpy.serialization import serialize_message
+    from std_msgs.msg import Header
+
+    from affect_perception.ros.conversions import frame_message, seconds_to_stamp
+
     def handle(item: tuple[int, float]) -> None:
         index, arrival = item
         step, data = frames[index % len(frames)]
+        start = time.perf_counter()
         rgb = decode_image(ENCODING, width, height, step, False, data)
+        decoded = time.perf_counter()
         result = pipeline.process(rgb, stamp=arrival)
-        done.append((arrival, time.perf_counter(), len(result.faces), result.timings_ms))
+        processed = time.perf_counter()
+        message = frame_message(result, Header(stamp=seconds_to_stamp(arrival)))
+        built = time.perf_counter()
+        serialize_message(message)
+        end = time.perf_counter()
+        stages = {**result.timings_ms, "decode": (decoded - start) * 1e3,
+                  "publish": (built - processed) * 1e3, "serialise": (end - built) * 1e3}
+        done.append((arrival, end, len(result.faces), stages))
 
     errors: list[Exception] = []
     worker: FrameWorker[tuple[int, float]] = FrameWorker(handle, lambda _f, e: errors.append(e))
@@ -131,10 +151,12 @@ def run_in_child(model_dir: Path, stream: Stream, timeout_s: float = 600.0) -> d
     args = [sys.executable, "-m", __name__, "--model-dir", str(model_dir),
             "--faces", str(stream.faces), "--seconds", str(stream.seconds),
             "--fps", str(stream.fps), "--threads", str(stream.threads),
+            "--precision", stream.precision,
             "--detect-every", str(stream.detect_every),
             "--temporal-every", str(stream.temporal_every),
             "--detector-variant", stream.detector_variant,
             "--detector-downscale", str(stream.detector_downscale),
+            "--detector-threads", str(stream.detector_threads),
             "--providers", *stream.providers]
     proc = subprocess.run(args, capture_output=True, text=True, timeout=timeout_s, check=False)
     if proc.returncode != 0:
@@ -147,8 +169,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model-dir", type=Path, required=True)
     defaults = Stream()
-    for name in ("faces", "seconds", "fps", "threads", "detect_every", "temporal_every",
-                 "detector_variant", "detector_downscale"):
+    for name in ("faces", "seconds", "fps", "threads", "precision", "detect_every",
+                 "temporal_every", "detector_variant", "detector_downscale",
+                 "detector_threads"):
         value = getattr(defaults, name)
         parser.add_argument("--" + name.replace("_", "-"), type=type(value), default=value)
     parser.add_argument("--providers", nargs="+", default=list(defaults.providers))

@@ -102,8 +102,9 @@ def encoder_limit(model: BenchModel, peak: CpuPeak, providers: tuple[str, ...],
     """
     import torch
 
+    # unfolded: the FLOPs counted are those of the torch encoder alone
     engine = AffectEngine(EngineConfig(model_dir=model.model_dir, providers=providers,
-                                       intra_op_threads=peak.threads))
+                                       intra_op_threads=peak.threads, fold=False))
     side = engine.info.input_size
     image = np.random.default_rng(3).standard_normal((faces, 3, side, side), np.float32)
     flops = count_flops(model.torch_model.encode, torch.from_numpy(image))

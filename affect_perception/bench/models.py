@@ -10,6 +10,8 @@ from pathlib import Path
 
 # Seed of the random weights, so every run benchmarks the same model.
 MODEL_SEED = 0
+# Synthetic crops calibrating the INT8 encoder of a random model.
+CALIBRATION_CROPS = 8
 
 
 @dataclass
@@ -38,3 +40,19 @@ def random_model(out_dir: Path, window: int, variant: str = "single") -> BenchMo
     out_dir.mkdir(parents=True, exist_ok=True)
     export_onnx(model, out_dir)
     return BenchModel(torch_model=model, model_dir=out_dir)
+
+
+def add_precision(model: BenchModel, precision: str) -> None:
+    """Write the files of ``precision`` into the model's folder (fp32 has them already):
+    the float16 pair by export, the INT8 encoder calibrated on a few synthetic crops (the
+    weights are random: only the speed counts)."""
+    if precision == "fp16":
+        from affect_perception.model.export import export_onnx
+
+        export_onnx(model.torch_model, model.model_dir, fp16=True)
+    elif precision == "int8":
+        from affect_perception.model.calibration import synthetic_crops
+        from affect_perception.model.quantize import quantize_encoder
+
+        size = model.torch_model.config.input_size
+        quantize_encoder(model.model_dir, synthetic_crops(CALIBRATION_CROPS, size))

@@ -47,7 +47,7 @@ from affect_perception.evaluation.report import finite_or_none, write_report
 from affect_perception.evaluation.score import TASK_METRICS
 from affect_perception.labels import EMI_NAMES
 from affect_perception.ros.parameters import default, node_pipeline_config
-from affect_perception.runtime.engine import ModelLoadError
+from affect_perception.runtime.engine import PRECISIONS, ModelLoadError
 from affect_perception.runtime.image_decode import ImageDecodeError
 
 # Report keys of each task's scores, None when the task cannot be scored.
@@ -60,9 +60,7 @@ TASK_KEYS: dict[str, tuple[str, ...]] = {
 # Tasks whose labels mark a missing value with a negative number the metric does not drop.
 NEGATIVE_MISSING = ("emi", "ah")
 LABEL_FORMATS = ("affwild2", "emi-csv", "ah")
-# onnxruntime intra-op threads in process: the node's (one: the batches, the faces of one
-# frame, are small, and onnxruntime's all-core default spins idle threads; 300 frames, 2 faces,
-# 2 busy cores: 69 s against 25 s with one thread).
+# onnxruntime intra-op threads in process: the node's (its pool threads sleep when idle).
 DEFAULT_THREADS = default("intra_op_threads")
 WARM_NOTE = ("scored only predictions with a warm window (window_fill >= window_size); "
              "pass --all-frames to score every frame")
@@ -119,6 +117,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="score predictions of cold windows too")
     parser.add_argument("--min-iou", type=float, default=MIN_IOU,
                         help="least box IoU of a predicted track and a labelled face")
+    parser.add_argument("--precision", choices=PRECISIONS, default=default("precision"),
+                        help="model files to run: fp32, fp16 (export --fp16) or int8 "
+                             "(quantize); the node's parameter of the same name")
     parser.add_argument("--threads", type=int, default=DEFAULT_THREADS,
                         help="onnxruntime intra-op threads per model (0: all "
                              f"cores; default {DEFAULT_THREADS})")
@@ -203,13 +204,14 @@ def run_replay(args: argparse.Namespace, model_dir: Path, topic: str, msgtype: s
             from affect_perception.evaluation.replay import replay_ros
 
             replay = replay_ros(frames, topic=topic, msgtype=msgtype, model_dir=model_dir,
-                                rate=args.rate, threads=args.threads, progress=bar.update)
+                                rate=args.rate, threads=args.threads,
+                                precision=args.precision, progress=bar.update)
             return replay, None
         from affect_perception.evaluation.replay import replay_inprocess
         from affect_perception.runtime.pipeline import AffectPipeline
 
-        pipeline = AffectPipeline(node_pipeline_config(model_dir,
-                                                       intra_op_threads=args.threads))
+        pipeline = AffectPipeline(node_pipeline_config(
+            model_dir, intra_op_threads=args.threads, precision=args.precision))
         return replay_inprocess(frames, pipeline, progress=bar.update), pipeline.info.model_id
 
 

@@ -123,8 +123,8 @@ def replay_inprocess(frames: Iterable[BagFrame], pipeline: AffectPipeline,
     return replay
 
 
-def node_command(model_dir: Path, topic: str, *, compressed: bool = False, threads: int = 0
-                 ) -> list[str]:
+def node_command(model_dir: Path, topic: str, *, compressed: bool = False, threads: int = 0,
+                 precision: str = "fp32") -> list[str]:
     """The command line that starts the node on ``topic`` with the model in ``model_dir``.
 
     Its ``~/affect`` output is PREDICTION_TOPIC. Raw images are subscribed reliably: large
@@ -134,7 +134,7 @@ def node_command(model_dir: Path, topic: str, *, compressed: bool = False, threa
     return [sys.executable, "-m", "affect_perception.ros.node", "--ros-args",
             "-r", f"{source}:={topic}", "-p", "image_reliability:=reliable",
             "-p", f"model_dir:={model_dir}", "-p", f"use_compressed:={str(compressed).lower()}",
-            "-p", f"intra_op_threads:={threads}"]
+            "-p", f"intra_op_threads:={threads}", "-p", f"precision:={precision}"]
 
 
 class _NodeProcess:
@@ -165,7 +165,8 @@ class _NodeProcess:
 
 
 def replay_ros(frames: Iterable[BagFrame], *, topic: str, msgtype: str, model_dir: Path,
-               rate: float = 1.0, threads: int = 0, progress: Progress | None = None) -> Replay:
+               rate: float = 1.0, threads: int = 0, precision: str = "fp32",
+               progress: Progress | None = None) -> Replay:
     """Publish the frames to the node at ``rate`` × real time and collect its outputs.
 
     Raises:
@@ -186,7 +187,7 @@ def replay_ros(frames: Iterable[BagFrame], *, topic: str, msgtype: str, model_di
     rclpy.init(context=context)
     executor = SingleThreadedExecutor(context=context)
     node_proc = _NodeProcess(node_command(model_dir, topic, compressed=compressed,
-                                          threads=threads))
+                                          threads=threads, precision=precision))
     received: dict[int, tuple[float, bytes]] = {}
     lock = threading.Lock()
 

@@ -2,8 +2,10 @@
 
 A checked export (after timm's ``utils/onnx.py``): eval mode, a warm-up forward, named inputs
 and outputs with a dynamic face axis, the legacy exporter at opset 17 (one self-contained
-file per graph), ``onnx.checker`` full check, then onnxruntime compared with torch. The files
-follow the model-file contract of docs/ARCHITECTURE.md.
+file per graph), ``onnx.checker`` full check, then onnxruntime compared with torch, for the
+files as written and for the runtime's fold of the patch embedding into the encoder
+(runtime/fold.py), so every export carries the streaming fold. The files follow the
+model-file contract of docs/ARCHITECTURE.md.
 """
 
 from __future__ import annotations
@@ -26,15 +28,12 @@ from affect_perception import provenance
 from affect_perception.labels import AU_NAMES, EMI_NAMES
 from affect_perception.model.affect_model import AffectModel
 from affect_perception.model.heads import LOGIT_TASKS
+from affect_perception.runtime.engine import MODEL_JSON, PRECISION_FILES
+from affect_perception.runtime.fold import FoldError, embed_name, fold
 
 LOG = logging.getLogger(__name__)
 
 OPSET = 17
-ENCODER_FILE = "encoder.onnx"
-TEMPORAL_FILE = "temporal.onnx"
-MODEL_JSON = "model.json"
-# Suffix of the optional half-precision copies (encoder_fp16.onnx, temporal_fp16.onnx).
-FP16_SUFFIX = "_fp16"
 # Name of the dynamic face axis in both graphs.
 BATCH_AXIS = "N"
 # Largest |onnxruntime - torch| allowed, relative to max(1, peak |torch value|): an absolute
@@ -127,8 +126,9 @@ def export_onnx(model: AffectModel, out_dir: str | Path, fp16: bool = False,
         ``out_dir``.
 
     Raises:
-        ExportError: a graph fails ``onnx.checker`` or onnxruntime disagrees with torch by more
-            than FP32_TOLERANCE (FP16_TOLERANCE for the half-precision copy).
+        ExportError: a graph fails ``onnx.checker``, the runtime cannot fold the pair, or
+            onnxruntime (as written or folded) disagrees with torch by more than FP32_TOLERANCE
+            (FP16_TOLERANCE for the half-precision copy).
     """
     provenance.uniform(taught_on)  # a bad value fails before any work
     out_dir = Path(out_dir)
@@ -137,14 +137,19 @@ def export_onnx(model: AffectModel, out_dir: str | Path, fp16: bool = False,
     model.eval()
     try:
         metadata = model_metadata(model)
-        images, windows = _check_inputs(model)
+        frames, windows = _check_inputs(model)
+        images = frames[:CHECK_FACES]
         with torch.no_grad():  # the warm-up forward, kept as the reference
             reference = _reference(model, images, windows)
-        _export_pair(model, out_dir, "", images, windows, reference, metadata, FP32_TOLERANCE)
+        _export_pair(model, out_dir, "fp32", images, windows, reference, metadata,
+                     FP32_TOLERANCE)
+        _check_fold(out_dir, "fp32", frames.numpy(), reference["temporal"], FP32_TOLERANCE)
         if fp16:
             half = copy.deepcopy(model).half()
-            _export_pair(half, out_dir, FP16_SUFFIX, images, windows, reference, metadata,
+            _export_pair(half, out_dir, "fp16", images, windows, reference, metadata,
                          FP16_TOLERANCE)
+            _check_fold(out_dir, "fp16", frames.numpy(), reference["temporal"],
+                        FP16_TOLERANCE)
     finally:
         model.train(was_training)
     model_json = {**metadata, "config": model.config.to_dict(),
@@ -154,14 +159,15 @@ def export_onnx(model: AffectModel, out_dir: str | Path, fp16: bool = False,
 
 
 def _check_inputs(model: AffectModel) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    """Random normalised crops (CHECK_FACES, 3, H, W) and the windows their frames encode to."""
+    """Random normalised frames (CHECK_FACES · W, 3, H, W), face by face, and the windows
+    they encode to."""
     side, window = model.config.input_size, model.config.window
     generator = torch.Generator().manual_seed(CHECK_SEED)
     frames = torch.randn(CHECK_FACES * window, 3, side, side, generator=generator)
     with torch.no_grad():
         maps = model.encode(frames)
     windows = {n: m.unflatten(0, (CHECK_FACES, window)) for n, m in maps.items()}
-    return frames[:CHECK_FACES], windows
+    return frames, windows
 
 
 def _reference(model: AffectModel, images: torch.Tensor,
@@ -173,17 +179,18 @@ def _reference(model: AffectModel, images: torch.Tensor,
             "temporal": {t: o.numpy() for t, o in zip(model.config.tasks, outputs, strict=True)}}
 
 
-def _export_pair(model: AffectModel, out_dir: Path, suffix: str, images: torch.Tensor,
+def _export_pair(model: AffectModel, out_dir: Path, precision: str, images: torch.Tensor,
                  windows: dict[str, torch.Tensor], reference: dict[str, dict[str, np.ndarray]],
                  metadata: dict[str, Any], tolerance: float) -> None:
-    """Export both graphs of ``model`` with ``suffix`` in their names, then check them."""
+    """Export both graphs of ``model`` into the files of ``precision``, then check them."""
     names = list(model.feature_names)
     graphs = {
         "encoder": (EncoderGraph(model), {"image": images}, names),
         "temporal": (TemporalGraph(model), windows, list(model.config.tasks)),
     }
-    for graph, (module, feeds, outputs) in graphs.items():
-        path = out_dir / f"{graph}{suffix}.onnx"
+    for file, (graph, (module, feeds, outputs)) in zip(PRECISION_FILES[precision],
+                                                        graphs.items(), strict=True):
+        path = out_dir / file
         trace = tuple(x[:TRACE_FACES] for x in feeds.values())
         _export_graph(module.eval(), trace, path, list(feeds), outputs, metadata)
         errors = _compare(path, {k: v.numpy() for k, v in feeds.items()}, reference[graph])
@@ -219,12 +226,43 @@ def _export_graph(module: nn.Module, args: tuple[torch.Tensor, ...], path: Path,
         raise ExportError(f"{path} fails the ONNX checker: {err}") from err
 
 
+def _check_fold(out_dir: Path, precision: str, frames: np.ndarray,
+                reference: dict[str, np.ndarray], tolerance: float) -> None:
+    """Fold the written pair as the runtime does; run it over ``frames`` against torch."""
+    paths = [out_dir / file for file in PRECISION_FILES[precision]]
+    encoder, temporal = (onnx.load(str(path)) for path in paths)
+    names = tuple(o.name for o in encoder.graph.output)
+    window = len(frames) // CHECK_FACES
+    try:
+        encoder, temporal = fold(encoder, temporal, names, window)
+    except FoldError as err:
+        raise ExportError(f"{paths[1]}: the runtime cannot fold its patch embedding: {err}") \
+            from err
+    entries = _cpu_session(encoder).run(None, {"image": frames})
+    windows = {embed_name(n): e.reshape(CHECK_FACES, window, *e.shape[1:])
+               for n, e in zip(names, entries, strict=True)}
+    errors = _errors(_cpu_session(temporal).run(list(reference), windows), reference)
+    LOG.info("%s folded: largest relative difference to torch %s", paths[1].name,
+             {k: f"{v:.1e}" for k, v in errors.items()})
+    bad = {k: v for k, v in errors.items() if not v < tolerance}
+    if bad:
+        raise ExportError(f"{paths[1]} folded: onnxruntime differs from torch by {bad}, above "
+                          f"the tolerance {tolerance}")
+
+
 def _compare(path: Path, feeds: dict[str, np.ndarray],
              reference: dict[str, np.ndarray]) -> dict[str, float]:
     """Run a graph in onnxruntime (CPU); max |ort - torch| / max(1, peak |torch|) per output."""
+    return _errors(_cpu_session(onnx.load(str(path))).run(list(reference), feeds), reference)
+
+
+def _cpu_session(model: onnx.ModelProto) -> ort.InferenceSession:
     options = ort.SessionOptions()
     options.intra_op_num_threads = 1
-    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    outputs = session.run(list(reference), feeds)
+    return ort.InferenceSession(model.SerializeToString(), options,
+                                providers=["CPUExecutionProvider"])
+
+
+def _errors(outputs: list[np.ndarray], reference: dict[str, np.ndarray]) -> dict[str, float]:
     return {name: float(np.abs(got - want).max() / max(1.0, float(np.abs(want).max())))
             for (name, want), got in zip(reference.items(), outputs, strict=True)}

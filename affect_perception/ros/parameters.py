@@ -26,7 +26,7 @@ from affect_perception.resources import bundled_model_dir, missing_model_files
 from affect_perception.ros.image_qos import RELIABILITIES
 from affect_perception.runtime.baseline import BaselineConfig
 from affect_perception.runtime.detection.base import BACKENDS, DetectorConfig
-from affect_perception.runtime.engine import DEFAULT_PROVIDERS
+from affect_perception.runtime.engine import DEFAULT_PROVIDERS, PRECISIONS
 from affect_perception.runtime.pipeline import PipelineConfig
 from affect_perception.runtime.quality import QualityConfig
 from affect_perception.runtime.smoothing import OneEuroConfig, OneEuroParams
@@ -193,9 +193,12 @@ PARAMETERS: tuple[Param, ...] = (
     Param("providers", list(DEFAULT_PROVIDERS), "onnxruntime execution providers for the "
           "affect model, in order of preference; missing ones are skipped with a warning",
           convert=tuple),
-    Param("intra_op_threads", 1, "onnxruntime threads per affect-model session (0: "
-          "onnxruntime's default, one per core, which spins and slows everything when the "
-          "cores are shared with other nodes)", range=THREADS),
+    Param("precision", "fp32", "which model files run: fp32 (encoder.onnx, temporal.onnx), "
+          "fp16 (the _fp16 pair from `export --fp16`) or int8 (encoder_int8.onnx from "
+          "`quantize`, with the fp32 temporal model)", choices=PRECISIONS),
+    Param("intra_op_threads", 1, "onnxruntime threads per affect-model session (0: one "
+          "per core); idle pool threads sleep rather than spin, so the cores stay usable by "
+          "the node's other threads and other processes", range=THREADS),
     Param("max_faces", 4, "most faces processed per frame (the largest)",
           range=Range(1, 64)),
     Param("detect_every", 2, "run the face detector every k frames; the tracker predicts the "

@@ -3,7 +3,9 @@
 Providers default to TensorRT → CUDA → CPU, keeping whichever this onnxruntime build has; a
 requested provider that is missing is a logged warning, never a failure. The model's
 preprocessing contract (input size, mean, std) and label orders are read from the ONNX
-metadata and checked against the configuration at load.
+metadata and checked against the configuration at load. By default the temporal model's
+patch embedding is folded into the encoder at load (:mod:`.fold`), so the window cache holds
+each frame's embedded tokens rather than its feature maps.
 """
 
 from __future__ import annotations
@@ -14,10 +16,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import onnx
 import onnxruntime as ort
 
 from affect_perception.labels import AU_NAMES, EMI_NAMES, TASKS
 from affect_perception.runtime.alignment import normalize
+from affect_perception.runtime.fold import FoldError, embed_name, fold
+from affect_perception.runtime.ort_options import session_options
 
 LOG = logging.getLogger(__name__)
 
@@ -25,6 +30,18 @@ DEFAULT_PROVIDERS = ("TensorrtExecutionProvider", "CUDAExecutionProvider",
                      "CPUExecutionProvider")
 ENCODER_FILE = "encoder.onnx"
 TEMPORAL_FILE = "temporal.onnx"
+MODEL_JSON = "model.json"
+# Precision -> (encoder file, temporal file): `export --fp16` writes the float16 pair,
+# `quantize` the INT8 encoder (static quantisation; the temporal model stays float32).
+PRECISION_FILES: dict[str, tuple[str, str]] = {
+    "fp32": (ENCODER_FILE, TEMPORAL_FILE),
+    "fp16": ("encoder_fp16.onnx", "temporal_fp16.onnx"),
+    "int8": ("encoder_int8.onnx", TEMPORAL_FILE),
+}
+PRECISIONS = tuple(PRECISION_FILES)
+# How to make the files of a precision other than fp32.
+PRECISION_HINT = {"fp16": "`affect-perception export --fp16`",
+                  "int8": "`affect-perception quantize --model-dir <folder>`"}
 # Metadata keys every model file carries (docs/ARCHITECTURE.md); lists are JSON text.
 REQUIRED_METADATA = ("model_id", "variant", "window", "time_patch", "tasks", "au_names",
                      "emi_names", "feature_names", "input_size", "mean", "std")
@@ -90,9 +107,13 @@ class EngineConfig:
         intra_op_threads: onnxruntime intra-op threads per session (0: onnxruntime's default).
         trt_fp16: let TensorRT build FP16 engines.
         trt_cache_dir: folder for TensorRT engine caches (None: next to the model).
+        trt_max_batch: TensorRT builds one engine per graph for 1 to this many faces.
         window: expected window length (None: take the model's).
         tasks: tasks the caller needs (None: whatever the model has).
         warmup: run each session once at load so the first frame is not slow.
+        fold: fold the temporal patch embedding into the encoder (each frame embedded once);
+            False runs the files as they are.
+        precision: which files to run, ``fp32``, ``fp16`` or ``int8`` (PRECISION_FILES).
     """
 
     model_dir: Path
@@ -100,9 +121,12 @@ class EngineConfig:
     intra_op_threads: int = 0
     trt_fp16: bool = True
     trt_cache_dir: Path | None = None
+    trt_max_batch: int = 16
     window: int | None = None
     tasks: tuple[str, ...] | None = None
     warmup: bool = True
+    fold: bool = True
+    precision: str = "fp32"
     session_options: dict[str, object] = field(default_factory=dict)
 
 
@@ -132,63 +156,85 @@ class AffectEngine:
         model_dir = Path(config.model_dir)
         if not model_dir.is_dir():
             raise ModelLoadError(f"model directory {model_dir} does not exist")
+        if config.precision not in PRECISION_FILES:
+            raise ModelLoadError(f"precision must be one of {PRECISIONS}, got "
+                                 f"{config.precision!r}")
+        encoder_path, temporal_path = (model_dir / f for f in PRECISION_FILES[config.precision])
+        encoder, temporal = (_load(path, config.precision)
+                             for path in (encoder_path, temporal_path))
+        self.info = self._check_metadata(encoder_path, temporal_path, encoder, temporal)
+        self.folded = False
+        if config.fold:
+            try:
+                encoder, temporal = fold(encoder, temporal, self.info.feature_names,
+                                         self.info.window)
+                self.folded = True
+            except FoldError as err:
+                LOG.warning("%s: running without the folded patch embedding: %s", model_dir, err)
+        # the names of the per-frame entries the window cache holds, in temporal input order
+        self.cache_names = tuple(embed_name(n) if self.folded else n
+                                 for n in self.info.feature_names)
         providers = resolve_providers(tuple(config.providers), ort.get_available_providers())
-        self.encoder = self._session(model_dir / ENCODER_FILE, providers)
-        self.temporal_session = self._session(model_dir / TEMPORAL_FILE, providers)
-        self.info = self._check_metadata(model_dir)
+        self.encoder = self._session(encoder, encoder_path, providers)
+        self.temporal_session = self._session(temporal, temporal_path, providers)
         self.active_provider = self.encoder.get_providers()[0]
-        LOG.info("model %s (%s, window %d) on %s", self.info.model_id, self.info.variant,
-                 self.info.window, self.active_provider)
+        LOG.info("model %s (%s, window %d, %s) on %s%s", self.info.model_id, self.info.variant,
+                 self.info.window, config.precision, self.active_provider,
+                 ", patch embedding folded into the encoder" if self.folded else "")
         self._mean = np.asarray(self.info.mean, np.float32)
         self._std = np.asarray(self.info.std, np.float32)
         self.output_shapes = {o.name: tuple(o.shape[1:])
                               for o in self.temporal_session.get_outputs()}
         self.outputs = tuple(self.output_shapes)
+        # shape of one frame's cache entry per name in cache_names
         self.feature_shapes = {o.name: tuple(o.shape[1:]) for o in self.encoder.get_outputs()}
         if config.warmup:
             self.warm_up()
 
-    def _session(self, path: Path, providers: list[str]) -> ort.InferenceSession:
-        if not path.is_file():
-            raise ModelLoadError(f"model file {path} does not exist; export one with "
-                                 "`affect-perception export`")
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = self.config.intra_op_threads
-        options.inter_op_num_threads = 1
+    def _session(self, model: onnx.ModelProto, path: Path,
+                 providers: list[str]) -> ort.InferenceSession:
+        options = session_options(self.config.intra_op_threads)
         for key, value in self.config.session_options.items():
             setattr(options, key, value)
-        provider_options = [self._provider_options(p, path) for p in providers]
+        provider_options = [self._provider_options(p, path, model) for p in providers]
         try:
-            return ort.InferenceSession(str(path), options, providers=providers,
+            return ort.InferenceSession(model.SerializeToString(), options, providers=providers,
                                         provider_options=provider_options)
         except Exception as err:  # onnxruntime raises several unrelated types for bad files
             raise ModelLoadError(f"model file {path} cannot be loaded: {err}") from err
 
-    def _provider_options(self, provider: str, path: Path) -> dict[str, str]:
+    def _provider_options(self, provider: str, path: Path,
+                          model: onnx.ModelProto) -> dict[str, str]:
         if provider != "TensorrtExecutionProvider":
             return {}
         cache = self.config.trt_cache_dir or path.parent / "trt_cache"
-        return {"trt_fp16_enable": str(self.config.trt_fp16), "trt_engine_cache_enable": "True",
-                "trt_engine_cache_path": str(cache)}
+        options = {"trt_fp16_enable": str(self.config.trt_fp16),
+                   "trt_engine_cache_enable": "True", "trt_engine_cache_path": str(cache)}
+        # one engine for every face count up to trt_max_batch, not one per count seen
+        for key, batch in (("min", 1), ("opt", 1), ("max", self.config.trt_max_batch)):
+            options[f"trt_profile_{key}_shapes"] = ",".join(
+                f"{i.name}:{_shape_text(i, batch)}" for i in model.graph.input)
+        return options
 
-    def _check_metadata(self, model_dir: Path) -> ModelInfo:
-        encoder_props = self.encoder.get_modelmeta().custom_metadata_map
-        temporal_props = self.temporal_session.get_modelmeta().custom_metadata_map
-        info = ModelInfo.from_metadata(encoder_props, model_dir / ENCODER_FILE)
-        if ModelInfo.from_metadata(temporal_props, model_dir / TEMPORAL_FILE) != info:
-            raise ModelLoadError(f"{model_dir}: {ENCODER_FILE} and {TEMPORAL_FILE} come from "
-                                 "different models (their metadata differ)")
-        encoder_outputs = tuple(o.name for o in self.encoder.get_outputs())
-        temporal_inputs = tuple(i.name for i in self.temporal_session.get_inputs())
+    def _check_metadata(self, encoder_path: Path, temporal_path: Path,
+                        encoder: onnx.ModelProto, temporal: onnx.ModelProto) -> ModelInfo:
+        model_dir = encoder_path.parent
+        info = ModelInfo.from_metadata(_metadata(encoder), encoder_path)
+        if ModelInfo.from_metadata(_metadata(temporal), temporal_path) != info:
+            raise ModelLoadError(f"{model_dir}: {encoder_path.name} and {temporal_path.name} "
+                                 "come from different models (their metadata differ)")
+        encoder_outputs = tuple(o.name for o in encoder.graph.output)
+        initializers = {i.name for i in temporal.graph.initializer}
+        temporal_inputs = tuple(i.name for i in temporal.graph.input if i.name not in initializers)
         if encoder_outputs != info.feature_names or temporal_inputs != info.feature_names:
             raise ModelLoadError(f"{model_dir}: encoder outputs {encoder_outputs} and temporal "
                                  f"inputs {temporal_inputs} must both be {info.feature_names}")
         if self.config.window is not None and self.config.window != info.window:
-            raise ModelLoadError(f"{model_dir / TEMPORAL_FILE}: model window is {info.window} "
+            raise ModelLoadError(f"{temporal_path}: model window is {info.window} "
                                  f"but the configuration asks for {self.config.window}")
         wanted = set(self.config.tasks or ())
         if not wanted <= set(info.tasks):
-            raise ModelLoadError(f"{model_dir / TEMPORAL_FILE}: model has tasks {info.tasks}, "
+            raise ModelLoadError(f"{temporal_path}: model has tasks {info.tasks}, "
                                  f"the configuration needs {sorted(wanted)}")
         return info
 
@@ -200,13 +246,18 @@ class AffectEngine:
                        for k, v in features.items()})
 
     def encode(self, crops: np.ndarray) -> dict[str, np.ndarray]:
-        """Encode (n, S, S, 3) uint8 RGB crops into the per-frame feature maps."""
+        """Encode (n, S, S, 3) uint8 RGB crops into their window cache entries.
+
+        Returns:
+            {name: (n, *feature_shapes[name])} for each name in ``cache_names``: the feature
+            maps, or with the fold each map's partial patch embeddings.
+        """
         if len(crops) == 0:
             return {name: np.zeros((0, *shape), np.float32)
                     for name, shape in self.feature_shapes.items()}
         images = normalize(crops, self._mean, self._std)
         values = self.encoder.run(None, {"image": images})
-        return dict(zip(self.info.feature_names, values, strict=True))
+        return dict(zip(self.cache_names, values, strict=True))
 
     def empty_outputs(self) -> dict[str, np.ndarray]:
         """Task outputs for zero faces."""
@@ -214,8 +265,29 @@ class AffectEngine:
                 for name, shape in self.output_shapes.items()}
 
     def temporal(self, windows: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        """Run the temporal part over (n, W, C, S, S) windows; returns the task outputs."""
+        """Run the temporal part over (n, W, ...) windows of cache entries (see `encode`),
+        oldest frame first; returns the task outputs."""
         if len(next(iter(windows.values()))) == 0:
             return self.empty_outputs()
-        values = self.temporal_session.run(None, {k: windows[k] for k in self.info.feature_names})
+        values = self.temporal_session.run(None, {k: windows[k] for k in self.cache_names})
         return dict(zip(self.outputs, values, strict=True))
+
+
+def _load(path: Path, precision: str) -> onnx.ModelProto:
+    """Read one model file, with a clear error when it is missing or unreadable."""
+    if not path.is_file():
+        make = PRECISION_HINT.get(precision, "`affect-perception export`")
+        raise ModelLoadError(f"model file {path} does not exist; make it with {make}")
+    try:
+        return onnx.load(str(path))
+    except Exception as err:  # protobuf's DecodeError and onnx's own errors
+        raise ModelLoadError(f"model file {path} cannot be loaded: {err}") from err
+
+
+def _shape_text(value: onnx.ValueInfoProto, batch: int) -> str:
+    """``NxCxHxW`` of a graph input with ``batch`` for its dynamic (face) axis."""
+    return "x".join(str(d.dim_value or batch) for d in value.type.tensor_type.shape.dim)
+
+
+def _metadata(model: onnx.ModelProto) -> dict[str, str]:
+    return {p.key: p.value for p in model.metadata_props}

@@ -49,6 +49,7 @@ class PipelineConfig:
             set from this config's.
         tracker: tracker settings (confirmation hits, misses before drop, gating).
         providers: onnxruntime execution providers, in order of preference.
+        precision: model files to run, ``fp32``, ``fp16`` or ``int8`` (see `EngineConfig`).
         intra_op_threads: onnxruntime threads per session (0: onnxruntime's default).
         max_faces: most faces processed per frame (the largest); bounds memory and time.
         detect_every: run the detector every k frames; the tracker predicts in between.
@@ -69,6 +70,7 @@ class PipelineConfig:
     detector: DetectorConfig = field(default_factory=DetectorConfig)
     tracker: TrackerConfig = field(default_factory=TrackerConfig)
     providers: tuple[str, ...] = DEFAULT_PROVIDERS
+    precision: str = "fp32"
     intra_op_threads: int = 0
     max_faces: int = 4
     detect_every: int = 1
@@ -137,7 +139,7 @@ class AffectPipeline:
         self.config = config
         self.engine = AffectEngine(EngineConfig(
             model_dir=Path(config.model_dir), providers=tuple(config.providers),
-            intra_op_threads=config.intra_op_threads))
+            intra_op_threads=config.intra_op_threads, precision=config.precision))
         self.info = self.engine.info
         self.detector = build_detector(config.detector)
         self.tracker = FaceTracker(config.tracker)

@@ -71,7 +71,7 @@ def _import_paper(weights: WeightFile, out: Path, window: int | None,
                   input_size: int) -> list[str]:
     """A model folder from a paper checkpoint; the names of the files written."""
     from affect_perception.model.checkpoint import CONFIG_FILE, WEIGHTS_FILE, save_checkpoint
-    from affect_perception.model.export import ENCODER_FILE, MODEL_JSON, TEMPORAL_FILE, export_onnx
+    from affect_perception.model.export import export_onnx
     from affect_perception.model.imports.paper import paper_to_affect_model, read_paper_model
     from affect_perception.model.imports.record import (
         CARD_FILE,
@@ -79,6 +79,7 @@ def _import_paper(weights: WeightFile, out: Path, window: int | None,
         paper_record,
         write_card,
     )
+    from affect_perception.runtime.engine import ENCODER_FILE, MODEL_JSON, TEMPORAL_FILE
 
     paper = read_paper_model(weights, window=window, input_size=input_size)
     model = paper_to_affect_model(weights, paper)

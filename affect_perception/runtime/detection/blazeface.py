@@ -19,6 +19,7 @@ from affect_perception.detections import NUM_KEYPOINTS, Detections
 from affect_perception.runtime.assets import blazeface_model_path
 from affect_perception.runtime.detection.base import DetectorConfig, ResizingDetector
 from affect_perception.runtime.detection.nms import nms, weighted_nms
+from affect_perception.runtime.ort_options import session_options
 
 # MediaPipe's SSD anchor strides per model input size; each stride adds two anchors per cell
 # and consecutive equal strides share a grid: 16×16×2 + 8×8×6 = 896 anchors for both models.
@@ -55,9 +56,7 @@ class BlazeFaceDetector(ResizingDetector):
         super().__init__(config)
         path = Path(config.model_path) if config.model_path else blazeface_model_path(
             config.variant)
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = config.threads
-        options.inter_op_num_threads = 1
+        options = session_options(config.threads)
         options.log_severity_level = 3  # the files carry unused initialisers ORT warns about
         self._session = ort.InferenceSession(str(path), options, providers=list(config.providers))
         self._input = self._session.get_inputs()[0]

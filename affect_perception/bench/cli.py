@@ -72,6 +72,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                            "memory growth and latency drift")
     soak.add_argument("--soak-fps", type=float, default=30.0, help="frame rate (default 30)")
     soak.add_argument("--soak-faces", type=int, default=1, help="faces per frame (default 1)")
+    soak.add_argument("--soak-coming", action="store_true",
+                      help="two faces that enter and leave the view (instead of --soak-faces)")
     soak.add_argument("--model-dir", type=Path,
                       help="model folder for the soak (default: the bundled demo model, else a "
                            "random-init export)")
@@ -246,7 +248,7 @@ def _run_soak(args: argparse.Namespace) -> int:
         params = {"intra_op_threads": args.threads} if args.threads else {}
         log = (args.json.with_suffix(".node.log") if args.json else Path(tmp) / "node.log")
         summary = soak(model_dir, args.soak, log, fps=args.soak_fps, faces=args.soak_faces,
-                       params=params, progress=_progress)
+                       params=params, progress=_progress, coming=args.soak_coming)
     summary.update(options=_options(args), machine=machine_info())
     for key in ("rss_mib_first", "rss_mib_last", "rss_growth", "latency_ms_p50",
                 "latency_ms_p99", "latency_drift", "output_fps", "exit_code"):

@@ -28,6 +28,7 @@ from rclpy.task import Future
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import String
 
+from affect_perception.log_values import cut, shown
 from affect_perception.msg import AffectState, AffectStateArray
 from affect_perception.resources import DDS_PROFILE, ResourceNotFoundError, dds_profile
 from affect_perception.ros.conversions import (
@@ -52,6 +53,7 @@ from affect_perception.ros.parameters import (
     check_value,
     descriptor,
 )
+from affect_perception.ros.service_guard import guard_parameter_services
 from affect_perception.ros.spinning import spin_until_shutdown
 from affect_perception.runtime.engine import ModelLoadError
 from affect_perception.runtime.image_decode import (
@@ -117,6 +119,7 @@ class AffectPerceptionNode(LifecycleNode):
         self._timer: Any = None
         self._reset_stats()
         self.add_on_set_parameters_callback(self._on_set_parameters)
+        guard_parameter_services(self, self._on_refused_request)
 
     # --- start-up ---
 
@@ -415,8 +418,13 @@ class AffectPerceptionNode(LifecycleNode):
                 self._apply(changes)
         except (ValueError, OSError) as err:  # ParameterError, or a detector that fails to load
             return SetParametersResult(successful=False, reason=str(err))
-        self.get_logger().info("set " + ", ".join(f"{k}={v}" for k, v in changes.items()))
+        self.get_logger().info("set " + ", ".join(f"{k}={shown(v)}" for k, v in changes.items()))
         return SetParametersResult(successful=True)
+
+    def _on_refused_request(self, line: str) -> None:
+        """A malformed parameter request was refused (see :mod:`.service_guard`)."""
+        self.get_logger().warning(f"refused a malformed parameter request: {line}",
+                                  throttle_duration_sec=LOG_THROTTLE_S)
 
     def _apply(self, changes: dict[str, Any]) -> None:
         """Apply dynamic parameter changes to the configured pipeline.
@@ -468,8 +476,8 @@ def _rclpy_reason(err: ParameterException, name: str) -> str:
     text = (str(err.args[0]) if err.args else str(err)).removesuffix(f": {name}")
     value = re.match(r"Invalid parameter value \((.*)\) for parameter", text)
     if value and BY_NAME[name].range is not None:
-        return f"{value.group(1)} is outside {BY_NAME[name].range}"
-    return text
+        return f"{cut(value.group(1))} is outside {BY_NAME[name].range}"
+    return cut(text)
 
 
 def usage() -> str:

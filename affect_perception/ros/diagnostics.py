@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 
+from affect_perception.runtime.frame_clock import SOURCE_STAMPS
+
 # Span of the sliding window the rates are measured over, in seconds.
 RATE_WINDOW_S = 5.0
 # Seconds without an input frame before the status warns.
@@ -60,6 +62,8 @@ class Health:
         reliable: faces in the last processed frame whose estimate is reliable.
         lost, lost_rate: frames estimated lost before they reached the node (gaps in the
             source stamps), in total and per second over the last window.
+        clock: what times the frames: the source stamps, or the arrival time when the stamps
+            do not advance (see :mod:`affect_perception.runtime.frame_clock`).
     """
 
     received: int
@@ -85,6 +89,7 @@ class Health:
     reliable: int = 0
     lost: int = 0
     lost_rate: float = 0.0
+    clock: str = SOURCE_STAMPS
 
 
 def assess(health: Health) -> tuple[bytes, str]:
@@ -139,6 +144,7 @@ def health_values(health: Health) -> list[tuple[str, str]]:
         ("reliable faces", str(health.reliable)),
         ("frames lost before arrival (estimate)", str(health.lost)),
         ("lost rate (Hz)", _number(health.lost_rate)),
+        ("frame clock", health.clock),
     ]
 
 

@@ -56,6 +56,7 @@ from affect_perception.ros.parameters import (
 from affect_perception.ros.service_guard import guard_parameter_services
 from affect_perception.ros.spinning import spin_until_shutdown
 from affect_perception.runtime.engine import ModelLoadError
+from affect_perception.runtime.frame_clock import FrameClock
 from affect_perception.runtime.image_decode import (
     ImageDecodeError,
     decode_compressed_msg,
@@ -269,6 +270,7 @@ class AffectPerceptionNode(LifecycleNode):
         self._decode_errors = 0
         self._last_input = float("-inf")
         self._loss = StampGapLoss()
+        self._frame_clock = FrameClock()
         self._latency = (float("nan"), float("nan"))
         self._faces = (0, 0, 0)  # faces, warm and reliable faces in the last frame
         self._rates = {name: CounterRate() for name in
@@ -305,7 +307,15 @@ class AffectPerceptionNode(LifecycleNode):
 
     def _on_image(self, msg: Image | CompressedImage) -> None:
         self._last_input = time.monotonic()
-        if self._loss.add(stamp_to_seconds(msg.header.stamp)):
+        fallback = self._frame_clock.fallback
+        frame_time = self._frame_clock.time(stamp_to_seconds(msg.header.stamp), time.time())
+        if self._frame_clock.fallback and not fallback:
+            self.get_logger().warning(
+                f"the image stamps do not advance (stamp {msg.header.stamp.sec}."
+                f"{msg.header.stamp.nanosec:09d}); timing smoothing and tracking by the arrival "
+                "time instead from now on (set the stamps in the camera driver)")
+        # arrival times say nothing of frames lost upstream: no estimate without source stamps
+        if not self._frame_clock.fallback and self._loss.add(frame_time):
             self.get_logger().warning(
                 f"frames are lost before they reach the node: about {self._loss.lost} of "
                 f"{self._loss.seen + self._loss.lost} so far (gaps in the image stamps). For "
@@ -313,15 +323,16 @@ class AffectPerceptionNode(LifecycleNode):
                 f"{_dds_profile_text()} for the camera driver and this node, or use a reliable "
                 "publisher or compressed images (docs/NODE.md)",
                 throttle_duration_sec=LOSS_LOG_THROTTLE_S)
-        self._worker.submit(msg)
+        self._worker.submit((msg, frame_time))
 
-    def _process(self, msg: Image | CompressedImage) -> None:
+    def _process(self, frame: tuple[Image | CompressedImage, float]) -> None:
         """Worker thread: decode, run the pipeline, publish (nothing once deactivated)."""
+        msg, frame_time = frame
         rgb = self._decode(msg)
         with self._lock:
             if not self._active:
                 return
-            result = self.pipeline.process(rgb, stamp_to_seconds(msg.header.stamp))
+            result = self.pipeline.process(rgb, frame_time)
             self._latency = self.pipeline.counters.latency_percentiles()
             self._faces = (len(result.faces), int(result.warm.sum()),
                            int(result.field("reliable").sum()))
@@ -352,8 +363,9 @@ class AffectPerceptionNode(LifecycleNode):
             self.destroy_publisher(publisher)
         self._face_pubs = {}
 
-    def _on_error(self, msg: Image | CompressedImage, err: Exception) -> None:
+    def _on_error(self, frame: tuple[Image | CompressedImage, float], err: Exception) -> None:
         """Worker thread: count and log (throttled) a frame that failed; the worker goes on."""
+        msg = frame[0]
         if not self.context.ok():
             return  # shutting down: publishers are gone
         stamp = f"{msg.header.stamp.sec}.{msg.header.stamp.nanosec:09d}"
@@ -395,7 +407,7 @@ class AffectPerceptionNode(LifecycleNode):
             model_id=self.pipeline.info.model_id,
             topic=self.resolve_topic_name(self._image_topic()),
             state="active" if self._active else "inactive", reliable=reliable,
-            lost=self._loss.lost, lost_rate=rates["lost"])
+            lost=self._loss.lost, lost_rate=rates["lost"], clock=self._frame_clock.source)
         self._outputs["diagnostics"].publish(diagnostic_array(
             health, self.get_fully_qualified_name(), self.get_clock().now().to_msg()))
 

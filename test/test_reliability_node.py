@@ -264,3 +264,28 @@ def test_missing_execution_provider_falls_back_to_cpu_with_a_warning(node) -> No
     assert load.fresh_diagnostic("execution provider") == "CPUExecutionProvider"
     log = load.log_path.read_text()
     assert "CUDAExecutionProvider is not available" in log
+
+
+@pytest.mark.parametrize(("params", "parameter"), [
+    ({"detector.model_path": "/etc/passwd"}, "detector.model_path"),
+    ({"detector.model_path": "encoder"}, "detector.model_path"),  # the affect model's encoder
+    ({"detector.model_path": "missing.onnx"}, "detector.model_path"),
+    ({"detector.backend": "yunet"}, "detector.backend"),          # no model path
+])
+def test_bad_detector_files_stop_start_up_naming_the_parameter(
+        rclpy_init: None, random_model_dir: Path, tmp_path: Path, params: dict[str, str],
+        parameter: str) -> None:
+    """Issue 22, defect 4: one FATAL line naming the parameter, exit 2, no traceback."""
+    if params.get("detector.model_path") == "encoder":
+        params = {"detector.model_path": str(random_model_dir / "encoder.onnx")}
+    elif params.get("detector.model_path") == "missing.onnx":
+        params = {"detector.model_path": str(tmp_path / "missing.onnx")}
+    load = NodeUnderLoad(random_model_dir, tmp_path / "node.log", {**THREADS, **params})
+    with pytest.raises(RuntimeError, match="did not start"):
+        load.wait_ready(timeout=60.0)
+    code = load.stop()
+    text = load.log_path.read_text()
+    fatal = [line for line in text.splitlines() if "FATAL" in line]
+    assert code == 2, text
+    assert len(fatal) == 1 and f"parameter '{parameter}'" in fatal[0], text
+    assert "Traceback" not in text

@@ -55,6 +55,7 @@ from affect_perception.ros.parameters import (
 )
 from affect_perception.ros.service_guard import guard_parameter_services
 from affect_perception.ros.spinning import spin_until_shutdown
+from affect_perception.runtime.detection.base import DetectorLoadError
 from affect_perception.runtime.engine import ModelLoadError
 from affect_perception.runtime.frame_clock import FrameClock
 from affect_perception.runtime.image_decode import (
@@ -84,8 +85,15 @@ FINALIZED_LINGER_S = 1.0
 # The value of baseline.reset_track that resets every person's baseline.
 ALL_TRACKS = "*"
 
+# Exit status when start-up fails otherwise (one line, no traceback).
+EXIT_START_FAILED = 1
+
 SUCCESS = TransitionCallbackReturn.SUCCESS
 FAILURE = TransitionCallbackReturn.FAILURE
+
+
+class StartError(RuntimeError):
+    """The start-up configure failed for a reason other than a parameter."""
 
 
 class AffectPerceptionNode(LifecycleNode):
@@ -142,7 +150,8 @@ class AffectPerceptionNode(LifecycleNode):
 
         Raises:
             ParameterError: configuring failed on a parameter or the model (the node is left
-                unconfigured); other exceptions of a failed configure are raised as they are.
+                unconfigured).
+            StartError: configuring failed otherwise (its exception, in one line).
         """
         self._starting = True
         try:
@@ -150,7 +159,10 @@ class AffectPerceptionNode(LifecycleNode):
         finally:
             self._starting = False
         if configured != SUCCESS:
-            raise self.configure_error or RuntimeError("configure failed")
+            err = self.configure_error
+            if isinstance(err, ParameterError):
+                raise err
+            raise StartError(f"{type(err).__name__}: {err}" if err else "configure failed")
         self.trigger_activate()
 
     # --- lifecycle transitions ---
@@ -428,7 +440,12 @@ class AffectPerceptionNode(LifecycleNode):
                     self._declare_errors.pop(name, None)
             else:
                 self._apply(changes)
-        except (ValueError, OSError) as err:  # ParameterError, or a detector that fails to load
+        except DetectorLoadError as err:  # the old detector is kept
+            self.get_logger().error(f"parameter '{err.parameter}': {err}; keeping the detector "
+                                    "in use")
+            return SetParametersResult(successful=False, reason=f"parameter '{err.parameter}': "
+                                                                f"{err}")
+        except ValueError as err:  # ParameterError
             return SetParametersResult(successful=False, reason=str(err))
         self.get_logger().info("set " + ", ".join(f"{k}={shown(v)}" for k, v in changes.items()))
         return SetParametersResult(successful=True)
@@ -443,7 +460,7 @@ class AffectPerceptionNode(LifecycleNode):
 
         Raises:
             ParameterError: a static parameter, or an invalid value; nothing was changed.
-            OSError: a new detector could not load its model; nothing was changed.
+            DetectorLoadError: a new detector could not load its model; nothing was changed.
         """
         static = [name for name in changes if not BY_NAME[name].dynamic]
         if static:
@@ -479,8 +496,8 @@ def _load_pipeline(settings: NodeSettings) -> AffectPipeline:
         return AffectPipeline(settings.pipeline)
     except ModelLoadError as err:
         raise ParameterError("model_dir", str(err)) from None
-    except FileNotFoundError as err:
-        raise ParameterError("detector.model_path", str(err)) from None
+    except DetectorLoadError as err:
+        raise ParameterError(err.parameter, str(err)) from None
 
 
 def _rclpy_reason(err: ParameterException, name: str) -> str:
@@ -535,6 +552,9 @@ def main(args: list[str] | None = None) -> int:
     except ParameterError as err:
         rclpy.logging.get_logger(NODE_NAME).fatal(f"cannot start: {err}")
         status = EXIT_BAD_PARAMETER
+    except StartError as err:
+        rclpy.logging.get_logger(NODE_NAME).fatal(f"cannot start: {err}")
+        status = EXIT_START_FAILED
     finally:
         if node is not None:
             node.close()

@@ -6,6 +6,7 @@ falling back to the CPU with a warning."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import signal
 from collections.abc import Iterator
@@ -289,3 +290,52 @@ def test_bad_detector_files_stop_start_up_naming_the_parameter(
     assert code == 2, text
     assert len(fatal) == 1 and f"parameter '{parameter}'" in fatal[0], text
     assert "Traceback" not in text
+
+
+# Bad messages mixed with good frames (AFFECT_LIVE_FUZZ=2000 for the RELIABILITY.md figure):
+# each cycle sends two good frames PAIR_GAP_S apart (the second waits in the worker's slot
+# while the first is processed), then BAD_PER_CYCLE bad messages at once, then waits.
+LIVE_FUZZ = int(os.environ.get("AFFECT_LIVE_FUZZ", "300"))
+BAD_PER_CYCLE = 10
+PAIR_GAP_S, CYCLE_S = 0.02, 0.4
+
+
+@pytest.mark.parametrize("compressed", [False, True])
+def test_bad_messages_mixed_with_good_frames_never_cost_a_good_frame(
+        node, compressed: bool) -> None:
+    """Issue 22: malformed messages are refused in the subscription callback (counted as
+    decode errors) before they can replace the good frame waiting for the worker, so every
+    good frame is answered (before: a bad message took the waiting frame's place)."""
+    from sensor_msgs.msg import CompressedImage
+
+    from affect_perception.ros.conversions import compressed_message
+
+    rng = np.random.default_rng(20 + compressed)
+    good = render_messages(1, SMALL)
+    if compressed:
+        load = node(CompressedImage, use_compressed="true", qos_depth=100)
+        bad = fuzzed_compressed(rng, LIVE_FUZZ)
+        good = [compressed_message(np.frombuffer(bytes(m.data), np.uint8).reshape(
+            m.height, m.width, 3), _header()) for m in good]
+    else:
+        load = node(qos_depth=100)
+        bad = fuzzed_images(rng, LIVE_FUZZ)
+    cycles = len(bad) // BAD_PER_CYCLE
+    for cycle in range(cycles):
+        load.publish(good[(2 * cycle) % len(good)])
+        load.spin_until(lambda: False, PAIR_GAP_S)
+        load.publish(good[(2 * cycle + 1) % len(good)])
+        for msg in bad[BAD_PER_CYCLE * cycle:BAD_PER_CYCLE * (cycle + 1)]:
+            load.publish(msg)
+        load.spin_until(lambda: False, CYCLE_S)
+    total = settle_counts(load)
+    print(f"live fuzz ({'compressed' if compressed else 'raw'}): {2 * cycles} good frames, "
+          f"{len(bad)} bad, {total}, answered {len(load.outputs)}")
+    # every good frame answered; every bad one counted: refused in the callback or by the
+    # decoder, or (compressed data that only decoding finds bad) replaced by the next bad one
+    assert total["frames received"] == len(bad) + 2 * cycles, total
+    assert total["frames processed"] == len(load.outputs) == 2 * cycles, total
+    assert total["decode errors"] + total["frames dropped (stale)"] == len(bad), total
+    assert total["processing errors"] == 0, total
+    if not compressed:  # every malformed raw message is refused in the callback
+        assert total["decode errors"] == len(bad), total

@@ -60,6 +60,8 @@ from affect_perception.runtime.engine import ModelLoadError
 from affect_perception.runtime.frame_clock import FrameClock
 from affect_perception.runtime.image_decode import (
     ImageDecodeError,
+    check_compressed_msg,
+    check_image_msg,
     decode_compressed_msg,
     decode_image_msg,
 )
@@ -117,6 +119,7 @@ class AffectPerceptionNode(LifecycleNode):
         self.configure_error: Exception | None = None
         self._starting = False  # start() reports a failed configure itself
         self._lock = threading.Lock()  # the pipeline and publishers against the other threads
+        self._count_lock = threading.Lock()
         self._active = False
         self.settings: NodeSettings | None = None
         self.pipeline: AffectPipeline | None = None
@@ -261,6 +264,7 @@ class AffectPerceptionNode(LifecycleNode):
         self.settings, self.pipeline = settings, pipeline
         self._reset_stats()
         self._decode = decode_compressed_msg if settings.use_compressed else decode_image_msg
+        self._check = check_compressed_msg if settings.use_compressed else check_image_msg
         outputs = {"affect": (AffectStateArray, "~/affect", True),
                    "overlay": (Image, "~/overlay", settings.publish_overlay),
                    "tracked": (String, TRACKED_TOPIC, settings.publish_per_face)}
@@ -327,6 +331,12 @@ class AffectPerceptionNode(LifecycleNode):
                 f"{msg.header.stamp.nanosec:09d}); timing smoothing and tracking by the arrival "
                 "time instead from now on (set the stamps in the camera driver)")
         # arrival times say nothing of frames lost upstream: no estimate without source stamps
+        try:
+            self._check(msg)
+        except ImageDecodeError as err:  # counted, and the good frame waiting keeps its place
+            self._worker.refuse()
+            self._decode_error(msg, err)
+            return
         if not self._frame_clock.fallback and self._loss.add(frame_time):
             self.get_logger().warning(
                 f"frames are lost before they reach the node: about {self._loss.lost} of "
@@ -380,16 +390,20 @@ class AffectPerceptionNode(LifecycleNode):
         msg = frame[0]
         if not self.context.ok():
             return  # shutting down: publishers are gone
-        stamp = f"{msg.header.stamp.sec}.{msg.header.stamp.nanosec:09d}"
         if isinstance(err, ImageDecodeError):
-            self._decode_errors += 1
-            self.get_logger().warning(
-                f"skipping an image that cannot be decoded (stamp {stamp}): {err}",
-                throttle_duration_sec=LOG_THROTTLE_S)
+            self._decode_error(msg, err)
         else:
             self.get_logger().error(
-                f"processing the image of stamp {stamp} failed: {type(err).__name__}: {err}",
-                throttle_duration_sec=LOG_THROTTLE_S)
+                f"processing the image of stamp {_stamp_text(msg)} failed: "
+                f"{type(err).__name__}: {err}", throttle_duration_sec=LOG_THROTTLE_S)
+
+    def _decode_error(self, msg: Image | CompressedImage, err: ImageDecodeError) -> None:
+        """Count and log (throttled) an image that cannot be decoded."""
+        with self._count_lock:  # the subscription callback and the worker both count
+            self._decode_errors += 1
+        self.get_logger().warning(
+            f"skipping an image that cannot be decoded (stamp {_stamp_text(msg)}): {err}",
+            throttle_duration_sec=LOG_THROTTLE_S)
 
     # --- health ---
 
@@ -479,6 +493,10 @@ class AffectPerceptionNode(LifecycleNode):
         """Release everything and destroy the node."""
         self._release()
         self.destroy_node()
+
+
+def _stamp_text(msg: Image | CompressedImage) -> str:
+    return f"{msg.header.stamp.sec}.{msg.header.stamp.nanosec:09d}"
 
 
 def _dds_profile_text() -> str:

@@ -204,6 +204,14 @@ def decode_image(encoding: str, width: int, height: int, step: int, is_bigendian
     Raises:
         ImageDecodeError: naming the field that is wrong.
     """
+    codec, pixels = _raw_pixels(encoding, width, height, step, data)
+    return _cv_call(encoding, codec.decode, pixels, bool(is_bigendian))
+
+
+def _raw_pixels(encoding: str, width: int, height: int, step: int,
+                data: Any) -> tuple[_Codec, np.ndarray]:
+    """The codec and the (H, W, bytes per pixel) view of ``data``, every field checked (no
+    pixel read, no copy for bytes-like data)."""
     codec = _codec(encoding)
     width, height, step = _size("width", width), _size("height", height), _size("step", step)
     _check_pixels(width, height)
@@ -218,8 +226,7 @@ def decode_image(encoding: str, width: int, height: int, step: int, is_bigendian
         raise ImageDecodeError(
             f"data holds {buffer.size} bytes, less than step × height = {step * height}")
     pixels = buffer[:step * height].reshape(height, step)[:, :row_bytes]
-    pixels = pixels.reshape(height, width, codec.bytes_per_pixel)
-    return _cv_call(encoding, codec.decode, pixels, bool(is_bigendian))
+    return codec, pixels.reshape(height, width, codec.bytes_per_pixel)
 
 
 def encode_image(rgb: np.ndarray, encoding: str, *, is_bigendian: bool = False,
@@ -267,6 +274,16 @@ def _compressed_codec(fmt: Any) -> str:
         f"format {fmt!r} is not a JPEG or PNG colour image (e.g. 'rgb8; jpeg compressed bgr8')")
 
 
+def _checked_compressed(data: Any) -> np.ndarray:
+    """``data`` as bytes, its header's size checked against the pixel limit."""
+    buffer = _as_bytes(data)
+    try:
+        compressed_size(memoryview(buffer))
+    except PixelLimitError as err:
+        raise ImageDecodeError(str(err)) from None
+    return buffer
+
+
 def decode_compressed(format: str, data: Any) -> np.ndarray:  # noqa: A002 - the message field
     """Decode the fields of a ``sensor_msgs/CompressedImage`` (JPEG or PNG) into RGB.
 
@@ -282,11 +299,7 @@ def decode_compressed(format: str, data: Any) -> np.ndarray:  # noqa: A002 - the
         ImageDecodeError: naming the field that is wrong.
     """
     codec = _compressed_codec(format)
-    buffer = _as_bytes(data)
-    try:
-        compressed_size(memoryview(buffer))
-    except PixelLimitError as err:
-        raise ImageDecodeError(str(err)) from None
+    buffer = _checked_compressed(data)
     flag = getattr(cv2, "IMREAD_COLOR_RGB", None)  # OpenCV >= 4.10 decodes straight to RGB
     image = _cv_call("data", cv2.imdecode, buffer, cv2.IMREAD_COLOR if flag is None else flag)
     if image is None or image.ndim != 3 or not image.size:
@@ -336,3 +349,22 @@ def decode_image_msg(msg: Any) -> np.ndarray:
 def decode_compressed_msg(msg: Any) -> np.ndarray:
     """Decode any object with ``sensor_msgs/CompressedImage`` attributes."""
     return decode_compressed(*_fields(msg, ("format", "data"), "sensor_msgs/CompressedImage"))
+
+
+def check_image_msg(msg: Any) -> None:
+    """Every check of :func:`decode_image_msg` that reads no pixel (microseconds): for the
+    subscription callback, so that a malformed message never takes a good frame's place.
+
+    Raises:
+        ImageDecodeError: what decoding would raise on the message's fields.
+    """
+    names = ("encoding", "width", "height", "step", "data")
+    _raw_pixels(*_fields(msg, names, "sensor_msgs/Image"))
+
+
+def check_compressed_msg(msg: Any) -> None:
+    """The format and the header (signature, size, pixel limit) of a ``CompressedImage``,
+    without decompressing (see :func:`check_image_msg`)."""
+    fmt, data = _fields(msg, ("format", "data"), "sensor_msgs/CompressedImage")
+    _compressed_codec(fmt)
+    _checked_compressed(data)

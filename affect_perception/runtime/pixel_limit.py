@@ -53,14 +53,14 @@ def check_pixels(width: int, height: int, limit: int = MAX_PIXELS) -> None:
             f"width × height = {width} × {height} exceeds the limit of {limit} pixels")
 
 
-def _next_marker(data: memoryview, i: int) -> tuple[int, int]:
+def _next_marker(data: bytes, i: int) -> tuple[int, int]:
     """(marker, index after it) of the next marker at or after ``i``, as libjpeg finds it:
     bytes that are not 0xFF, fill bytes and stuffed ``FF 00`` pairs are passed over."""
     end = len(data)
-    while i < end:
-        if data[i] != 0xFF:
-            i += 1
-            continue
+    while True:
+        i = data.find(0xFF, i)
+        if i < 0:
+            break
         while i + 1 < end and data[i + 1] == 0xFF:
             i += 1
         if i + 1 >= end:
@@ -71,7 +71,7 @@ def _next_marker(data: memoryview, i: int) -> tuple[int, int]:
     raise PixelLimitError("data: the JPEG ends before its start of scan")
 
 
-def jpeg_size(data: memoryview) -> tuple[int, int]:
+def jpeg_size(data: bytes) -> tuple[int, int]:
     """(width, height) of the frame libjpeg will decode; every SOFn up to the scan checked.
 
     Raises:
@@ -124,7 +124,7 @@ def compressed_size(data: memoryview) -> tuple[int, int]:
     if magic.startswith(PNG_MAGIC):
         size = png_size(data)
     elif magic.startswith(JPEG_MAGIC):
-        size = jpeg_size(data)
+        size = jpeg_size(bytes(data))  # one copy: bytes.find skips non-marker bytes in C
     else:
         raise PixelLimitError("data does not start with a JPEG or PNG signature")
     if 0 in size:

@@ -44,6 +44,7 @@ from affect_perception.ros.diagnostics import CounterRate, Health, diagnostic_ar
 from affect_perception.ros.frame_loss import StampGapLoss
 from affect_perception.ros.frame_worker import FrameWorker
 from affect_perception.ros.image_qos import image_qos, publishers_reliable, wants_reliable
+from affect_perception.ros.overrides import given_overrides, ignored_overrides
 from affect_perception.ros.parameters import (
     BY_NAME,
     PARAMETERS,
@@ -102,8 +103,9 @@ class AffectPerceptionNode(LifecycleNode):
     """Subscribes to ``image`` (or ``image/compressed``) while active, publishes ``~/affect``
     and more.
 
-    The constructor only declares the parameters (a value ROS refuses is kept as the
-    parameter's error and reported by ``configure``); nothing is loaded before ``configure``.
+    The constructor only declares the parameters (a value ROS refuses, or a ``-p`` override
+    in ``argv`` (default ``sys.argv``) that rcl ignored, is kept as the parameter's error and
+    reported by ``configure``); nothing is loaded before ``configure``.
 
     Attributes:
         autostart: the ``autostart`` parameter: `start` is to be called at start-up.
@@ -111,9 +113,13 @@ class AffectPerceptionNode(LifecycleNode):
         configure_error: why the last ``configure`` failed (None after a success).
     """
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, argv: list[str] | None = None, **kwargs: Any) -> None:
         super().__init__(NODE_NAME, **kwargs)
         self._declare_errors = self._declare_parameters()
+        effective = {p.name: self.get_parameter(p.name).value for p in PARAMETERS
+                     if p.name not in self._declare_errors}
+        self._declare_errors.update(ignored_overrides(
+            given_overrides(sys.argv if argv is None else argv), effective))
         self.autostart = bool(self.get_parameter("autostart").value)
         self.finalized = Future()
         self.configure_error: Exception | None = None
@@ -561,7 +567,7 @@ def main(args: list[str] | None = None) -> int:
     node = None
     status = 0
     try:
-        node = AffectPerceptionNode()
+        node = AffectPerceptionNode(args)
         if node.autostart:
             node.start()
         spin_until_shutdown(node, node.finalized)

@@ -343,3 +343,22 @@ def test_opencv_enforces_the_pixel_limit_itself(tmp_path) -> None:
     out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "bomb.jpg")],
                          capture_output=True, text=True, timeout=120, check=True).stdout.split()
     assert out == [str(MAX_PIXELS), "True"]
+
+
+def test_native_decoder_messages_are_counted_not_printed(tmp_path) -> None:
+    """Issue 22, defect 6: 300 truncated PNGs printed 300 native lines to stderr."""
+    _, png = encode_compressed(PHOTO[:40, :40], "png")
+    (tmp_path / "cut.png").write_bytes(png[:len(png) // 2])
+    code = ("import sys\n"
+            "from affect_perception.runtime.image_decode import decode_compressed\n"
+            "from affect_perception.runtime.native_output import DECODERS\n"
+            "data = open(sys.argv[1], 'rb').read()\n"
+            "for _ in range(300):\n"
+            "    try:\n"
+            "        decode_compressed('png', data)\n"
+            "    except ValueError:\n"
+            "        pass\n"
+            "print(DECODERS.count)\n")
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path / "cut.png")],
+                          capture_output=True, text=True, timeout=120, check=True)
+    assert int(done.stdout) >= 300 and done.stderr == ""

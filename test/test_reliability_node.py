@@ -339,3 +339,7 @@ def test_bad_messages_mixed_with_good_frames_never_cost_a_good_frame(
     assert total["processing errors"] == 0, total
     if not compressed:  # every malformed raw message is refused in the callback
         assert total["decode errors"] == len(bad), total
+    else:  # the native decoders' complaints are counted, not printed (issue 22, defect 6)
+        assert int(load.fresh_diagnostic("native decoder messages")) > 0
+        log = load.log_path.read_text()
+        assert not any(word in log for word in ("libpng", "Corrupt JPEG", "grfmt_"))

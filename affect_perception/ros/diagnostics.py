@@ -64,6 +64,8 @@ class Health:
             source stamps), in total and per second over the last window.
         clock: what times the frames: the source stamps, or the arrival time when the stamps
             do not advance (see :mod:`affect_perception.runtime.frame_clock`).
+        native_messages: lines the native image decoders wrote to stderr, caught and counted
+            instead (see :mod:`affect_perception.runtime.native_output`).
     """
 
     received: int
@@ -90,6 +92,7 @@ class Health:
     lost: int = 0
     lost_rate: float = 0.0
     clock: str = SOURCE_STAMPS
+    native_messages: int = 0
 
 
 def assess(health: Health) -> tuple[bytes, str]:
@@ -145,6 +148,7 @@ def health_values(health: Health) -> list[tuple[str, str]]:
         ("frames lost before arrival (estimate)", str(health.lost)),
         ("lost rate (Hz)", _number(health.lost_rate)),
         ("frame clock", health.clock),
+        ("native decoder messages", str(health.native_messages)),
     ]
 
 

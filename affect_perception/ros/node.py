@@ -66,6 +66,7 @@ from affect_perception.runtime.image_decode import (
     decode_compressed_msg,
     decode_image_msg,
 )
+from affect_perception.runtime.native_output import DECODERS
 from affect_perception.runtime.pipeline import AffectPipeline
 from affect_perception.visualize.overlay import draw_overlay
 
@@ -293,6 +294,7 @@ class AffectPerceptionNode(LifecycleNode):
         self._last_input = float("-inf")
         self._loss = StampGapLoss()
         self._frame_clock = FrameClock()
+        self._native_start = DECODERS.count
         self._latency = (float("nan"), float("nan"))
         self._faces = (0, 0, 0)  # faces, warm and reliable faces in the last frame
         self._rates = {name: CounterRate() for name in
@@ -439,7 +441,8 @@ class AffectPerceptionNode(LifecycleNode):
             model_id=self.pipeline.info.model_id,
             topic=self.resolve_topic_name(self._image_topic()),
             state="active" if self._active else "inactive", reliable=reliable,
-            lost=self._loss.lost, lost_rate=rates["lost"], clock=self._frame_clock.source)
+            lost=self._loss.lost, lost_rate=rates["lost"], clock=self._frame_clock.source,
+            native_messages=DECODERS.count - self._native_start)
         self._outputs["diagnostics"].publish(diagnostic_array(
             health, self.get_fully_qualified_name(), self.get_clock().now().to_msg()))
 

@@ -21,6 +21,7 @@ from typing import Any, Callable
 import cv2
 import numpy as np
 
+from affect_perception.runtime.native_output import DECODERS
 from affect_perception.runtime.pixel_limit import (  # noqa: F401 - MAX_PIXELS re-exported
     MAX_PIXELS,
     PixelLimitError,
@@ -301,7 +302,9 @@ def decode_compressed(format: str, data: Any) -> np.ndarray:  # noqa: A002 - the
     codec = _compressed_codec(format)
     buffer = _checked_compressed(data)
     flag = getattr(cv2, "IMREAD_COLOR_RGB", None)  # OpenCV >= 4.10 decodes straight to RGB
-    image = _cv_call("data", cv2.imdecode, buffer, cv2.IMREAD_COLOR if flag is None else flag)
+    with DECODERS.captured():  # libpng/libjpeg complaints counted, not printed
+        image = _cv_call("data", cv2.imdecode, buffer,
+                         cv2.IMREAD_COLOR if flag is None else flag)
     if image is None or image.ndim != 3 or not image.size:
         raise ImageDecodeError(f"data could not be decoded as {codec}")
     if flag is None:

@@ -28,7 +28,7 @@ from rclpy.task import Future
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import String
 
-from affect_perception.log_values import cut, shown
+from affect_perception.log_values import cut
 from affect_perception.msg import AffectState, AffectStateArray
 from affect_perception.resources import DDS_PROFILE, ResourceNotFoundError, dds_profile
 from affect_perception.ros.conversions import (
@@ -470,7 +470,8 @@ class AffectPerceptionNode(LifecycleNode):
                                                                 f"{err}")
         except ValueError as err:  # ParameterError
             return SetParametersResult(successful=False, reason=str(err))
-        self.get_logger().info("set " + ", ".join(f"{k}={shown(v)}" for k, v in changes.items()))
+        self.get_logger().info("set " + ", ".join(f"{k}={cut(str(v))}"
+                                                  for k, v in changes.items()))
         return SetParametersResult(successful=True)
 
     def _on_refused_request(self, line: str) -> None:

@@ -149,10 +149,11 @@ class NodeUnderLoad:
         params: other node parameters, name -> value as written after ``-p name:=``.
         image_type: ``sensor_msgs/Image`` (default) or ``CompressedImage`` (set
             ``use_compressed`` in ``params`` too).
+        ros_args: more ROS arguments for the node after the parameters (e.g. ``--enclave``).
     """
 
     def __init__(self, model_dir: Path, log_path: Path, params: dict[str, object] | None = None,
-                 image_type: type | None = None) -> None:
+                 image_type: type | None = None, ros_args: list[str] | None = None) -> None:
         import rclpy
         from diagnostic_msgs.msg import DiagnosticArray
         from rclpy.executors import SingleThreadedExecutor
@@ -169,6 +170,7 @@ class NodeUnderLoad:
                 f"{'image/compressed' if compressed else 'image'}:={topic}"]
         for name, value in (params or {}).items():
             args += ["-p", f"{name}:={value}"]
+        args += ros_args or []
         self.log_path = log_path
         self._log = open(log_path, "wb")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(args, stdout=self._log, stderr=subprocess.STDOUT,

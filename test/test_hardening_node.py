@@ -53,6 +53,8 @@ def attacked(load: NodeUnderLoad, send: Callable[[], object], hz: float) -> list
     answered = len(load.outputs) - first
     counts = {key: load.fresh_diagnostic(key) for key in (
         "frames received", "frames processed", "frames dropped (stale)", "decode errors")}
+    print(f"{len(futures)} requests at {hz:g} Hz, all answered; good frames {answered} of "
+          f"{record.sent} answered; {counts}")  # figures for RELIABILITY.md (pytest -s)
     assert answered >= ANSWERED * record.sent, (answered, record.sent, counts)
     assert int(load.fresh_diagnostic("frames dropped (stale)")) == before
     return [f.result() for f in futures]

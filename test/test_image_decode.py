@@ -348,7 +348,9 @@ def test_opencv_enforces_the_pixel_limit_itself(tmp_path) -> None:
 def test_native_decoder_messages_are_counted_not_printed(tmp_path) -> None:
     """Issue 22, defect 6: 300 truncated PNGs printed 300 native lines to stderr."""
     _, png = encode_compressed(PHOTO[:40, :40], "png")
-    (tmp_path / "cut.png").write_bytes(png[:len(png) // 2])
+    damaged = bytearray(png)  # chunk lengths intact, image data and its CRC broken
+    damaged[len(png) // 2:len(png) // 2 + 8] = b"\x00\xff" * 4
+    (tmp_path / "cut.png").write_bytes(bytes(damaged))
     code = ("import sys\n"
             "from affect_perception.runtime.image_decode import decode_compressed\n"
             "from affect_perception.runtime.native_output import DECODERS\n"
@@ -362,3 +364,12 @@ def test_native_decoder_messages_are_counted_not_printed(tmp_path) -> None:
     done = subprocess.run([sys.executable, "-c", code, str(tmp_path / "cut.png")],
                           capture_output=True, text=True, timeout=120, check=True)
     assert int(done.stdout) >= 300 and done.stderr == ""
+
+
+def test_png_chunk_longer_than_the_data_is_refused() -> None:
+    """Found by the decoder fuzz (bench --fuzz): a forged chunk length made OpenCV allocate
+    4 GB for a 1 kB message."""
+    _, png = encode_compressed(PHOTO[:40, :40], "png")
+    forged = png[:33] + (2**32 - 1).to_bytes(4, "big") + png[37:]
+    with pytest.raises(ImageDecodeError, match="more than the data holds"):
+        decode_compressed("png", forged)

@@ -321,21 +321,29 @@ def test_bad_messages_mixed_with_good_frames_never_cost_a_good_frame(
         load = node(qos_depth=100)
         bad = fuzzed_images(rng, LIVE_FUZZ)
     cycles = len(bad) // BAD_PER_CYCLE
+    followed = set()  # stamps of the good frames the bad messages came right after
     for cycle in range(cycles):
         load.publish(good[(2 * cycle) % len(good)])
         load.spin_until(lambda: False, PAIR_GAP_S)
-        load.publish(good[(2 * cycle + 1) % len(good)])
+        followed.add(round(load.publish(good[(2 * cycle + 1) % len(good)]), 6))
         for msg in bad[BAD_PER_CYCLE * cycle:BAD_PER_CYCLE * (cycle + 1)]:
             load.publish(msg)
         load.spin_until(lambda: False, CYCLE_S)
     total = settle_counts(load)
+    answered = {round(m.header.stamp.sec + m.header.stamp.nanosec * 1e-9, 6)
+                for _, m in load.outputs}
     print(f"live fuzz ({'compressed' if compressed else 'raw'}): {2 * cycles} good frames, "
-          f"{len(bad)} bad, {total}, answered {len(load.outputs)}")
-    # every good frame answered; every bad one counted: refused in the callback or by the
-    # decoder, or (compressed data that only decoding finds bad) replaced by the next bad one
+          f"{len(bad)} bad, {total}, answered {len(load.outputs)}, of the frames followed by "
+          f"bad messages {len(followed & answered)} of {len(followed)}")
+    # every good frame followed by bad messages is answered (a loaded machine may still let
+    # the second good frame of a pair replace the first: that is no bad message's doing);
+    # every message is counted: bad ones refused in the callback or by the decoder, or
+    # (compressed data only decoding finds bad) replaced by the next bad one
+    assert followed <= answered, len(followed - answered)
     assert total["frames received"] == len(bad) + 2 * cycles, total
-    assert total["frames processed"] == len(load.outputs) == 2 * cycles, total
-    assert total["decode errors"] + total["frames dropped (stale)"] == len(bad), total
+    assert total["frames processed"] == len(load.outputs), total
+    lost_to_good = 2 * cycles - total["frames processed"]
+    assert total["decode errors"] + total["frames dropped (stale)"] == len(bad) + lost_to_good
     assert total["processing errors"] == 0, total
     if not compressed:  # every malformed raw message is refused in the callback
         assert total["decode errors"] == len(bad), total

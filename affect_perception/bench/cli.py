@@ -66,6 +66,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--skip", nargs="+", default=[], metavar="SECTION",
                         choices=("streaming", "runtimes", "flops", "backbones", "e2e"),
                         help="sections to leave out")
+    fuzz = parser.add_argument_group("fuzz", "fuzz the image decoders instead")
+    fuzz.add_argument("--fuzz", type=int, metavar="CASES",
+                      help="run CASES malformed images through the decoders (memory capped) "
+                           "and report findings")
+    fuzz.add_argument("--fuzz-seed", type=int, default=0, help="first case's seed (default 0)")
     soak = parser.add_argument_group("soak", "run the live ROS node for a while instead")
     soak.add_argument("--soak", type=float, metavar="MINUTES",
                       help="feed affect_perception_node synthetic frames for MINUTES and report "
@@ -80,12 +85,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the benchmark (or the soak); print the table; write the JSON.
+    """Run the benchmark (or the soak, or the decoder fuzz); print the table; write the JSON.
 
-    Exit 0, missed targets included; 1 when the node does not exit cleanly after a soak.
+    Exit 0, missed targets included; 1 when the node does not exit cleanly after a soak, or
+    when the fuzz finds a case that breaks the decoders' contract.
     """
     if args.soak is not None:
         return _run_soak(args)
+    if args.fuzz is not None:
+        return _run_fuzz(args)
     if args.threads < 0:
         raise InputError(f"--threads must be >= 0, got {args.threads}")
     threads = args.threads or available_cores()
@@ -236,6 +244,18 @@ def format_table(figures: dict[str, float], targets: dict[str, dict]) -> str:
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
                      for row in rows)
+
+
+def _run_fuzz(args: argparse.Namespace) -> int:
+    """Exit 0 without findings, 1 with (printed with their seeds)."""
+    from affect_perception.bench.fuzz import fuzz
+
+    report = fuzz(args.fuzz, args.fuzz_seed).as_dict()
+    report.update(machine=machine_info())
+    print(json.dumps({k: v for k, v in report.items() if k != "machine"}, indent=2))
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2) + "\n")
+    return 1 if report["findings"] else 0
 
 
 def _run_soak(args: argparse.Namespace) -> int:

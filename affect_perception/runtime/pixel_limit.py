@@ -108,9 +108,20 @@ def jpeg_size(data: bytes) -> tuple[int, int]:
 
 
 def png_size(data: memoryview) -> tuple[int, int]:
-    """(width, height) from the IHDR chunk, which PNG requires first."""
+    """(width, height) from the IHDR chunk, which PNG requires first; every chunk length is
+    checked against the data (OpenCV allocates a chunk's stated length before reading it: a
+    forged length of 4 GB in a 1 kB message made a 4 GB allocation)."""
     if bytes(data[12:16]) != b"IHDR" or len(data) < 24:
         raise PixelLimitError("data: the PNG does not begin with its IHDR header")
+    at = len(PNG_MAGIC)
+    while at + 8 <= len(data):
+        length = int.from_bytes(data[at:at + 4], "big")
+        if at + 12 + length > len(data):
+            raise PixelLimitError(f"data: PNG chunk {bytes(data[at + 4:at + 8])!r} at byte {at} "
+                                  f"says {length} bytes, more than the data holds")
+        if bytes(data[at + 4:at + 8]) == b"IEND":
+            break
+        at += 12 + length
     return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
 
 

@@ -33,6 +33,8 @@ from affect_perception.runtime.image_decode import (
 MEMORY_CAP_MIB = 1536
 # Findings kept with their seeds for the report.
 KEEP_FINDINGS = 20
+# Data shorter than this is mutated no further.
+MIN_MUTABLE = 64
 # Large sizes written into forged headers.
 HUGE_SIDES = (0, 1, 8, 10_001, 20_000, 65_535)
 _MARKERS = (b"\xff\x00", b"\xff\xff\xff", b"\xff\xd0", b"\xff\xd9", b"\xff\xd8", b"\xff\xc0",
@@ -77,6 +79,8 @@ SEEDS = _seeds()
 def _jpeg_case(rng: np.random.Generator) -> bytes:
     data = bytearray(SEEDS["jpg"])
     for _ in range(int(rng.integers(1, 4))):
+        if len(data) < MIN_MUTABLE:  # cut short by an earlier mutation
+            break
         op = int(rng.integers(6))
         if op == 0:  # frame size forged
             sof = data.find(b"\xff\xc0")
@@ -104,6 +108,8 @@ def _jpeg_case(rng: np.random.Generator) -> bytes:
 def _png_case(rng: np.random.Generator) -> bytes:
     data = bytearray(SEEDS["png"])
     for _ in range(int(rng.integers(1, 4))):
+        if len(data) < MIN_MUTABLE:  # cut short by an earlier mutation
+            break
         op = int(rng.integers(4))
         if op == 0:  # IHDR size forged (CRC left wrong or fixed)
             data[16:24] = b"".join(int(rng.choice(HUGE_SIDES)).to_bytes(4, "big")

@@ -24,6 +24,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
                  "pretrain the backbone frame by frame (the stand-in for pretrained weights)"),
     "train": ("affect_perception.train.cli", "train a model"),
     "export": ("affect_perception.model.export_cli", "export a model to ONNX"),
+    "import-weights": ("affect_perception.model.imports.cli",
+                       "import trained weights: the paper code's layout or a timm backbone"),
     "score": ("affect_perception.evaluation.score", "score predictions against ABAW labels"),
     "eval": ("affect_perception.evaluation.evaluate", "replay a bag through the pipeline"),
     "bench": ("affect_perception.bench.cli", "benchmark speed against peers and the limit"),

@@ -20,7 +20,8 @@ DISTRIBUTION = "affect_perception"
 DISTRIBUTIONS = {"cv2": "opencv-python-headless", "yaml": "PyYAML", "skimage": "scikit-image"}
 # The extra a command's optional dependencies come from, when several extras hold one.
 COMMAND_EXTRAS = {"eval": "eval", "make-bag": "eval", "bench": "eval", "train": "train",
-                  "pretrain": "train", "export": "train", "realcheck": "eval"}
+                  "pretrain": "train", "export": "train", "import-weights": "train",
+                  "realcheck": "eval"}
 
 
 class InputError(ValueError):

@@ -44,7 +44,8 @@ stage "temporal training of the ${VARIANT} variant on the pretrained backbone"
     --epochs 4 --steps-per-epoch 100 --batch-size 16 --segment-length 16 --lr 2e-3 \
     --warmup-steps 50 --seed 0 --threads 2 --no-progress
 stage "export"
-"${AP[@]}" export --checkpoint "$WORK/run/checkpoints/best" --out "$MODEL"
+"${AP[@]}" export --checkpoint "$WORK/run/checkpoints/best" --out "$MODEL" \
+    --taught-on "synthetic only"
 cp "$WORK/run/config.yaml" "$MODEL/train_config.yaml"
 cp "$DATA/pretrain/pretrain_config.json" "$MODEL/pretrain_config.json"
 cp "$DATA/pretrain/pretrain_metrics.jsonl" "$MODEL/pretrain_metrics.jsonl"

@@ -47,8 +47,10 @@ def random_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from affect_perception.model.affect_model import AffectModel
     from affect_perception.model.config import ModelConfig
     from affect_perception.model.export import export_onnx
+    from affect_perception.provenance import UNTRAINED
 
     torch.manual_seed(0)
     out = tmp_path_factory.mktemp("random_model")
-    export_onnx(AffectModel(ModelConfig(variant="single", window=8)).eval(), out)
+    export_onnx(AffectModel(ModelConfig(variant="single", window=8)).eval(), out,
+                taught_on=UNTRAINED)
     return out

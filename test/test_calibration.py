@@ -13,7 +13,7 @@ from affect_perception.evaluation import metrics
 from affect_perception.labels import AU_NAMES
 from affect_perception.model.checkpoint import load_checkpoint
 from affect_perception.model.heads import TaskHeads
-from affect_perception.train.calibration import GRID, best_threshold
+from affect_perception.train.calibration import GRID, TASK_SCORES, best_threshold
 from affect_perception.train.trainer import BEST, CALIBRATION_FILE, Trainer
 
 
@@ -24,6 +24,17 @@ def test_best_threshold_separates_low_scoring_positives():
     label = np.array([1.0] * 5 + [0.0] * 15)
     assert best_threshold(prob, label) == pytest.approx(0.34)
     assert metrics.f1_binary(prob, label) == 0.0
+
+
+def test_a_h_threshold_maximises_macro_f1():
+    # positives 0.8, 0.4, 0.4; negatives 0.4 (4 times), 0.1 (twice)
+    prob = np.array([0.8, 0.4, 0.4, 0.4, 0.4, 0.4, 0.4, 0.1, 0.1])
+    label = np.array([1.0, 1, 1, 0, 0, 0, 0, 0, 0])
+    # t in (0.1, 0.4]: hesitant F1 6/10 = 0.6, calm 4/8 = 0.5, macro 0.55
+    # t in (0.4, 0.8]: hesitant F1 2/4 = 0.5, calm 12/14, macro 0.68: the macro-best
+    assert best_threshold(prob, label) == pytest.approx(0.4)
+    assert best_threshold(prob, label, TASK_SCORES["ah"]) == pytest.approx(0.5)
+    assert TASK_SCORES["ah"](prob >= 0.5, label) == pytest.approx((0.5 + 12 / 14) / 2)
 
 
 def test_moved_decision_point_reads_half_at_the_old_threshold():

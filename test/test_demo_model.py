@@ -14,7 +14,7 @@ from affect_perception.resources import bundled_model_dir
 
 # Scores the demo model is held to on the bag: (target, the task's name on the model card).
 TARGETS = {"va_ccc": (0.8, "VA"), "au_f1_mean": (0.8, "AU"), "emi_pearson_mean": (0.7, "EMI"),
-           "ah_f1": (0.7, "A/H")}
+           "ah_f1": (0.8, "A/H")}
 # Largest difference to the stored report: the same bag and model on another CPU.
 TOLERANCE = 0.01
 

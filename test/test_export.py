@@ -11,6 +11,7 @@ import onnxruntime as ort
 import pytest
 import torch
 
+from affect_perception import provenance
 from affect_perception.cli import main
 from affect_perception.labels import AU_NAMES, EMI_NAMES, TASK_DIMS, TASKS
 from affect_perception.model.affect_model import AffectModel
@@ -92,7 +93,8 @@ def test_metadata_and_model_json(exported: tuple[str, Path]) -> None:
                       "input_size": 224, "mean": IMAGENET_MEAN, "std": IMAGENET_STD}
     model_json = json.loads((out / "model.json").read_text())
     assert model_json == {**parsed, "config": ModelConfig(variant=variant,
-                                                          window=WINDOW).to_dict()}
+                                                          window=WINDOW).to_dict(),
+                          "provenance": provenance.uniform(provenance.UNTRAINED)}
 
 
 def test_onnxruntime_matches_torch(exported: tuple[str, Path]) -> None:
@@ -164,10 +166,13 @@ def test_cli_exports_a_checkpoint(tmp_path: Path) -> None:
     model = AffectModel(ModelConfig(window=4, tasks=("va", "emi")))
     save_checkpoint(model, tmp_path / "ckpt")
     assert main(["export", "--checkpoint", str(tmp_path / "ckpt"), "--out",
-                 str(tmp_path / "onnx")]) == 0
+                 str(tmp_path / "onnx"), "--taught-on", "synthetic only"]) == 0
     model_json = json.loads((tmp_path / "onnx" / "model.json").read_text())
     assert model_json["model_id"] == model_id(model)
     assert model_json["config"] == model.config.to_dict()
+    assert model_json["provenance"] == {
+        "va": {"valence": "synthetic only", "arousal": "synthetic only"},
+        "emi": dict.fromkeys(EMI_NAMES, "synthetic only")}
     temporal = session(tmp_path / "onnx" / "temporal.onnx")
     assert [o.name for o in temporal.get_outputs()] == ["va", "emi"]
 
@@ -176,6 +181,7 @@ def test_cli_exports_a_checkpoint(tmp_path: Path) -> None:
     (["--checkpoint", "ckpt", "--variant", "two"], "--variant come from the checkpoint"),
     (["--random-init", "--window", "6"], "window 6 is not a multiple of time_patch 4"),
     (["--checkpoint", "missing.txt"], "missing.txt is not a checkpoint"),
+    (["--random-init", "--taught-on", "real labels"], "a random-init model is untrained"),
 ])
 def test_cli_reports_user_errors(tmp_path: Path, capsys: pytest.CaptureFixture,
                                  argv: list[str], message: str) -> None:

@@ -125,11 +125,28 @@ def test_emi_pearson_matches_scipy(rng: np.random.Generator) -> None:
     assert got["emi_pearson_mean"] == pytest.approx(np.mean(list(got["emi_pearson"].values())))
 
 
-def test_ah_f1_positive_and_macro() -> None:
-    got = metrics.ah_f1(np.array([[0.9], [0.8], [0.2], [0.1]]), np.array([[1], [0], [0], [0]]))
-    # present: tp 1, fp 1, fn 0 -> 2/3; absent: tp 2, fp 0, fn 1 -> 0.8
-    assert got["ah_f1"] == pytest.approx(2 / 3)
-    assert got["ah_f1_macro"] == pytest.approx((2 / 3 + 0.8) / 2)
+@pytest.mark.parametrize(
+    ("prob", "label", "macro", "positive", "weighted"),
+    [
+        # present: tp 1, fp 1, fn 0 -> 2/3; absent: tp 2, fp 0, fn 1 -> 4/5; support 1 and 3
+        ([0.9, 0.8, 0.2, 0.1], [1, 0, 0, 0], (2 / 3 + 4 / 5) / 2, 2 / 3, (2 / 3 + 3 * 4 / 5) / 4),
+        # no hesitancy anywhere, none predicted: only the absent class occurs, F1 1
+        ([0.1, 0.2], [0, 0], 1.0, 0.0, 1.0),
+        # hesitant throughout and predicted so: only the present class occurs
+        ([0.9, 0.7], [1, 1], 1.0, 1.0, 1.0),
+        # every frame wrong: both classes 0
+        ([0.9, 0.1], [0, 1], 0.0, 0.0, 0.0),
+        # one false alarm on a calm clip: present F1 0 (tp 0, fp 1), absent 4/5 (tp 2, fn 1)
+        ([0.9, 0.1, 0.1], [0, 0, 0], 0.4, 0.0, 0.8),
+        # a probability of exactly 0.5 counts as hesitant: present 1, absent 1
+        ([0.5, 0.49], [1, 0], 1.0, 1.0, 1.0),
+    ],
+)
+def test_ah_f1_macro_positive_weighted(prob: list[float], label: list[int], macro: float,
+                                       positive: float, weighted: float) -> None:
+    got = metrics.ah_f1(np.array(prob)[:, None], np.array(label)[:, None])
+    assert got == pytest.approx({"ah_f1": macro, "ah_f1_positive": positive,
+                                 "ah_f1_weighted": weighted})
 
 
 @pytest.mark.parametrize(

@@ -22,6 +22,8 @@ pytestmark = pytest.mark.ros
 FPS = 30.0
 SIZE = (320, 240)
 WINDOW = 8  # the random_model_dir fixture's window
+# What the node says the random_model_dir fixture's outputs were taught on.
+UNTRAINED_OUTPUTS = "untrained: valence and arousal, all 12 AUs, all 6 EMI, A/H"
 # A synthetic video whose one face stays fully in view for the frames used here.
 SEED = 3  # the face stays in view and BlazeFace finds it in every frame
 NODE = "/affect_perception_node"
@@ -183,6 +185,8 @@ def test_raw_stream_with_bad_frames_and_runtime_parameters(
                             and int(h.diagnostic("frames processed")) == len(h.affect), 3.0), (
             h.diagnostics[-1])
         assert h.diagnostic("warm windows") == "1" and h.diagnostic("faces tracked") == "1"
+        assert h.diagnostic("outputs taught on") == UNTRAINED_OUTPUTS
+        assert h.diagnostic("real-face evidence").startswith("none")
 
         client = h.node.create_client(SetParameters, f"{NODE}/set_parameters")
         assert client.wait_for_service(timeout_sec=MESSAGE_S)
@@ -218,6 +222,7 @@ def test_raw_stream_with_bad_frames_and_runtime_parameters(
     assert "Traceback" not in text
     assert "cannot be decoded" in text  # logged (throttled: the first of the three)
     assert "set ah_threshold=0.3" in text
+    assert f"outputs taught on {UNTRAINED_OUTPUTS}; real-face evidence: none" in text
 
 
 def test_compressed_stream_with_corrupt_jpeg_per_face_topics_and_overlay(

@@ -112,12 +112,16 @@ def test_emi_csv_matches_scipy(tmp_path: Path, capsys: pytest.CaptureFixture) ->
 
 
 def test_ah_frame_files(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    # tp 2 (0.7, 0.5), fp 1 (0.9), fn 1 (0.2): F1 = 4 / (4 + 1 + 1) = 2/3
+    # hesitant: tp 2 (0.7, 0.5), fp 1 (0.9), fn 1 (0.2): F1 = 4 / (4 + 1 + 1) = 2/3
+    # calm: tp 1 (0.1), fp 1 (0.2), fn 1 (0.9): F1 = 2 / (2 + 1 + 1) = 1/2
+    # macro (2/3 + 1/2) / 2 = 7/12; weighted by 3 hesitant and 2 calm frames: 3/5
     labels = write_videos(tmp_path / "labels", "ah", {"p1": [[1], [1], [0]], "p2": [[1], [0]]})
     pred = write_videos(tmp_path / "pred", "ah", {"p1": [[0.7], [0.5], [0.9]],
                                                   "p2": [[0.2], [0.1]]})
     got = score_json(capsys, "ah", pred, labels)
-    assert got["ah_f1"] == pytest.approx(2 / 3)
+    assert got["score"] == got["ah_f1"] == pytest.approx(7 / 12)
+    assert got["ah_f1_positive"] == pytest.approx(2 / 3)
+    assert got["ah_f1_weighted"] == pytest.approx(3 / 5)
 
 
 def test_cli_process_prints_json(tmp_path: Path) -> None:

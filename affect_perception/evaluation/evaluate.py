@@ -55,7 +55,7 @@ TASK_KEYS: dict[str, tuple[str, ...]] = {
     "va": ("va_ccc", "valence_ccc", "arousal_ccc"),
     "au": ("au_f1_mean", "au_f1"),
     "emi": ("emi_pearson_mean", "emi_pearson"),
-    "ah": ("ah_f1", "ah_f1_macro"),
+    "ah": ("ah_f1", "ah_f1_positive", "ah_f1_weighted"),
 }
 # Tasks whose labels mark a missing value with a negative number the metric does not drop.
 NEGATIVE_MISSING = ("emi", "ah")

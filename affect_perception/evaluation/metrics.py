@@ -165,10 +165,18 @@ def ah_f1(pred: np.ndarray, label: np.ndarray) -> dict[str, float]:
         label: the same shape, 0/1.
 
     Returns:
-        ``ah_f1`` (F1 of the A/H-present class, the score) and ``ah_f1_macro`` (mean F1 of
-        the present and absent classes, the form later ABAW A/H challenges report).
+        ``ah_f1``, the headline: macro F1, the mean of the present and absent classes' F1 (what
+        the BAH authors' evaluation code computes and later ABAW A/H challenges report);
+        beside it ``ah_f1_positive`` (F1 of the A/H-present class alone) and
+        ``ah_f1_weighted`` (the classes' F1 weighted by their frame counts).
     """
     pred, label = (np.asarray(a, dtype=np.float64).reshape(-1) for a in (pred, label))
     present = f1_binary(pred, label)
     absent = f1_binary(~binarize(pred), 1.0 - label)
-    return {"ah_f1": present, "ah_f1_macro": (present + absent) / 2.0}
+    # as scikit-learn's average="macro": over the classes that occur in labels or predictions
+    seen = np.concatenate([label == 1.0, binarize(pred)])
+    per_class = [f for f, occurs in ((present, seen.any()), (absent, not seen.all())) if occurs]
+    share = float(np.mean(label == 1.0)) if len(label) else 0.0
+    return {"ah_f1": float(np.mean(per_class)) if len(label) else 0.0,
+            "ah_f1_positive": present,
+            "ah_f1_weighted": share * present + (1.0 - share) * absent}

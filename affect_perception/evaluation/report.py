@@ -29,7 +29,8 @@ PLOT_DPI = 100
 # Rows of report.md's headline table: (key, label).
 HEADLINE = (("va_ccc", "VA CCC (mean)"), ("valence_ccc", "valence CCC"),
             ("arousal_ccc", "arousal CCC"), ("au_f1_mean", "AU F1 (mean of 12)"),
-            ("emi_pearson_mean", "EMI Pearson r (mean of 6)"), ("ah_f1", "A/H F1"))
+            ("emi_pearson_mean", "EMI Pearson r (mean of 6)"), ("ah_f1", "A/H macro F1"),
+            ("ah_f1_positive", "A/H F1, hesitant class"), ("ah_f1_weighted", "A/H weighted F1"))
 COUNTS = (("frames", "frames"), ("frames_with_face", "frames with a face"),
           ("faces", "faces (face-frames)"), ("tracks", "predicted tracks"),
           ("labelled_faces", "labelled faces (face-frames)"),

@@ -3,8 +3,9 @@
 VA: the mean of the valence and arousal CCC over the frames of all videos concatenated
 (frames with a -5 label left out); AU: the mean F1 over the 12 AUs (probabilities thresholded
 at 0.5); EMI: the mean Pearson's r over the 6 dimensions, one row per video (or per frame
-for per-frame EMI files, -5 rows left out); AH: the F1 of the
-A/H-present class over all frames. File layouts: `affect_perception.evaluation.labels_io`.
+for per-frame EMI files, -5 rows left out); AH: macro F1 over all frames, the mean of the
+A/H-present and absent classes' F1 (positive-class and weighted F1 beside it). File layouts:
+`affect_perception.evaluation.labels_io`.
 """
 
 from __future__ import annotations

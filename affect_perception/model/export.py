@@ -22,6 +22,7 @@ import onnxruntime as ort
 import torch
 from torch import nn
 
+from affect_perception import provenance
 from affect_perception.labels import AU_NAMES, EMI_NAMES
 from affect_perception.model.affect_model import AffectModel
 from affect_perception.model.heads import LOGIT_TASKS
@@ -112,12 +113,15 @@ def model_metadata(model: AffectModel) -> dict[str, Any]:
     }
 
 
-def export_onnx(model: AffectModel, out_dir: str | Path, fp16: bool = False) -> Path:
+def export_onnx(model: AffectModel, out_dir: str | Path, fp16: bool = False,
+                taught_on: str = provenance.UNKNOWN) -> Path:
     """Export, check and describe a model's encoder and temporal graphs.
 
     Writes ``encoder.onnx``, ``temporal.onnx`` and ``model.json`` into ``out_dir`` (and with
     ``fp16`` also ``encoder_fp16.onnx`` and ``temporal_fp16.onnx``: float16 weights and maths,
     float32 inputs and outputs). The model is left in the training mode it came in.
+    ``taught_on`` (one of ``provenance.STATES``) goes into model.json as every output's
+    ``provenance``.
 
     Returns:
         ``out_dir``.
@@ -126,6 +130,7 @@ def export_onnx(model: AffectModel, out_dir: str | Path, fp16: bool = False) -> 
         ExportError: a graph fails ``onnx.checker`` or onnxruntime disagrees with torch by more
             than FP32_TOLERANCE (FP16_TOLERANCE for the half-precision copy).
     """
+    provenance.uniform(taught_on)  # a bad value fails before any work
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     was_training = model.training
@@ -142,7 +147,8 @@ def export_onnx(model: AffectModel, out_dir: str | Path, fp16: bool = False) -> 
                          FP16_TOLERANCE)
     finally:
         model.train(was_training)
-    model_json = {**metadata, "config": model.config.to_dict()}
+    model_json = {**metadata, "config": model.config.to_dict(),
+                  provenance.PROVENANCE_KEY: provenance.uniform(taught_on, model.config.tasks)}
     (out_dir / MODEL_JSON).write_text(json.dumps(model_json, indent=2) + "\n")
     return out_dir
 

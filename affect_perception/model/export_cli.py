@@ -7,6 +7,7 @@ import logging
 import sys
 from pathlib import Path
 
+from affect_perception import provenance
 from affect_perception.model.config import VARIANT_SCALES, ModelConfig
 
 
@@ -25,6 +26,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="with --random-init: weight seed")
     parser.add_argument("--fp16", action="store_true",
                         help="also write encoder_fp16.onnx and temporal_fp16.onnx")
+    parser.add_argument("--taught-on", choices=provenance.SOURCES,
+                        help="with --checkpoint: what every output was taught on, written to "
+                             "model.json's provenance (default: unknown; a random-init model "
+                             "is untrained)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -51,10 +56,15 @@ def run(args: argparse.Namespace) -> int:
                 raise ValueError(f"--{'/--'.join(chosen)} come from the checkpoint's config: "
                                  "leave them out with --checkpoint")
             model = load_checkpoint(args.checkpoint)
+            taught_on = args.taught_on or provenance.UNKNOWN
         else:
+            if args.taught_on:
+                raise ValueError("--taught-on is for --checkpoint: a random-init model is "
+                                 "untrained")
             torch.manual_seed(args.seed)
             model = AffectModel(ModelConfig(**chosen))
-        out = export_onnx(model, args.out, fp16=args.fp16)
+            taught_on = provenance.UNTRAINED
+        out = export_onnx(model, args.out, fp16=args.fp16, taught_on=taught_on)
     except (CheckpointError, ExportError, ValueError) as err:
         print(f"affect-perception export: {err}", file=sys.stderr)
         return 1

@@ -60,6 +60,26 @@ def _ramp(frames: int, low: float, high: float) -> np.ndarray:
     return np.linspace(low, high, frames) if frames > 1 else np.array([(low + high) / 2])
 
 
+def frame_warps(photo_shape: tuple[int, ...], spec: ClipSpec
+                ) -> list[tuple[np.ndarray, float]]:
+    """(2×3 affine from the photo, as mirrored for a ``mirror`` clip, to the frame; brightness
+    gain) of every frame of ``spec`` for a photo of ``photo_shape`` (H, W, ...)."""
+    rng = np.random.default_rng(spec.seed)
+    width, height = spec.size
+    base = spec.face_height / photo_shape[0]
+    zoom = _ramp(spec.frames, *ZOOM_RANGE) if spec.kind == "zoom" else np.ones(spec.frames)
+    gain = _ramp(spec.frames, *GAIN_RANGE) if spec.kind == "lighting" else np.ones(spec.frames)
+    centre = (photo_shape[1] / 2, photo_shape[0] / 2)
+    warps = []
+    for i in range(spec.frames):
+        shift = rng.normal(0, JITTER_PX, 2) * spec.jitter + spec.offset
+        angle = rng.normal(0, JITTER_DEG) * spec.jitter
+        matrix = cv2.getRotationMatrix2D(centre, angle, base * zoom[i])
+        matrix[:, 2] += (width / 2 - centre[0] + shift[0], height / 2 - centre[1] + shift[1])
+        warps.append((matrix, float(gain[i] * spec.gain)))
+    return warps
+
+
 def make_clip(photo: np.ndarray, spec: ClipSpec) -> list[np.ndarray]:
     """Film ``photo`` (H×W×3 uint8 RGB, or H×W grey) as ``spec`` says; RGB uint8 frames."""
     if photo.ndim == 2:
@@ -68,19 +88,10 @@ def make_clip(photo: np.ndarray, spec: ClipSpec) -> list[np.ndarray]:
         raise ValueError(f"photo must be H×W×3 uint8, got {photo.shape} {photo.dtype}")
     if spec.kind == "mirror":
         photo = photo[:, ::-1]
-    rng = np.random.default_rng(spec.seed)
-    width, height = spec.size
-    base = spec.face_height / photo.shape[0]
-    zoom = _ramp(spec.frames, *ZOOM_RANGE) if spec.kind == "zoom" else np.ones(spec.frames)
-    gain = _ramp(spec.frames, *GAIN_RANGE) if spec.kind == "lighting" else np.ones(spec.frames)
-    centre = (photo.shape[1] / 2, photo.shape[0] / 2)
+    photo = np.ascontiguousarray(photo)
     clip = []
-    for i in range(spec.frames):
-        shift = rng.normal(0, JITTER_PX, 2) * spec.jitter + spec.offset
-        angle = rng.normal(0, JITTER_DEG) * spec.jitter
-        matrix = cv2.getRotationMatrix2D(centre, angle, base * zoom[i])
-        matrix[:, 2] += (width / 2 - centre[0] + shift[0], height / 2 - centre[1] + shift[1])
-        frame = cv2.warpAffine(np.ascontiguousarray(photo), matrix, (width, height),
-                               flags=cv2.INTER_LINEAR, borderValue=(BACKGROUND,) * 3)
-        clip.append(np.clip(frame * (gain[i] * spec.gain), 0, 255).astype(np.uint8))
+    for matrix, gain in frame_warps(photo.shape, spec):
+        frame = cv2.warpAffine(photo, matrix, spec.size, flags=cv2.INTER_LINEAR,
+                               borderValue=(BACKGROUND,) * 3)
+        clip.append(np.clip(frame * gain, 0, 255).astype(np.uint8))
     return clip

@@ -11,11 +11,11 @@ import cv2
 import numpy as np
 
 from affect_perception.labels import TASKS
+from affect_perception.model_card import write_section
+from affect_perception.provenance import EVIDENCE_KEY
 from affect_perception.realfaces.realcheck import Face
 from affect_perception.realfaces.teachers.ensemble import expression_signals
 
-# Key of the summary in a model folder's model.json.
-EVIDENCE_KEY = "real_face_evidence"
 # Output group (as in model.json's provenance) of each output realcheck compares.
 OUTPUT_GROUP = {"valence": "va", "Joy": "emi", "Amusement": "emi"}
 CARD_BEGIN = "<!-- realcheck: begin (written by `affect-perception realcheck --write-model`) -->"
@@ -183,10 +183,5 @@ def write_to_model(report: dict[str, Any], model_dir: Path) -> None:
     info = json.loads(model_json.read_text())
     info[EVIDENCE_KEY] = summary(report)
     model_json.write_text(json.dumps(info, indent=2) + "\n")
-    card = model_dir / "MODEL_CARD.md"
-    text = card.read_text() if card.is_file() else ""
-    if CARD_BEGIN in text and CARD_END in text:
-        text = text[:text.index(CARD_BEGIN)] + text[text.index(CARD_END) + len(CARD_END):]
     body = markdown(report).replace("# Real-face check", "## Real-face evidence: check", 1)
-    body = body.replace("\n## ", "\n### ")
-    card.write_text(text.rstrip("\n") + f"\n\n{CARD_BEGIN}\n{body}\n{CARD_END}\n")
+    write_section(model_dir, CARD_BEGIN, CARD_END, body.replace("\n## ", "\n### "))

@@ -66,6 +66,8 @@ class Health:
             do not advance (see :mod:`affect_perception.runtime.frame_clock`).
         native_messages: lines the native image decoders wrote to stderr, caught and counted
             instead (see :mod:`affect_perception.runtime.native_output`).
+        taught_on: what the model's outputs were taught on (`provenance.taught_on`).
+        real_face_evidence: the model's real-face evidence (`provenance.evidence`).
     """
 
     received: int
@@ -93,6 +95,8 @@ class Health:
     lost_rate: float = 0.0
     clock: str = SOURCE_STAMPS
     native_messages: int = 0
+    taught_on: str = "unknown"
+    real_face_evidence: str = "none"
 
 
 def assess(health: Health) -> tuple[bytes, str]:
@@ -149,6 +153,8 @@ def health_values(health: Health) -> list[tuple[str, str]]:
         ("lost rate (Hz)", _number(health.lost_rate)),
         ("frame clock", health.clock),
         ("native decoder messages", str(health.native_messages)),
+        ("outputs taught on", health.taught_on),
+        ("real-face evidence", health.real_face_evidence),
     ]
 
 

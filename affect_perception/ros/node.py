@@ -28,6 +28,7 @@ from rclpy.task import Future
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import String
 
+from affect_perception import provenance
 from affect_perception.log_values import cut
 from affect_perception.msg import AffectState, AffectStateArray
 from affect_perception.resources import DDS_PROFILE, ResourceNotFoundError, dds_profile
@@ -136,6 +137,7 @@ class AffectPerceptionNode(LifecycleNode):
         self._outputs: dict[str, Any] = {}  # ~/affect, ~/overlay, tracked ids, diagnostics
         self._face_pubs: dict[str, Any] = {}
         self._timer: Any = None
+        self._provenance = (provenance.UNKNOWN, "none")  # taught on, real-face evidence
         self._reset_stats()
         self.add_on_set_parameters_callback(self._on_set_parameters)
         guard_parameter_services(self, self._on_refused_request)
@@ -268,6 +270,11 @@ class AffectPerceptionNode(LifecycleNode):
         settings = build_settings({p.name: self.get_parameter(p.name).value
                                    for p in PARAMETERS})
         pipeline = _load_pipeline(settings)
+        try:
+            self._provenance = provenance.describe(settings.pipeline.model_dir,
+                                                   pipeline.info.tasks)
+        except ValueError as err:
+            raise ParameterError("model_dir", str(err)) from None
         self.settings, self.pipeline = settings, pipeline
         self._reset_stats()
         self._decode = decode_compressed_msg if settings.use_compressed else decode_image_msg
@@ -287,6 +294,8 @@ class AffectPerceptionNode(LifecycleNode):
         self.get_logger().info(
             f"configured: model {pipeline.info.model_id} (window {pipeline.window_size}) on "
             f"{pipeline.engine.active_provider}")
+        self.get_logger().info(f"outputs taught on {self._provenance[0]}; real-face evidence: "
+                               f"{self._provenance[1]}")
 
     def _reset_stats(self) -> None:
         """Counters and figures of the diagnostics, from zero (each configure starts anew)."""
@@ -442,7 +451,8 @@ class AffectPerceptionNode(LifecycleNode):
             topic=self.resolve_topic_name(self._image_topic()),
             state="active" if self._active else "inactive", reliable=reliable,
             lost=self._loss.lost, lost_rate=rates["lost"], clock=self._frame_clock.source,
-            native_messages=DECODERS.count - self._native_start)
+            native_messages=DECODERS.count - self._native_start,
+            taught_on=self._provenance[0], real_face_evidence=self._provenance[1])
         self._outputs["diagnostics"].publish(diagnostic_array(
             health, self.get_fully_qualified_name(), self.get_clock().now().to_msg()))
 

@@ -68,8 +68,9 @@ def score(predictions: dict[str, dict[str, np.ndarray]], videos: list[VideoData]
 
     Returns:
         flat {metric: value}: ``va_ccc``, ``valence_ccc``, ``arousal_ccc``, ``au_f1_mean``,
-        ``au_f1/AU1``..., ``emi_pearson_mean``, ``emi_pearson/Joy``..., ``ah_f1``,
-        ``ah_f1_macro``, and ``score`` (the mean of the main metric of each scored task).
+        ``au_f1/AU1``..., ``emi_pearson_mean``, ``emi_pearson/Joy``..., ``ah_f1``
+        (macro F1), ``ah_f1_positive``, ``ah_f1_weighted``, and ``score`` (the mean of the
+        main metric of each scored task).
     """
     results: dict[str, float] = {}
     for task in tasks:

@@ -17,13 +17,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from affect_perception.cli_errors import InputError, existing_path, output_folder
+from affect_perception.provenance import UNKNOWN
 
 if TYPE_CHECKING:
     from affect_perception.model.imports.reading import WeightFile
 
 BACKBONE_FILE = "backbone.safetensors"
 BACKBONE_RECORD = "backbone.json"
-PROVENANCE_KEY = "provenance"
 # The face crop side the paper's code trains at (its mixers are built for 28/14/7 maps).
 PAPER_INPUT_SIZE = 224
 
@@ -77,18 +77,16 @@ def _import_paper(weights: WeightFile, out: Path, window: int | None,
         CARD_FILE,
         IMPORT_KEY,
         paper_record,
-        per_output,
         write_card,
     )
 
     paper = read_paper_model(weights, window=window, input_size=input_size)
     model = paper_to_affect_model(weights, paper)
     save_checkpoint(model, out)
-    export_onnx(model, out)
+    export_onnx(model, out, taught_on=UNKNOWN)  # model.json's provenance: every output unknown
     record = paper_record(weights, paper)
     model_json = out / MODEL_JSON
     info = json.loads(model_json.read_text())
-    info[PROVENANCE_KEY] = per_output(paper.config.tasks)
     info[IMPORT_KEY] = record
     model_json.write_text(json.dumps(info, indent=2) + "\n")
     write_card(out, record, paper)

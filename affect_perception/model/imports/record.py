@@ -12,15 +12,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from affect_perception.labels import AU_NAMES, EMI_NAMES, TASKS, VA_NAMES
+from affect_perception.labels import TASKS
 from affect_perception.model.imports.paper import PaperModel
 from affect_perception.model.imports.reading import WeightFile
+from affect_perception.provenance import OUTPUTS
 
-# The outputs of each head, named as in the messages.
-OUTPUTS: dict[str, tuple[str, ...]] = {
-    "va": VA_NAMES, "au": AU_NAMES, "emi": EMI_NAMES, "ah": ("hesitancy",)}
-# What model.json's provenance calls an output whose training this package cannot see.
-UNKNOWN = "unknown"
 IMPORT_KEY = "imported_from"
 CARD_FILE = "MODEL_CARD.md"
 
@@ -38,11 +34,6 @@ def plain(values: dict[str, Any]) -> dict[str, Any]:
 
     return {k: list(v) if isinstance(v, (list, tuple)) else v for k, v in values.items()
             if scalar(v) or (isinstance(v, (list, tuple)) and all(map(scalar, v)))}
-
-
-def per_output(tasks: tuple[str, ...]) -> dict[str, dict[str, str]]:
-    """model.json's ``provenance`` of an imported model: every output of ``tasks`` unknown."""
-    return {t: dict.fromkeys(OUTPUTS[t], UNKNOWN) for t in tasks}
 
 
 def paper_record(weights: WeightFile, paper: PaperModel) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import re
 from pathlib import Path
 
 import yaml
@@ -70,3 +71,30 @@ def test_eval_runs_the_node_defaults() -> None:
     assert options["threads"] == default("intra_op_threads")
     assert node_pipeline_config(MODEL, intra_op_threads=options["threads"]) == \
         build_settings({"model_dir": str(MODEL)}).pipeline
+
+
+def test_the_parameter_file_comments_give_the_table_ranges() -> None:
+    """Issue 22, defect 8: the comment said min_sharpness [0, 1e+06]; the table 10000."""
+    from affect_perception.ros.parameters import BY_NAME
+
+    comments: list[str] = []
+    stack: list[tuple[int, str]] = []  # (indent, key) of the groups around the line
+    checked = 0
+    for line in (REPO / "config" / "affect.yaml").read_text().splitlines():
+        text = line.strip()
+        if text.startswith("#"):
+            comments.append(text.lstrip("# "))
+            continue
+        if ":" not in text:
+            comments = []
+            continue
+        indent, key = len(line) - len(line.lstrip()), text.split(":")[0]
+        stack = [(i, k) for i, k in stack if i < indent]
+        name = ".".join(k for _, k in stack[2:]) + ("." if len(stack) > 2 else "") + key
+        said = re.search(r"range ([\[(][^\])]*[\])])", " ".join(comments))
+        if name in BY_NAME and BY_NAME[name].range is not None:
+            assert said and said.group(1) == str(BY_NAME[name].range), (name, said)
+            checked += 1
+        stack.append((indent, key))
+        comments = []
+    assert checked >= 30

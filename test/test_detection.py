@@ -14,6 +14,7 @@ from affect_perception.detections import Detections, box_iou
 from affect_perception.runtime import assets
 from affect_perception.runtime.detection.base import (
     DetectorConfig,
+    DetectorLoadError,
     FaceDetector,
     create_detector,
 )
@@ -154,8 +155,27 @@ def test_yunet_needs_an_existing_file(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="model_path"):
         create_detector("yunet")
     missing = tmp_path / "face_detection_yunet.onnx"
-    with pytest.raises(FileNotFoundError, match="face_detection_yunet.onnx"):
+    with pytest.raises(DetectorLoadError, match="face_detection_yunet.onnx"):
         create_detector("yunet", model_path=str(missing))
+
+
+@pytest.mark.parametrize("backend", ["blazeface", "yunet"])
+@pytest.mark.parametrize("content", [None, b"", b"garbage \x00\xff" * 10, "passwd", "encoder"])
+def test_every_model_load_failure_names_the_parameter(tmp_path: Path, random_model_dir: Path,
+                                                      backend: str, content: object) -> None:
+    """onnxruntime raises InvalidProtobuf, NoSuchFile, Fail...; OpenCV cv2.error; a file that
+    is no detector ValueError or IndexError: all one DetectorLoadError (issue 22, defect 4)."""
+    path = tmp_path / "model.onnx"
+    if content == "passwd":
+        path.write_text("root:x:0:0:root:/root:/bin/bash\n")
+    elif content == "encoder":
+        path = random_model_dir / "encoder.onnx"
+    elif content is not None:
+        path.write_bytes(content)
+    with pytest.raises(DetectorLoadError) as caught:
+        create_detector(backend, model_path=str(path))
+    assert caught.value.parameter == "detector.model_path" and str(path) in str(caught.value)
+    assert len(str(caught.value).splitlines()) == 1
 
 
 # parameters -> text the ValueError must contain

@@ -341,3 +341,47 @@ def test_a_task_the_model_lacks_is_null_with_a_note() -> None:
     scores = score_series(series, notes)
     assert scores["va_ccc"] is not None and scores["au_f1_mean"] is None
     assert notes == ["au not scored: the model has no au output"]
+
+
+FUZZED_BAGS = 8
+
+
+def _fuzzed_bag(path: Path, source: Path, rng: np.random.Generator) -> Path:
+    """``source`` with bytes of its MCAP file overwritten at random, or cut short."""
+    shutil.copytree(source, path)
+    storage = next(path.glob("*.mcap"))
+    data = bytearray(storage.read_bytes())
+    if rng.uniform() < 0.4:
+        data = data[:int(rng.integers(len(data) // 2, len(data)))]
+    else:
+        spots = rng.integers(0, len(data), int(rng.integers(1, 400)))
+        data_array = np.frombuffer(data, np.uint8).copy()
+        data_array[spots] = rng.integers(0, 256, len(spots))
+        data = bytearray(data_array.tobytes())
+    storage.write_bytes(bytes(data))
+    return path
+
+
+def test_fuzzed_bags_give_one_line_or_a_report_of_what_was_read(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], random_model_dir: Path) -> None:
+    """Issue 22, defect 5: 6 of 12 fuzzed MCAPs printed tracebacks (UnicodeDecodeError,
+    SerdeError), one was evaluated on 25 of 30 frames without a word."""
+    rng = np.random.default_rng(22)
+    source = make_synthetic(tmp_path / "source", frames=10)
+    listed = bag_io.topics(source)
+    codes = []
+    for case in range(FUZZED_BAGS):
+        bag = _fuzzed_bag(tmp_path / f"bag{case}", source, rng)
+        report = tmp_path / f"report{case}"
+        code, err = run_eval(capsys, "--bag", bag, "--model", random_model_dir, "--report",
+                             report)
+        codes.append(code)
+        assert code in (0, 2), err
+        if code == 2:
+            assert err.count("\n") == 1 and err.startswith("affect-perception eval: error:")
+            continue
+        got = json.loads((report / "report.json").read_text())
+        count = listed[got["topic"]][1]
+        assert got["frames"] + got["frames_skipped"] == count
+        assert (got["frames_skipped"] > 0) == any("partial read" in n for n in got["notes"])
+    assert 2 in codes

@@ -144,3 +144,37 @@ def test_discard_drops_the_waiting_frame_and_the_worker_goes_on(gated) -> None:
     handler.release.release()
     assert wait_for(lambda: handler.handled == [1, 3])
     assert worker.counts() == WorkerCounts(received=3, dropped=0, handled=2, failed=0)
+
+
+def test_a_failing_frame_does_not_cost_the_frame_it_replaced() -> None:
+    """Issue 22: a malformed message that replaced the good frame waiting in the slot fails;
+    the worker then handles the good frame instead of losing it."""
+    handled: list[int] = []
+    errors: list[int] = []
+    busy = threading.Event()
+    go = threading.Event()
+
+    def handle(frame: int) -> None:
+        if frame == 1:
+            busy.set()
+            assert go.wait(WAIT_S)
+        if frame < 0:
+            raise ValueError("malformed")
+        handled.append(frame)
+
+    worker = FrameWorker(handle, lambda f, e: errors.append(f))
+    worker.start()
+    try:
+        worker.submit(1)
+        assert busy.wait(WAIT_S)
+        worker.submit(2)     # good, waits in the slot
+        worker.submit(-1)    # bad, replaces 2 (kept as the backup)
+        worker.submit(-2)    # bad, replaces -1 (dropped; the backup stays 2)
+        go.set()
+        assert wait_for(lambda: worker.counts().handled + worker.counts().failed == 3)
+        assert handled == [1, 2] and errors == [-2]
+        assert worker.counts() == WorkerCounts(received=4, dropped=1, handled=2, failed=1)
+        worker.submit(3)
+        assert wait_for(lambda: handled == [1, 2, 3])
+    finally:
+        assert worker.stop(WAIT_S)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import array
 import os
+import subprocess
+import sys
 from types import SimpleNamespace
 
 import cv2
@@ -288,3 +290,86 @@ def test_fuzz_compressed(fields: tuple) -> None:
     except ImageDecodeError:
         return
     assert decoded.ndim == 3 and decoded.shape[2] == 3 and decoded.dtype == np.uint8
+
+
+def _bomb_jpeg(width: int = 20000, height: int = 20000) -> bytes:
+    """A valid 8 × 8 JPEG whose real frame header says ``width`` × ``height``, hidden in what a
+    length-skipping walker takes for an ``FF 00`` segment; after it, a decoy 8 × 8 header."""
+    ok, jpeg = cv2.imencode(".jpg", np.full((8, 8), 128, np.uint8))
+    body = bytearray(jpeg.tobytes()[2:])  # without SOI
+    sof = body.index(b"\xff\xc0")
+    body[sof + 5:sof + 9] = height.to_bytes(2, "big") + width.to_bytes(2, "big")
+    decoy = b"\xff\xc0\x00\x11\x08\x00\x08\x00\x08\x03\x01\x22\x00\x02\x11\x01\x03\x11\x01"
+    return b"\xff\xd8" + b"\xff\x00" + (len(body) + 2).to_bytes(2, "big") + bytes(body) + decoy
+
+
+def test_jpeg_frame_hidden_behind_stuffed_bytes_is_refused() -> None:
+    """libjpeg passes over FF 00 byte by byte and finds the 20000 × 20000 frame header."""
+    bomb = _bomb_jpeg()
+    assert len(bomb) < 400  # a 20000 × 20000 image in a few hundred bytes
+    with pytest.raises(ImageDecodeError, match="exceeds the limit"):
+        decode_compressed("jpeg", bomb)
+
+
+def test_jpeg_walk_accepts_fill_restart_and_padding_markers() -> None:
+    ok, jpeg = cv2.imencode(".jpg", PHOTO[:16, :24])
+    data = jpeg.tobytes()
+    # fill bytes before a marker, a restart marker and garbage bytes between segments
+    padded = data[:2] + b"\xff\xff\xff\xd0" + b"\x00\x12" + data[2:]
+    assert decode_compressed("jpeg", padded).shape == (16, 24, 3)
+
+
+@pytest.mark.parametrize("tail", [b"\xff\xd9", b"\xff\xd8", b"\xff\xf0\x00\x04\x00\x00",
+                                  b"\xff\xe0\x00\x01", b"\xff\xfe\x7f\xff"])
+def test_jpeg_walk_refuses_what_libjpeg_refuses(tail: bytes) -> None:
+    """EOI or a second SOI before the frame, unknown markers, lengths under 2 or too long."""
+    ok, jpeg = cv2.imencode(".jpg", PHOTO[:16, :24])
+    data = jpeg.tobytes()
+    with pytest.raises(ImageDecodeError, match="data"):
+        decode_compressed("jpeg", data[:2] + tail + data[2:])
+
+
+def test_opencv_enforces_the_pixel_limit_itself(tmp_path) -> None:
+    """The second wall: in a process that imports the package first (the node, the CLI),
+    OpenCV refuses the bomb even without the header walk."""
+    (tmp_path / "bomb.jpg").write_bytes(_bomb_jpeg())
+    code = ("import affect_perception, os, sys, cv2, numpy as np\n"
+            "print(os.environ['OPENCV_IO_MAX_IMAGE_PIXELS'])\n"
+            "data = np.fromfile(sys.argv[1], np.uint8)\n"
+            "try:\n"
+            "    print(cv2.imdecode(data, cv2.IMREAD_COLOR).shape)\n"
+            "except cv2.error as err:\n"
+            "    print('CV_IO_MAX_IMAGE_PIXELS' in str(err))\n")
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "bomb.jpg")],
+                         capture_output=True, text=True, timeout=120, check=True).stdout.split()
+    assert out == [str(MAX_PIXELS), "True"]
+
+
+def test_native_decoder_messages_are_counted_not_printed(tmp_path) -> None:
+    """Issue 22, defect 6: 300 truncated PNGs printed 300 native lines to stderr."""
+    _, png = encode_compressed(PHOTO[:40, :40], "png")
+    damaged = bytearray(png)  # chunk lengths intact, image data and its CRC broken
+    damaged[len(png) // 2:len(png) // 2 + 8] = b"\x00\xff" * 4
+    (tmp_path / "cut.png").write_bytes(bytes(damaged))
+    code = ("import sys\n"
+            "from affect_perception.runtime.image_decode import decode_compressed\n"
+            "from affect_perception.runtime.native_output import DECODERS\n"
+            "data = open(sys.argv[1], 'rb').read()\n"
+            "for _ in range(300):\n"
+            "    try:\n"
+            "        decode_compressed('png', data)\n"
+            "    except ValueError:\n"
+            "        pass\n"
+            "print(DECODERS.count)\n")
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path / "cut.png")],
+                          capture_output=True, text=True, timeout=120, check=True)
+    assert int(done.stdout) >= 300 and done.stderr == ""
+
+
+def test_png_chunk_longer_than_the_data_is_refused() -> None:
+    """Found by the decoder fuzz (bench --fuzz): a forged chunk length made OpenCV allocate
+    4 GB for a 1 kB message."""
+    _, png = encode_compressed(PHOTO[:40, :40], "png")
+    forged = png[:33] + (2**32 - 1).to_bytes(4, "big") + png[37:]
+    with pytest.raises(ImageDecodeError, match="more than the data holds"):
+        decode_compressed("png", forged)

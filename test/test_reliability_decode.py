@@ -148,3 +148,16 @@ def test_seed_images_round_trip() -> None:
         step, data = encode_image(SEED_IMAGE[:, :width], encoding)
         assert decode_image(encoding, width, 9, step, False, data).shape == (9, 8, 3)
     assert np.abs(decode_compressed("png", PNG).astype(int) - SEED_IMAGE).max() == 0
+
+
+def test_structure_aware_decoder_fuzz_finds_nothing() -> None:
+    """``bench --fuzz``'s cases (forged JPEG/PNG headers, broken raw fields, random bytes),
+    10,000 in CI under the memory cap: every case decodes within the pixel limit or raises
+    ImageDecodeError, with the address space the cases may add capped (issue 22)."""
+    from affect_perception.bench.fuzz import fuzz
+
+    report = fuzz(10_000)
+    print(report.as_dict())  # figures for RELIABILITY.md (pytest -s)
+    assert report.cases == 10_000 and report.finding_count == 0, report.findings
+    assert report.outcomes["decoded"] > 0 and report.outcomes["refused"] > 0
+    # memory: a case allocating beyond the cap would have failed as a finding (MemoryError)

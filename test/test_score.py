@@ -22,8 +22,11 @@ REPO = Path(__file__).resolve().parents[1]
 # Two VA videos; rows with a -5 carry wrong predictions that must not count. Kept rows:
 # valence label 1, 2, 3 predicted exactly (CCC 1); arousal label 1, 2, 3 predicted 2, 3, 4
 # (CCC = 2 * 2/3 / (2/3 + 2/3 + 1) = 4/7). Score (1 + 4/7) / 2 = 11/14.
-VA_LABELS = {"vid_a": [[1, 1], [-5, 3], [2, 2], [-5, -5]], "vid_b": [[0.5, -5], [3, 3]]}
-VA_PRED = {"vid_a": [[1, 2], [9, 9], [2, 3], [-9, 9]], "vid_b": [[-7, 7], [3, 4]]}
+# labels in [-1, 1] (-5 missing); CCC is unchanged when labels and predictions scale together
+VA_LABELS = {"vid_a": [[0.1, 0.1], [-5, 0.3], [0.2, 0.2], [-5, -5]],
+             "vid_b": [[0.05, -5], [0.3, 0.3]]}
+VA_PRED = {"vid_a": [[0.1, 0.2], [0.9, 0.9], [0.2, 0.3], [-0.9, 0.9]],
+           "vid_b": [[-0.7, 0.7], [0.3, 0.4]]}
 VA_EXPECTED = {"valence_ccc": 1.0, "arousal_ccc": 4 / 7, "va_ccc": 11 / 14}
 
 
@@ -238,3 +241,26 @@ def test_writers_round_trip_exactly(tmp_path: Path) -> None:
     assert np.array_equal(labels_io.read(tmp_path / "x.txt", "va")["x"].values, values)
     assert np.array_equal(labels_io.read(tmp_path / "s.txt", "va")["dir/x"].values, values)
     assert (tmp_path / "x.txt").read_text().splitlines()[3] == "-5,-5"
+
+
+@pytest.mark.parametrize(
+    ("task", "labels", "message"),
+    [
+        ("va", {"v": [[0.1, 0.2], [1e308, 0.3]]},
+         r"row 2, column 1: label 1e\+308 is not in \[-1, 1\] or -5"),
+        ("va", {"v": [[0.1, 0.2], [-1.5, 0.3]]}, r"label -1.5 is not in \[-1, 1\]"),
+        ("au", {"v": np.full((2, 12), 2)}, r"label 2.0 is not 0 or 1 or -1 \(missing\)"),
+        ("ah", {"v": [[0], [0.5]]}, r"label 0.5 is not 0 or 1"),
+    ],
+)
+def test_labels_outside_their_range_are_an_input_error(
+        tmp_path: Path, capsys: pytest.CaptureFixture, task: str, labels: dict,
+        message: str) -> None:
+    """Issue 22, defect 9: 1e308 labels scored CCC 0 with exit 0."""
+    write_videos(tmp_path / "labels", task, labels)
+    pred = {v: np.zeros(np.shape(rows)) for v, rows in labels.items()}
+    write_videos(tmp_path / "pred", task, pred)
+    code, out, err = score(capsys, "--task", task, "--pred", tmp_path / "pred",
+                           "--labels", tmp_path / "labels")
+    assert (code, out) == (2, "")
+    assert err.count("\n") == 1 and re.search(message, err), err

@@ -84,24 +84,34 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         choices=("streaming", "runtimes", "flops", "backbones", "e2e", "int8",
                                  "threads"),
                         help="sections to leave out")
+    fuzz = parser.add_argument_group("fuzz", "fuzz the image decoders instead")
+    fuzz.add_argument("--fuzz", type=int, metavar="CASES",
+                      help="run CASES malformed images through the decoders (memory capped) "
+                           "and report findings")
+    fuzz.add_argument("--fuzz-seed", type=int, default=0, help="first case's seed (default 0)")
     soak = parser.add_argument_group("soak", "run the live ROS node for a while instead")
     soak.add_argument("--soak", type=float, metavar="MINUTES",
                       help="feed affect_perception_node synthetic frames for MINUTES and report "
                            "memory growth and latency drift")
     soak.add_argument("--soak-fps", type=float, default=30.0, help="frame rate (default 30)")
     soak.add_argument("--soak-faces", type=int, default=1, help="faces per frame (default 1)")
+    soak.add_argument("--soak-coming", action="store_true",
+                      help="two faces that enter and leave the view (instead of --soak-faces)")
     soak.add_argument("--model-dir", type=Path,
                       help="model folder for the soak (default: the bundled demo model, else a "
                            "random-init export)")
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the benchmark (or the soak); print the table; write the JSON.
+    """Run the benchmark (or the soak, or the decoder fuzz); print the table; write the JSON.
 
-    Exit 0, missed targets included; 1 when the node does not exit cleanly after a soak.
+    Exit 0, missed targets included; 1 when the node does not exit cleanly after a soak, or
+    when the fuzz finds a case that breaks the decoders' contract.
     """
     if args.soak is not None:
         return _run_soak(args)
+    if args.fuzz is not None:
+        return _run_fuzz(args)
     if args.threads < 0:
         raise InputError(f"--threads must be >= 0, got {args.threads}")
     threads = args.threads or available_cores()
@@ -302,6 +312,18 @@ def format_table(figures: dict[str, float], targets: dict[str, dict]) -> str:
                      for row in rows)
 
 
+def _run_fuzz(args: argparse.Namespace) -> int:
+    """Exit 0 without findings, 1 with (printed with their seeds)."""
+    from affect_perception.bench.fuzz import fuzz
+
+    report = fuzz(args.fuzz, args.fuzz_seed).as_dict()
+    report.update(machine=machine_info())
+    print(json.dumps({k: v for k, v in report.items() if k != "machine"}, indent=2))
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2) + "\n")
+    return 1 if report["findings"] else 0
+
+
 def _run_soak(args: argparse.Namespace) -> int:
     from affect_perception.bench.soak import soak
 
@@ -312,7 +334,7 @@ def _run_soak(args: argparse.Namespace) -> int:
         params = {"intra_op_threads": args.threads} if args.threads else {}
         log = (args.json.with_suffix(".node.log") if args.json else Path(tmp) / "node.log")
         summary = soak(model_dir, args.soak, log, fps=args.soak_fps, faces=args.soak_faces,
-                       params=params, progress=_progress)
+                       params=params, progress=_progress, coming=args.soak_coming)
     summary.update(options=_options(args), machine=machine_info())
     for key in ("rss_mib_first", "rss_mib_last", "rss_growth", "latency_ms_p50",
                 "latency_ms_p99", "latency_drift", "output_fps", "exit_code"):

@@ -16,7 +16,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,6 +36,11 @@ RSS_PERIOD_S = 1.0
 # Frames rendered up front and played forwards then backwards (faces never jump).
 RENDERED_FRAMES = 60
 VIDEO_SEED = 11
+# Coming-and-going runs: each of two faces is in view IN_VIEW_S of every COMING_PERIOD_S
+# seconds, the second one COMING_OFFSET_S later in its period.
+COMING_PERIOD_S = (14.0, 19.0)
+IN_VIEW_S = (9.0, 11.0)
+COMING_OFFSET_S = 5.0
 # Start-up left out of the drift figures: this share of the run, at most SETTLE_MAX_S seconds.
 SETTLE_FRACTION = 0.25
 SETTLE_MAX_S = 60.0
@@ -55,6 +60,7 @@ class LoadRecord:
         latency: (seconds since the start, milliseconds) per ``~/affect`` message received.
         rss: (seconds since the start, MiB) node memory samples.
         faces: faces per received message.
+        track_ids: the track ids seen in the answers.
     """
 
     fps: float
@@ -63,6 +69,7 @@ class LoadRecord:
     latency: list[tuple[float, float]] = field(default_factory=list)
     rss: list[tuple[float, float]] = field(default_factory=list)
     faces: list[int] = field(default_factory=list)
+    track_ids: set[str] = field(default_factory=set)
 
     def latency_ms(self, start_s: float = 0.0, end_s: float = float("inf")) -> np.ndarray:
         """Latencies of the messages received between ``start_s`` and ``end_s``."""
@@ -85,6 +92,54 @@ def render_messages(faces: int, size: tuple[int, int], encoding: str = "rgb8") -
     return frames + frames[::-1]
 
 
+def present(person: int, second: float) -> bool:
+    """Whether face ``person`` is in view ``second`` seconds into a coming-and-going run.
+
+    Each face has its own period (in view for IN_VIEW_S of it, then away), offset by person,
+    so no face, either one alone and both are all seen in every few periods.
+    """
+    period, in_view = COMING_PERIOD_S[person % 2], IN_VIEW_S[person % 2]
+    return (second + COMING_OFFSET_S * person) % period < in_view
+
+
+class ComingAndGoing:
+    """Frames with up to two faces that enter and leave the view, as a sequence for `play`.
+
+    The same video is rendered once per subset of faces present (none, each alone, both), so
+    every frame shows the same background and people; frame ``i`` takes the subset that
+    `present` says for its time. Faces appear and vanish from one frame to the next (the
+    tracker must start new tracks and retire old ones).
+    """
+
+    def __init__(self, size: tuple[int, int], fps: float, encoding: str = "rgb8") -> None:
+        from std_msgs.msg import Header
+
+        from affect_perception.ros.conversions import image_message
+        from affect_perception.synth.scene import Video
+
+        self.fps = fps
+        self.subsets: dict[tuple[int, ...], list] = {}
+        video = Video(VIDEO_SEED, RENDERED_FRAMES // 2, faces=2, size=size, fps=fps)
+        identities, tracks = video.identities, video.tracks
+        for subset in ((), (0,), (1,), (0, 1)):
+            video.identities = [identities[k] for k in subset]
+            video.tracks = [tracks[k] for k in subset]
+            frames = [image_message(video.render(i).image, Header(frame_id="camera"), encoding)
+                      for i in range(video.frames)]
+            self.subsets[subset] = frames + frames[::-1]
+
+    def faces_at(self, index: int) -> tuple[int, ...]:
+        """The faces in view in frame ``index``."""
+        return tuple(k for k in (0, 1) if present(k, index / self.fps))
+
+    def __len__(self) -> int:
+        return sys.maxsize
+
+    def __getitem__(self, index: int) -> object:
+        frames = self.subsets[self.faces_at(index)]
+        return frames[index % len(frames)]
+
+
 class NodeUnderLoad:
     """``affect_perception_node`` in a child process, driven from this one.
 
@@ -94,10 +149,11 @@ class NodeUnderLoad:
         params: other node parameters, name -> value as written after ``-p name:=``.
         image_type: ``sensor_msgs/Image`` (default) or ``CompressedImage`` (set
             ``use_compressed`` in ``params`` too).
+        ros_args: more ROS arguments for the node after the parameters (e.g. ``--enclave``).
     """
 
     def __init__(self, model_dir: Path, log_path: Path, params: dict[str, object] | None = None,
-                 image_type: type | None = None) -> None:
+                 image_type: type | None = None, ros_args: list[str] | None = None) -> None:
         import rclpy
         from diagnostic_msgs.msg import DiagnosticArray
         from rclpy.executors import SingleThreadedExecutor
@@ -114,6 +170,7 @@ class NodeUnderLoad:
                 f"{'image/compressed' if compressed else 'image'}:={topic}"]
         for name, value in (params or {}).items():
             args += ["-p", f"{name}:={value}"]
+        args += ros_args or []
         self.log_path = log_path
         self._log = open(log_path, "wb")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(args, stdout=self._log, stderr=subprocess.STDOUT,
@@ -162,7 +219,7 @@ class NodeUnderLoad:
         self.publisher.publish(msg)
         return now / 1e9
 
-    def play(self, messages: list, fps: float, seconds: float,
+    def play(self, messages: Sequence, fps: float, seconds: float,
              on_second: Callable[[int], None] | None = None) -> LoadRecord:
         """Publish ``messages`` in a loop at ``fps`` for ``seconds`` and record the answers.
 
@@ -193,6 +250,7 @@ class NodeUnderLoad:
             stamp = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
             record.latency.append((arrival - start_wall, (arrival - stamp) * 1e3))
             record.faces.append(len(msg.faces))
+            record.track_ids.update(face.track_id for face in msg.faces)
         return record
 
     def diagnostic(self, key: str) -> str | None:
@@ -234,6 +292,9 @@ def soak_summary(record: LoadRecord, settle_s: float) -> dict[str, object]:
         "seconds": record.seconds, "fps": record.fps, "sent": record.sent,
         "answered": len(record.latency), "output_fps": len(all_ms) / span,
         "faces_per_answer": float(np.mean(record.faces)) if record.faces else 0.0,
+        "track_ids": len(record.track_ids),
+        "answers_by_faces": {str(n): int(c) for n, c in
+                             zip(*np.unique(record.faces, return_counts=True), strict=True)},
         "rss_mib_first": record.rss[settle_samples][1], "rss_mib_last": record.rss[-1][1],
         "rss_mib_max": max(record.rss_mib()),
         "rss_growth": growth(record.rss_mib(), settle_samples),
@@ -250,8 +311,11 @@ def soak_summary(record: LoadRecord, settle_s: float) -> dict[str, object]:
 
 def soak(model_dir: Path, minutes: float, log_path: Path, fps: float = 30.0, faces: int = 1,
          size: tuple[int, int] = (640, 480), params: dict[str, object] | None = None,
-         progress: Callable[[int], None] | None = None) -> dict[str, object]:
+         progress: Callable[[int], None] | None = None, coming: bool = False,
+         ) -> dict[str, object]:
     """Run the node for ``minutes`` at ``fps`` and summarise memory and latency drift.
+
+    With ``coming``, two faces enter and leave the view (`ComingAndGoing`; ``faces`` unused).
 
     Initialises and shuts down rclpy itself; discovery stays on this machine unless
     ``ROS_AUTOMATIC_DISCOVERY_RANGE`` says otherwise.
@@ -268,12 +332,14 @@ def soak(model_dir: Path, minutes: float, log_path: Path, fps: float = 30.0, fac
         load = NodeUnderLoad(model_dir, log_path, params)
         try:
             load.wait_ready()
-            record = load.play(render_messages(faces, size), fps, seconds, on_second=progress)
+            frames = (ComingAndGoing(size, fps) if coming else render_messages(faces, size))
+            record = load.play(frames, fps, seconds, on_second=progress)
             counts = {key: load.fresh_diagnostic(key) for key in DIAGNOSTIC_COUNTS}
         finally:
             code = load.stop(signal.SIGTERM)
     finally:
         rclpy.try_shutdown()
     summary = soak_summary(record, settle_s=min(SETTLE_MAX_S, seconds * SETTLE_FRACTION))
-    summary.update(faces=faces, size=list(size), exit_code=code, diagnostics=counts)
+    summary.update(faces="2, entering and leaving" if coming else faces, size=list(size),
+                   exit_code=code, diagnostics=counts)
     return summary

@@ -8,6 +8,7 @@ a bag raises `BagError`, naming the bag and what to do.
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from typing import Any
 import apsw
 import numpy as np
 from rosbags.rosbag2 import Reader, ReaderError, StoragePlugin, Writer, WriterError
+from rosbags.serde import SerdeError
 
 from affect_perception.detections import Detections
 from affect_perception.evaluation.bag_types import affect_typestore
@@ -47,8 +49,10 @@ STORAGE_PLUGINS = {"mcap": StoragePlugin.MCAP, "sqlite3": StoragePlugin.SQLITE3}
 # rosbag2 metadata version written (the one current ROS 2 releases read).
 BAG_VERSION = 9
 NS_PER_S = 1_000_000_000
-# What rosbags and its storage back ends raise for a missing, damaged or truncated bag.
-READ_ERRORS = (ReaderError, OSError, apsw.Error)
+# What rosbags, its storage back ends and the CDR deserialiser raise for a missing, damaged or
+# truncated bag (a fuzzed MCAP gave UnicodeDecodeError, SerdeError, struct errors and more).
+READ_ERRORS = (ReaderError, OSError, apsw.Error, SerdeError, UnicodeDecodeError, struct.error,
+               EOFError, IndexError, KeyError, OverflowError, MemoryError)
 
 
 class BagError(ValueError):
@@ -96,7 +100,7 @@ def open_bag(path: Path) -> Iterator[Reader]:
         with Reader(path) as reader:
             yield reader
     except READ_ERRORS as err:
-        reason = " ".join(str(err).split())  # rosbags' YAML errors span several lines
+        reason = " ".join(f"{type(err).__name__}: {err}".split())  # YAML errors span lines
         raise BagError(f"bag {path} cannot be read ({reason}); check that it is a complete "
                        "rosbag2 folder") from None
 

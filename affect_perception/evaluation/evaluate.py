@@ -350,6 +350,11 @@ def evaluate(args: argparse.Namespace) -> dict:
     if args.record is not None:
         record(args.record, args.storage, replay)
     notes = [] if args.all_frames else [WARM_NOTE]
+    skipped = inputs.frames - len(replay.stamps)
+    if skipped:  # a damaged bag whose reader stopped early without an error
+        notes.append(f"partial read: {skipped} of the {inputs.frames} frames the bag's metadata "
+                     f"lists on {inputs.topic} could not be read (the bag is damaged or "
+                     "truncated); the scores cover the frames read")
     series, stats = pair(args, labels, replay, notes)
     if labels.rows is None and labels.truth is None:
         stats = MatchStats()  # nothing was labelled
@@ -368,6 +373,7 @@ def evaluate(args: argparse.Namespace) -> dict:
         "model_id": model_id or _model_id(replay, inputs.model_dir),
         "labels": labels.source or None, "warm_only": not args.all_frames,
         "min_iou": args.min_iou, **scores, **extra, **summary(replay),
+        "frames_skipped": skipped,
         "labelled_faces": stats.labelled_faces, "matched_faces": stats.matched_faces,
         "scored_faces": stats.scored_faces,
         "tracks_per_person": {k: len(v) for k, v in sorted(stats.tracks_per_person.items())},

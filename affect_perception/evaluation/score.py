@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from affect_perception.evaluation import labels_io, metrics
+from affect_perception.labels import AU_MISSING, VA_MISSING
 
 # Task -> (metric function, key of the headline score in its result).
 TASK_METRICS: dict[str, tuple[Callable[[np.ndarray, np.ndarray], dict], str]] = {
@@ -26,6 +27,13 @@ TASK_METRICS: dict[str, tuple[Callable[[np.ndarray, np.ndarray], dict], str]] = 
     "au": (metrics.au_f1, "au_f1_mean"),
     "emi": (metrics.emi_pearson, "emi_pearson_mean"),
     "ah": (metrics.ah_f1, "ah_f1"),
+}
+# Task -> (the labels' documented range, their missing-label marker or None, whole numbers).
+LABEL_RANGES: dict[str, tuple[tuple[float, float], float | None, bool]] = {
+    "va": ((-1.0, 1.0), VA_MISSING, False),
+    "au": ((0.0, 1.0), float(AU_MISSING), True),
+    "emi": ((0.0, 1.0), VA_MISSING, False),
+    "ah": ((0.0, 1.0), None, True),
 }
 # Characters of the name column in the text table.
 TABLE_LABEL_WIDTH = 30
@@ -56,10 +64,35 @@ def score(task: str, pred_path: Path, label_path: Path) -> dict:
     """
     metric, key = TASK_METRICS[task]
     labels = labels_io.read(label_path, task)
+    for video, rows in labels.items():
+        check_label_range(task, video, rows)
     pred, label = labels_io.align(labels_io.read(pred_path, task), labels)
     result = metric(pred, label)
     return {"task": task, "score": result[key], "videos": len(labels), "rows": len(label),
             **result}
+
+
+def check_label_range(task: str, video: str, rows: labels_io.VideoRows) -> None:
+    """Labels outside the dataset's documented range (other than the missing-label marker)
+    are an input error, not a score of 0.
+
+    Raises:
+        LabelFileError: naming the file, the video, the value and the range.
+    """
+    (low, high), missing, whole = LABEL_RANGES[task]
+    values = rows.values
+    bad = ~((values >= low) & (values <= high))
+    if whole:
+        bad |= values != np.round(values)
+    if missing is not None:
+        bad &= values != missing
+    if bad.any():
+        row, column = np.argwhere(bad)[0]
+        kind = "0 or 1" if whole else f"in [{low:g}, {high:g}]"
+        marker = f" or {missing:g} (missing)" if missing is not None else ""
+        raise labels_io.LabelFileError(
+            rows.source, f"video {video!r}, row {row + 1}, column {column + 1}: label "
+                         f"{float(values[row, column])!r} is not {kind}{marker}")
 
 
 def format_table(result: dict) -> str:

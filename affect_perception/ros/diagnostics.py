@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 
+from affect_perception.runtime.frame_clock import SOURCE_STAMPS
+
 # Span of the sliding window the rates are measured over, in seconds.
 RATE_WINDOW_S = 5.0
 # Seconds without an input frame before the status warns.
@@ -60,6 +62,10 @@ class Health:
         reliable: faces in the last processed frame whose estimate is reliable.
         lost, lost_rate: frames estimated lost before they reached the node (gaps in the
             source stamps), in total and per second over the last window.
+        clock: what times the frames: the source stamps, or the arrival time when the stamps
+            do not advance (see :mod:`affect_perception.runtime.frame_clock`).
+        native_messages: lines the native image decoders wrote to stderr, caught and counted
+            instead (see :mod:`affect_perception.runtime.native_output`).
         taught_on: what the model's outputs were taught on (`provenance.taught_on`).
         real_face_evidence: the model's real-face evidence (`provenance.evidence`).
     """
@@ -87,6 +93,8 @@ class Health:
     reliable: int = 0
     lost: int = 0
     lost_rate: float = 0.0
+    clock: str = SOURCE_STAMPS
+    native_messages: int = 0
     taught_on: str = "unknown"
     real_face_evidence: str = "none"
 
@@ -143,6 +151,8 @@ def health_values(health: Health) -> list[tuple[str, str]]:
         ("reliable faces", str(health.reliable)),
         ("frames lost before arrival (estimate)", str(health.lost)),
         ("lost rate (Hz)", _number(health.lost_rate)),
+        ("frame clock", health.clock),
+        ("native decoder messages", str(health.native_messages)),
         ("outputs taught on", health.taught_on),
         ("real-face evidence", health.real_face_evidence),
     ]

@@ -29,6 +29,7 @@ from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import String
 
 from affect_perception import provenance
+from affect_perception.log_values import cut
 from affect_perception.msg import AffectState, AffectStateArray
 from affect_perception.resources import DDS_PROFILE, ResourceNotFoundError, dds_profile
 from affect_perception.ros.conversions import (
@@ -44,6 +45,7 @@ from affect_perception.ros.diagnostics import CounterRate, Health, diagnostic_ar
 from affect_perception.ros.frame_loss import StampGapLoss
 from affect_perception.ros.frame_worker import FrameWorker
 from affect_perception.ros.image_qos import image_qos, publishers_reliable, wants_reliable
+from affect_perception.ros.overrides import given_overrides, ignored_overrides
 from affect_perception.ros.parameters import (
     BY_NAME,
     PARAMETERS,
@@ -53,13 +55,19 @@ from affect_perception.ros.parameters import (
     check_value,
     descriptor,
 )
+from affect_perception.ros.service_guard import guard_parameter_services
 from affect_perception.ros.spinning import spin_until_shutdown
+from affect_perception.runtime.detection.base import DetectorLoadError
 from affect_perception.runtime.engine import ModelLoadError
+from affect_perception.runtime.frame_clock import FrameClock
 from affect_perception.runtime.image_decode import (
     ImageDecodeError,
+    check_compressed_msg,
+    check_image_msg,
     decode_compressed_msg,
     decode_image_msg,
 )
+from affect_perception.runtime.native_output import DECODERS
 from affect_perception.runtime.pipeline import AffectPipeline
 from affect_perception.visualize.overlay import draw_overlay
 
@@ -82,16 +90,24 @@ FINALIZED_LINGER_S = 1.0
 # The value of baseline.reset_track that resets every person's baseline.
 ALL_TRACKS = "*"
 
+# Exit status when start-up fails otherwise (one line, no traceback).
+EXIT_START_FAILED = 1
+
 SUCCESS = TransitionCallbackReturn.SUCCESS
 FAILURE = TransitionCallbackReturn.FAILURE
+
+
+class StartError(RuntimeError):
+    """The start-up configure failed for a reason other than a parameter."""
 
 
 class AffectPerceptionNode(LifecycleNode):
     """Subscribes to ``image`` (or ``image/compressed``) while active, publishes ``~/affect``
     and more.
 
-    The constructor only declares the parameters (a value ROS refuses is kept as the
-    parameter's error and reported by ``configure``); nothing is loaded before ``configure``.
+    The constructor only declares the parameters (a value ROS refuses, or a ``-p`` override
+    in ``argv`` (default ``sys.argv``) that rcl ignored, is kept as the parameter's error and
+    reported by ``configure``); nothing is loaded before ``configure``.
 
     Attributes:
         autostart: the ``autostart`` parameter: `start` is to be called at start-up.
@@ -99,14 +115,19 @@ class AffectPerceptionNode(LifecycleNode):
         configure_error: why the last ``configure`` failed (None after a success).
     """
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, argv: list[str] | None = None, **kwargs: Any) -> None:
         super().__init__(NODE_NAME, **kwargs)
         self._declare_errors = self._declare_parameters()
+        effective = {p.name: self.get_parameter(p.name).value for p in PARAMETERS
+                     if p.name not in self._declare_errors}
+        self._declare_errors.update(ignored_overrides(
+            given_overrides(sys.argv if argv is None else argv), effective))
         self.autostart = bool(self.get_parameter("autostart").value)
         self.finalized = Future()
         self.configure_error: Exception | None = None
         self._starting = False  # start() reports a failed configure itself
         self._lock = threading.Lock()  # the pipeline and publishers against the other threads
+        self._count_lock = threading.Lock()
         self._active = False
         self.settings: NodeSettings | None = None
         self.pipeline: AffectPipeline | None = None
@@ -119,6 +140,7 @@ class AffectPerceptionNode(LifecycleNode):
         self._provenance = (provenance.UNKNOWN, "none")  # taught on, real-face evidence
         self._reset_stats()
         self.add_on_set_parameters_callback(self._on_set_parameters)
+        guard_parameter_services(self, self._on_refused_request)
 
     # --- start-up ---
 
@@ -140,7 +162,8 @@ class AffectPerceptionNode(LifecycleNode):
 
         Raises:
             ParameterError: configuring failed on a parameter or the model (the node is left
-                unconfigured); other exceptions of a failed configure are raised as they are.
+                unconfigured).
+            StartError: configuring failed otherwise (its exception, in one line).
         """
         self._starting = True
         try:
@@ -148,7 +171,10 @@ class AffectPerceptionNode(LifecycleNode):
         finally:
             self._starting = False
         if configured != SUCCESS:
-            raise self.configure_error or RuntimeError("configure failed")
+            err = self.configure_error
+            if isinstance(err, ParameterError):
+                raise err
+            raise StartError(f"{type(err).__name__}: {err}" if err else "configure failed")
         self.trigger_activate()
 
     # --- lifecycle transitions ---
@@ -252,6 +278,7 @@ class AffectPerceptionNode(LifecycleNode):
         self.settings, self.pipeline = settings, pipeline
         self._reset_stats()
         self._decode = decode_compressed_msg if settings.use_compressed else decode_image_msg
+        self._check = check_compressed_msg if settings.use_compressed else check_image_msg
         outputs = {"affect": (AffectStateArray, "~/affect", True),
                    "overlay": (Image, "~/overlay", settings.publish_overlay),
                    "tracked": (String, TRACKED_TOPIC, settings.publish_per_face)}
@@ -275,6 +302,8 @@ class AffectPerceptionNode(LifecycleNode):
         self._decode_errors = 0
         self._last_input = float("-inf")
         self._loss = StampGapLoss()
+        self._frame_clock = FrameClock()
+        self._native_start = DECODERS.count
         self._latency = (float("nan"), float("nan"))
         self._faces = (0, 0, 0)  # faces, warm and reliable faces in the last frame
         self._rates = {name: CounterRate() for name in
@@ -311,7 +340,21 @@ class AffectPerceptionNode(LifecycleNode):
 
     def _on_image(self, msg: Image | CompressedImage) -> None:
         self._last_input = time.monotonic()
-        if self._loss.add(stamp_to_seconds(msg.header.stamp)):
+        fallback = self._frame_clock.fallback
+        frame_time = self._frame_clock.time(stamp_to_seconds(msg.header.stamp), time.time())
+        if self._frame_clock.fallback and not fallback:
+            self.get_logger().warning(
+                f"the image stamps do not advance (stamp {msg.header.stamp.sec}."
+                f"{msg.header.stamp.nanosec:09d}); timing smoothing and tracking by the arrival "
+                "time instead from now on (set the stamps in the camera driver)")
+        # arrival times say nothing of frames lost upstream: no estimate without source stamps
+        try:
+            self._check(msg)
+        except ImageDecodeError as err:  # counted, and the good frame waiting keeps its place
+            self._worker.refuse()
+            self._decode_error(msg, err)
+            return
+        if not self._frame_clock.fallback and self._loss.add(frame_time):
             self.get_logger().warning(
                 f"frames are lost before they reach the node: about {self._loss.lost} of "
                 f"{self._loss.seen + self._loss.lost} so far (gaps in the image stamps). For "
@@ -319,15 +362,16 @@ class AffectPerceptionNode(LifecycleNode):
                 f"{_dds_profile_text()} for the camera driver and this node, or use a reliable "
                 "publisher or compressed images (docs/NODE.md)",
                 throttle_duration_sec=LOSS_LOG_THROTTLE_S)
-        self._worker.submit(msg)
+        self._worker.submit((msg, frame_time))
 
-    def _process(self, msg: Image | CompressedImage) -> None:
+    def _process(self, frame: tuple[Image | CompressedImage, float]) -> None:
         """Worker thread: decode, run the pipeline, publish (nothing once deactivated)."""
+        msg, frame_time = frame
         rgb = self._decode(msg)
         with self._lock:
             if not self._active:
                 return
-            result = self.pipeline.process(rgb, stamp_to_seconds(msg.header.stamp))
+            result = self.pipeline.process(rgb, frame_time)
             self._latency = self.pipeline.counters.latency_percentiles()
             self._faces = (len(result.faces), int(result.warm.sum()),
                            int(result.field("reliable").sum()))
@@ -358,20 +402,25 @@ class AffectPerceptionNode(LifecycleNode):
             self.destroy_publisher(publisher)
         self._face_pubs = {}
 
-    def _on_error(self, msg: Image | CompressedImage, err: Exception) -> None:
+    def _on_error(self, frame: tuple[Image | CompressedImage, float], err: Exception) -> None:
         """Worker thread: count and log (throttled) a frame that failed; the worker goes on."""
+        msg = frame[0]
         if not self.context.ok():
             return  # shutting down: publishers are gone
-        stamp = f"{msg.header.stamp.sec}.{msg.header.stamp.nanosec:09d}"
         if isinstance(err, ImageDecodeError):
-            self._decode_errors += 1
-            self.get_logger().warning(
-                f"skipping an image that cannot be decoded (stamp {stamp}): {err}",
-                throttle_duration_sec=LOG_THROTTLE_S)
+            self._decode_error(msg, err)
         else:
             self.get_logger().error(
-                f"processing the image of stamp {stamp} failed: {type(err).__name__}: {err}",
-                throttle_duration_sec=LOG_THROTTLE_S)
+                f"processing the image of stamp {_stamp_text(msg)} failed: "
+                f"{type(err).__name__}: {err}", throttle_duration_sec=LOG_THROTTLE_S)
+
+    def _decode_error(self, msg: Image | CompressedImage, err: ImageDecodeError) -> None:
+        """Count and log (throttled) an image that cannot be decoded."""
+        with self._count_lock:  # the subscription callback and the worker both count
+            self._decode_errors += 1
+        self.get_logger().warning(
+            f"skipping an image that cannot be decoded (stamp {_stamp_text(msg)}): {err}",
+            throttle_duration_sec=LOG_THROTTLE_S)
 
     # --- health ---
 
@@ -401,7 +450,8 @@ class AffectPerceptionNode(LifecycleNode):
             model_id=self.pipeline.info.model_id,
             topic=self.resolve_topic_name(self._image_topic()),
             state="active" if self._active else "inactive", reliable=reliable,
-            lost=self._loss.lost, lost_rate=rates["lost"],
+            lost=self._loss.lost, lost_rate=rates["lost"], clock=self._frame_clock.source,
+            native_messages=DECODERS.count - self._native_start,
             taught_on=self._provenance[0], real_face_evidence=self._provenance[1])
         self._outputs["diagnostics"].publish(diagnostic_array(
             health, self.get_fully_qualified_name(), self.get_clock().now().to_msg()))
@@ -423,17 +473,28 @@ class AffectPerceptionNode(LifecycleNode):
                     self._declare_errors.pop(name, None)
             else:
                 self._apply(changes)
-        except (ValueError, OSError) as err:  # ParameterError, or a detector that fails to load
+        except DetectorLoadError as err:  # the old detector is kept
+            self.get_logger().error(f"parameter '{err.parameter}': {err}; keeping the detector "
+                                    "in use")
+            return SetParametersResult(successful=False, reason=f"parameter '{err.parameter}': "
+                                                                f"{err}")
+        except ValueError as err:  # ParameterError
             return SetParametersResult(successful=False, reason=str(err))
-        self.get_logger().info("set " + ", ".join(f"{k}={v}" for k, v in changes.items()))
+        self.get_logger().info("set " + ", ".join(f"{k}={cut(str(v))}"
+                                                  for k, v in changes.items()))
         return SetParametersResult(successful=True)
+
+    def _on_refused_request(self, line: str) -> None:
+        """A malformed parameter request was refused (see :mod:`.service_guard`)."""
+        self.get_logger().warning(f"refused a malformed parameter request: {line}",
+                                  throttle_duration_sec=LOG_THROTTLE_S)
 
     def _apply(self, changes: dict[str, Any]) -> None:
         """Apply dynamic parameter changes to the configured pipeline.
 
         Raises:
             ParameterError: a static parameter, or an invalid value; nothing was changed.
-            OSError: a new detector could not load its model; nothing was changed.
+            DetectorLoadError: a new detector could not load its model; nothing was changed.
         """
         static = [name for name in changes if not BY_NAME[name].dynamic]
         if static:
@@ -454,6 +515,10 @@ class AffectPerceptionNode(LifecycleNode):
         self.destroy_node()
 
 
+def _stamp_text(msg: Image | CompressedImage) -> str:
+    return f"{msg.header.stamp.sec}.{msg.header.stamp.nanosec:09d}"
+
+
 def _dds_profile_text() -> str:
     """Where the shipped Fast DDS profile is, for a log line."""
     try:
@@ -469,8 +534,8 @@ def _load_pipeline(settings: NodeSettings) -> AffectPipeline:
         return AffectPipeline(settings.pipeline)
     except ModelLoadError as err:
         raise ParameterError("model_dir", str(err)) from None
-    except FileNotFoundError as err:
-        raise ParameterError("detector.model_path", str(err)) from None
+    except DetectorLoadError as err:
+        raise ParameterError(err.parameter, str(err)) from None
 
 
 def _rclpy_reason(err: ParameterException, name: str) -> str:
@@ -478,8 +543,8 @@ def _rclpy_reason(err: ParameterException, name: str) -> str:
     text = (str(err.args[0]) if err.args else str(err)).removesuffix(f": {name}")
     value = re.match(r"Invalid parameter value \((.*)\) for parameter", text)
     if value and BY_NAME[name].range is not None:
-        return f"{value.group(1)} is outside {BY_NAME[name].range}"
-    return text
+        return f"{cut(value.group(1))} is outside {BY_NAME[name].range}"
+    return cut(text)
 
 
 def usage() -> str:
@@ -516,7 +581,7 @@ def main(args: list[str] | None = None) -> int:
     node = None
     status = 0
     try:
-        node = AffectPerceptionNode()
+        node = AffectPerceptionNode(args)
         if node.autostart:
             node.start()
         spin_until_shutdown(node, node.finalized)
@@ -525,6 +590,9 @@ def main(args: list[str] | None = None) -> int:
     except ParameterError as err:
         rclpy.logging.get_logger(NODE_NAME).fatal(f"cannot start: {err}")
         status = EXIT_BAD_PARAMETER
+    except StartError as err:
+        rclpy.logging.get_logger(NODE_NAME).fatal(f"cannot start: {err}")
+        status = EXIT_START_FAILED
     finally:
         if node is not None:
             node.close()

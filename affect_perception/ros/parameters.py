@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from affect_perception.labels import AU_NAMES
+from affect_perception.log_values import shown
 from affect_perception.resources import bundled_model_dir, missing_model_files
 from affect_perception.ros.image_qos import RELIABILITIES
 from affect_perception.runtime.baseline import BaselineConfig
@@ -105,9 +106,9 @@ class Param:
                                             f"values, got {len(values)}")
         for item in values:
             if self.range is not None and not isinstance(item, bool) and item not in self.range:
-                raise ParameterError(self.name, f"{item} is outside {self.range}")
+                raise ParameterError(self.name, f"{shown(item)} is outside {self.range}")
             if self.choices and item not in self.choices:
-                raise ParameterError(self.name, f"{item!r} is not one of "
+                raise ParameterError(self.name, f"{shown(item)} is not one of "
                                                 f"{', '.join(self.choices)}")
         return self.convert(value) if self.convert else value
 

@@ -5,9 +5,10 @@ message fields, :func:`decode_image_msg` and :func:`decode_compressed_msg` take 
 the message's attributes (rclpy messages and rosbags-deserialised messages alike). Every
 malformed input raises :class:`ImageDecodeError` naming the field that is wrong.
 
-Raw images are read through a zero-copy view of ``data`` that honours ``step`` (row padding);
-``rgb8`` is returned as that view (read-only when ``data`` is), every other encoding costs one
-conversion copy.
+Compressed headers are checked against the pixel limit first (:mod:`.pixel_limit`, libjpeg's
+marker walk). Raw images are read through a zero-copy view of ``data`` that honours ``step``
+(row padding); ``rgb8`` is returned as that view (read-only when ``data`` is), every other
+encoding costs one conversion copy.
 """
 
 from __future__ import annotations
@@ -20,9 +21,13 @@ from typing import Any, Callable
 import cv2
 import numpy as np
 
-# Largest image accepted, in pixels (width × height): 100 megapixels, well above 8K UHD
-# (7680 × 4320 = 33 MP); larger sizes are taken for corrupt headers, not cameras.
-MAX_PIXELS = 100_000_000
+from affect_perception.runtime.native_output import DECODERS
+from affect_perception.runtime.pixel_limit import (  # noqa: F401 - MAX_PIXELS re-exported
+    MAX_PIXELS,
+    PixelLimitError,
+    check_pixels,
+    compressed_size,
+)
 
 # JPEG quality used by encode_compressed unless told otherwise.
 JPEG_QUALITY = 90
@@ -34,12 +39,6 @@ _RGB_TO_YUV = np.array([[0.257, 0.504, 0.098],
                         [0.439, -0.368, -0.071]], dtype=np.float32)
 _YUV_OFFSET = np.array([16.0, 128.0, 128.0], dtype=np.float32)
 
-_JPEG_MAGIC = b"\xff\xd8\xff"
-_PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-# JPEG start-of-frame markers (they carry the image size): C0..CF except DHT, JPG and DAC.
-_JPEG_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
-# JPEG markers without a length field: TEM, RST0..7, SOI.
-_JPEG_STANDALONE = frozenset([0x01, *range(0xD0, 0xD9)])
 
 
 class ImageDecodeError(ValueError):
@@ -154,9 +153,10 @@ def _size(name: str, value: Any) -> int:
 
 
 def _check_pixels(width: int, height: int) -> None:
-    if width * height > MAX_PIXELS:
-        raise ImageDecodeError(
-            f"width × height = {width} × {height} exceeds the limit of {MAX_PIXELS} pixels")
+    try:
+        check_pixels(width, height)
+    except PixelLimitError as err:
+        raise ImageDecodeError(str(err)) from None
 
 
 def _as_bytes(data: Any) -> np.ndarray:
@@ -205,6 +205,14 @@ def decode_image(encoding: str, width: int, height: int, step: int, is_bigendian
     Raises:
         ImageDecodeError: naming the field that is wrong.
     """
+    codec, pixels = _raw_pixels(encoding, width, height, step, data)
+    return _cv_call(encoding, codec.decode, pixels, bool(is_bigendian))
+
+
+def _raw_pixels(encoding: str, width: int, height: int, step: int,
+                data: Any) -> tuple[_Codec, np.ndarray]:
+    """The codec and the (H, W, bytes per pixel) view of ``data``, every field checked (no
+    pixel read, no copy for bytes-like data)."""
     codec = _codec(encoding)
     width, height, step = _size("width", width), _size("height", height), _size("step", step)
     _check_pixels(width, height)
@@ -219,8 +227,7 @@ def decode_image(encoding: str, width: int, height: int, step: int, is_bigendian
         raise ImageDecodeError(
             f"data holds {buffer.size} bytes, less than step × height = {step * height}")
     pixels = buffer[:step * height].reshape(height, step)[:, :row_bytes]
-    pixels = pixels.reshape(height, width, codec.bytes_per_pixel)
-    return _cv_call(encoding, codec.decode, pixels, bool(is_bigendian))
+    return codec, pixels.reshape(height, width, codec.bytes_per_pixel)
 
 
 def encode_image(rgb: np.ndarray, encoding: str, *, is_bigendian: bool = False,
@@ -268,38 +275,14 @@ def _compressed_codec(fmt: Any) -> str:
         f"format {fmt!r} is not a JPEG or PNG colour image (e.g. 'rgb8; jpeg compressed bgr8')")
 
 
-def _jpeg_size(data: memoryview) -> tuple[int, int] | None:
-    """(width, height) from a JPEG's start-of-frame segment, None when none is found."""
-    i = 2
-    while i + 9 <= len(data):
-        if data[i] != 0xFF:
-            return None
-        marker = data[i + 1]
-        if marker == 0xFF:  # fill byte before a marker
-            i += 1
-        elif marker in _JPEG_STANDALONE:
-            i += 2
-        elif marker in _JPEG_SOF:
-            height, width = data[i + 5:i + 7], data[i + 7:i + 9]
-            return int.from_bytes(width, "big"), int.from_bytes(height, "big")
-        else:
-            i += 2 + int.from_bytes(data[i + 2:i + 4], "big")
-    return None
-
-
-def _compressed_size(data: memoryview) -> tuple[int, int]:
-    """(width, height) from a JPEG or PNG header, read before decoding (no decompression bombs)."""
-    magic = bytes(data[:8])
-    size = None
-    if magic.startswith(_PNG_MAGIC) and bytes(data[12:16]) == b"IHDR":
-        size = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
-    elif magic.startswith(_JPEG_MAGIC):
-        size = _jpeg_size(data)
-    elif not magic.startswith(_PNG_MAGIC):
-        raise ImageDecodeError("data does not start with a JPEG or PNG signature")
-    if size is None or 0 in size:
-        raise ImageDecodeError(f"data: the header gives no image size (got {size})")
-    return size
+def _checked_compressed(data: Any) -> np.ndarray:
+    """``data`` as bytes, its header's size checked against the pixel limit."""
+    buffer = _as_bytes(data)
+    try:
+        compressed_size(memoryview(buffer))
+    except PixelLimitError as err:
+        raise ImageDecodeError(str(err)) from None
+    return buffer
 
 
 def decode_compressed(format: str, data: Any) -> np.ndarray:  # noqa: A002 - the message field
@@ -317,10 +300,11 @@ def decode_compressed(format: str, data: Any) -> np.ndarray:  # noqa: A002 - the
         ImageDecodeError: naming the field that is wrong.
     """
     codec = _compressed_codec(format)
-    buffer = _as_bytes(data)
-    _check_pixels(*_compressed_size(memoryview(buffer)))
+    buffer = _checked_compressed(data)
     flag = getattr(cv2, "IMREAD_COLOR_RGB", None)  # OpenCV >= 4.10 decodes straight to RGB
-    image = _cv_call("data", cv2.imdecode, buffer, cv2.IMREAD_COLOR if flag is None else flag)
+    with DECODERS.captured():  # libpng/libjpeg complaints counted, not printed
+        image = _cv_call("data", cv2.imdecode, buffer,
+                         cv2.IMREAD_COLOR if flag is None else flag)
     if image is None or image.ndim != 3 or not image.size:
         raise ImageDecodeError(f"data could not be decoded as {codec}")
     if flag is None:
@@ -368,3 +352,22 @@ def decode_image_msg(msg: Any) -> np.ndarray:
 def decode_compressed_msg(msg: Any) -> np.ndarray:
     """Decode any object with ``sensor_msgs/CompressedImage`` attributes."""
     return decode_compressed(*_fields(msg, ("format", "data"), "sensor_msgs/CompressedImage"))
+
+
+def check_image_msg(msg: Any) -> None:
+    """Every check of :func:`decode_image_msg` that reads no pixel (microseconds): for the
+    subscription callback, so that a malformed message never takes a good frame's place.
+
+    Raises:
+        ImageDecodeError: what decoding would raise on the message's fields.
+    """
+    names = ("encoding", "width", "height", "step", "data")
+    _raw_pixels(*_fields(msg, names, "sensor_msgs/Image"))
+
+
+def check_compressed_msg(msg: Any) -> None:
+    """The format and the header (signature, size, pixel limit) of a ``CompressedImage``,
+    without decompressing (see :func:`check_image_msg`)."""
+    fmt, data = _fields(msg, ("format", "data"), "sensor_msgs/CompressedImage")
+    _compressed_codec(fmt)
+    _checked_compressed(data)

@@ -167,7 +167,7 @@ class AffectPipeline:
 
         Raises:
             ValueError: a field outside DYNAMIC_FIELDS differs; nothing was changed.
-            OSError: a new detector could not load its model; nothing was changed.
+            DetectorLoadError: a new detector could not load its model; nothing was changed.
         """
         changed = {f.name for f in fields(config)
                    if getattr(config, f.name) != getattr(self.config, f.name)}

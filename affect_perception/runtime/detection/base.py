@@ -133,10 +133,33 @@ class ResizingDetector(ABC):
         """Faces in ``rgb`` in its own pixels; ``scale`` is its size relative to the frame."""
 
 
+class DetectorLoadError(ValueError):
+    """The detector's model could not be loaded; ``parameter`` names the setting at fault
+    (``detector.model_path`` when a file was named, else ``detector.backend``)."""
+
+    def __init__(self, parameter: str, message: str) -> None:
+        super().__init__(message)
+        self.parameter = parameter
+
+
 def build_detector(config: DetectorConfig) -> FaceDetector:
-    """The detector a :class:`DetectorConfig` describes (loads its model)."""
+    """The detector a :class:`DetectorConfig` describes (loads its model).
+
+    Raises:
+        DetectorLoadError: whatever loading the model raised (onnxruntime raises several
+            types of its own, OpenCV ``cv2.error``, a file that is no detector ``ValueError``
+            or ``IndexError``...), as one error naming the parameter.
+    """
     module, name = BACKENDS[config.backend].split(":")
-    return getattr(importlib.import_module(module), name)(config)
+    backend = getattr(importlib.import_module(module), name)
+    try:
+        return backend(config)
+    except Exception as err:  # noqa: BLE001 - every load failure is one setting's fault
+        parameter = "detector.model_path" if config.model_path else "detector.backend"
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else ""
+        raise DetectorLoadError(parameter, f"the {config.backend} detector cannot load "
+                                f"{config.model_path or 'its model'}: "
+                                f"{type(err).__name__}: {reason}") from None
 
 
 def create_detector(name: str = "blazeface", **params: Any) -> FaceDetector:

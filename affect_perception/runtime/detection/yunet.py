@@ -37,6 +37,8 @@ class YuNetDetector(ResizingDetector):
         try:
             self._net = cv2.FaceDetectorYN.create(
                 str(path), "", INITIAL_SIZE, config.score_threshold, config.nms_iou, TOP_K)
+            # OpenCV loads any ONNX graph; one blank frame shows whether it is a YuNet model
+            self._net.detect(np.zeros((*INITIAL_SIZE[::-1], 3), np.uint8))
         except cv2.error as err:
             raise ValueError(f"OpenCV could not load {path} as a YuNet model: {err}") from None
 

@@ -72,7 +72,7 @@ class FrameResult:
         """(n,) bool: the face's window is full."""
         return np.asarray(self.faces.data["window_fill"]) >= self.window_size
 
-    def field(self, key: str) -> np.ndarray:
+    def face_values(self, key: str) -> np.ndarray:
         """A FACE_FIELDS or EXTRA_FACE_FIELDS array; an absent extra stands for what it would
         be without quality figures or baseline: the box's shorter side, NaN frontalness and
         sharpness, every window frame real, reliable when warm, corrected values equal to the
@@ -106,7 +106,7 @@ def message_extras(result: FrameResult, index: int) -> dict[str, object]:
     """The AffectState fields for quality and baseline of face ``index``, as message field
     name -> value (Python scalars, float32 arrays), for rclpy and rosbags messages alike."""
     def get(key: str) -> object:
-        return result.field(key)[index]
+        return result.face_values(key)[index]
 
     return {
         "face_size": float(get("face_size")), "frontalness": float(get("frontalness")),

@@ -184,21 +184,22 @@ def test_the_corrected_fields_flow_from_the_pipeline_to_the_message(
                                               max_pose_speed=1e6)))
     results: list[FrameResult] = [on.process(rgb, k / FPS) for k, rgb in enumerate(frames)]
     last = results[-1]
-    assert len(last.faces) == 1 and bool(last.field("reliable")[0])
-    frames_in = int(last.field("baseline_frames")[0])
+    assert len(last.faces) == 1 and bool(last.face_values("reliable")[0])
+    frames_in = int(last.face_values("baseline_frames")[0])
     assert frames_in >= 5  # every warm frame after the window filled
-    assert not np.allclose(last.field("valence_corrected"), last.field("valence"))
+    assert not np.allclose(last.face_values("valence_corrected"), last.face_values("valence"))
     (msg,) = face_messages(last, Header())
     assert msg.baseline_frames == frames_in and msg.reliable
-    assert msg.valence_corrected == pytest.approx(float(last.field("valence_corrected")[0]))
+    assert msg.valence_corrected == pytest.approx(float(last.face_values("valence_corrected")[0]))
     np.testing.assert_allclose(msg.au_probabilities_corrected,
-                               last.field("au_prob_corrected")[0])
+                               last.face_values("au_prob_corrected")[0])
     on.reset_baseline()
-    assert int(on.process(frames[-1], 14 / FPS).field("baseline_frames")[0]) <= 1
+    assert int(on.process(frames[-1], 14 / FPS).face_values("baseline_frames")[0]) <= 1
 
     off = AffectPipeline(PipelineConfig(**permissive))
     for k, rgb in enumerate(frames):
         result = off.process(rgb, k / FPS)
-    np.testing.assert_array_equal(result.field("valence_corrected"), result.field("valence"))
-    np.testing.assert_array_equal(result.field("au_prob_corrected"), result.field("au_prob"))
-    assert result.field("baseline_frames").tolist() == [0]
+    values = result.face_values
+    np.testing.assert_array_equal(values("valence_corrected"), values("valence"))
+    np.testing.assert_array_equal(values("au_prob_corrected"), values("au_prob"))
+    assert result.face_values("baseline_frames").tolist() == [0]

@@ -129,8 +129,8 @@ def test_a_face_that_drops_out_is_unreliable_until_its_window_is_seen_again(
     seen = []
     for k, rgb in enumerate(frames):
         result = pipeline.process(rgb, k / 30)
-        seen.append((len(result.faces), result.field("window_real").tolist(),
-                     result.field("reliable").tolist()))
+        seen.append((len(result.faces), result.face_values("window_real").tolist(),
+                     result.face_values("reliable").tolist()))
     before, gap, after = seen[13], seen[14:17], seen[17:]
     assert before == (1, [WINDOW], [True])
     assert all(count == 0 for count, _, _ in gap)

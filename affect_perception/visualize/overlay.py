@@ -42,7 +42,7 @@ def draw_overlay(rgb: np.ndarray, result: FrameResult) -> np.ndarray:
                          f"{rgb.dtype}")
     image = np.array(rgb, copy=True, order="C")
     scale = max(MIN_TEXT_SCALE, min(image.shape[:2]) * TEXT_SCALE_PER_PX)
-    warm, reliable = result.warm, result.field("reliable")
+    warm, reliable = result.warm, result.face_values("reliable")
     for i in range(len(result.faces)):
         _draw_face(image, result, i, bool(warm[i]), bool(reliable[i]), scale)
     faces = len(result.faces)

@@ -12,7 +12,7 @@ import re
 from importlib import metadata
 from pathlib import Path
 
-from affect_perception.resources import missing_model_files
+from affect_perception.model_files import missing_model_files
 
 EXIT_INPUT = 2
 DISTRIBUTION = "affect_perception"

@@ -27,6 +27,7 @@ import numpy as np
 
 from affect_perception.child_process import stop_child
 from affect_perception.cli_errors import model_folder, output_folder
+from affect_perception.model_files import is_model_dir
 from affect_perception.resources import bundled_model_dir, params_file
 
 # Clip settings of the default demo: short enough for a few minutes on a laptop CPU.
@@ -90,7 +91,7 @@ def choose_model(args: argparse.Namespace) -> tuple[Path, bool]:
     except FileNotFoundError:
         pass
     folder = args.out / UNTRAINED_DIR
-    if not (folder / "encoder.onnx").is_file():
+    if not is_model_dir(folder):
         print(f"exporting an untrained (random-init) model to {folder} ...", flush=True)
         subprocess.run([sys.executable, "-m", "affect_perception.cli", "export", "--random-init",
                         "--variant", "single", "--window", "8", "--out", str(folder)],

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from affect_perception.labels import AU_NAMES, EMI_NAMES, TASKS, VA_NAMES
+from affect_perception.model_files import MODEL_JSON, read_model_json
 
 # Key of the provenance in model.json.
 PROVENANCE_KEY = "provenance"
@@ -72,12 +73,6 @@ def from_info(info: dict[str, Any], tasks: tuple[str, ...] | None = None
     return result
 
 
-def read_info(model_dir: Path) -> dict[str, Any]:
-    """The parsed model.json of ``model_dir`` (empty when the folder has none)."""
-    path = Path(model_dir) / "model.json"
-    return json.loads(path.read_text()) if path.is_file() else {}
-
-
 def _names(task: str, outputs: list[str]) -> str:
     if len(outputs) == len(OUTPUTS[task]) > 1:
         return {"va": "valence and arousal", "au": f"all {len(outputs)} AUs",
@@ -130,7 +125,7 @@ def describe(model_dir: Path, tasks: tuple[str, ...] | None = None) -> tuple[str
         ValueError: model.json is not JSON or its provenance is malformed.
     """
     try:
-        info = read_info(model_dir)
+        info = read_model_json(model_dir)
     except json.JSONDecodeError as err:
-        raise ValueError(f"{Path(model_dir) / 'model.json'} is not JSON: {err}") from None
+        raise ValueError(f"{Path(model_dir) / MODEL_JSON} is not JSON: {err}") from None
     return taught_on(from_info(info, tasks)), evidence(info)

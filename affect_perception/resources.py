@@ -15,12 +15,13 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from affect_perception.model_files import MODEL_FILES
+
 PACKAGE = "affect_perception"
 DEMO_MODEL = "demo"
 # Folders above the Python package searched for share/affect_perception
 # (site-packages, python3.X, lib, local: Debian's dist-packages layout).
 INSTALL_DEPTH = 5
-MODEL_FILES = ("encoder.onnx", "temporal.onnx")
 MESSAGES = ("AffectState", "AffectStateArray")
 PARAMS_FILE = ("config", "affect.yaml")
 DDS_PROFILE = ("config", "fastdds_large_images.xml")
@@ -52,11 +53,6 @@ def _ament_share() -> list[Path]:
         return [Path(get_package_share_directory(PACKAGE))]
     except (ImportError, LookupError, OSError, ValueError):  # absent, not found, no prefix path
         return []
-
-
-def missing_model_files(folder: Path) -> list[str]:
-    """The model files (``encoder.onnx``, ``temporal.onnx``) that ``folder`` lacks."""
-    return [name for name in MODEL_FILES if not (folder / name).is_file()]
 
 
 def find(*relative: str, holding: tuple[str, ...] = (), what: str | None = None) -> Path:

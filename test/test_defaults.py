@@ -13,7 +13,7 @@ import yaml
 from affect_perception.bench import cli as bench_cli
 from affect_perception.bench.end_to_end import Stream, stream_config
 from affect_perception.evaluation import evaluate
-from affect_perception.ros.parameters import (
+from affect_perception.serving.settings import (
     CONFIG_FILE_VALUES,
     build_settings,
     default,
@@ -75,7 +75,7 @@ def test_eval_runs_the_node_defaults() -> None:
 
 def test_the_parameter_file_comments_give_the_table_ranges() -> None:
     """Issue 22, defect 8: the comment said min_sharpness [0, 1e+06]; the table 10000."""
-    from affect_perception.ros.parameters import BY_NAME
+    from affect_perception.serving.settings import BY_NAME
 
     comments: list[str] = []
     stack: list[tuple[int, str]] = []  # (indent, key) of the groups around the line

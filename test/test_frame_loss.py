@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from affect_perception.ros.frame_loss import MIN_INTERVALS, PAUSE_INTERVALS, StampGapLoss
-from affect_perception.ros.image_qos import wants_reliable
+from affect_perception.serving.frame_loss import MIN_INTERVALS, PAUSE_INTERVALS, StampGapLoss
+from affect_perception.serving.reliability import wants_reliable
 
 FPS = 15.0
 

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from affect_perception.ros.frame_worker import FrameWorker, WorkerCounts
+from affect_perception.serving.frame_worker import FrameWorker, WorkerCounts
 
 # Longest wait for any worker event in these tests, in seconds.
 WAIT_S = 5.0

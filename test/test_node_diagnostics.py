@@ -9,15 +9,15 @@ import pytest
 from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticStatus
 
-from affect_perception.ros.diagnostics import (
+from affect_perception.ros.diagnostics import diagnostic_array, latest_value
+from affect_perception.serving import health as levels
+from affect_perception.serving.health import (
     DROP_WARN_FRACTION,
     NO_INPUT_S,
     CounterRate,
     Health,
     assess,
-    diagnostic_array,
     health_values,
-    latest_value,
 )
 
 HEALTHY = Health(
@@ -59,6 +59,11 @@ def test_level_and_message(changes: dict, level: bytes, words: str) -> None:
     got_level, message = assess(dataclasses.replace(HEALTHY, **changes))
     assert got_level == level
     assert words in message
+
+
+def test_levels_are_the_diagnostic_status_constants() -> None:
+    assert (levels.OK, levels.WARN, levels.ERROR) == (
+        DiagnosticStatus.OK, DiagnosticStatus.WARN, DiagnosticStatus.ERROR)
 
 
 def test_values_name_every_figure_the_node_reports() -> None:

@@ -15,16 +15,7 @@ import pytest
 import yaml
 
 from affect_perception.labels import AU_NAMES
-from affect_perception.ros.parameters import (
-    BY_NAME,
-    CONFIG_FILE_VALUES,
-    PARAMETERS,
-    ParameterError,
-    Range,
-    build_settings,
-    check_value,
-    descriptor,
-)
+from affect_perception.ros.descriptors import descriptor
 from affect_perception.runtime.baseline import BaselineConfig
 from affect_perception.runtime.detection.base import DetectorConfig
 from affect_perception.runtime.pipeline import AffectPipeline, PipelineConfig
@@ -37,6 +28,15 @@ from affect_perception.runtime.smoothing import (
     OneEuroParams,
 )
 from affect_perception.runtime.tracker import TrackerConfig
+from affect_perception.serving.settings import (
+    BY_NAME,
+    CONFIG_FILE_VALUES,
+    PARAMETERS,
+    ParameterError,
+    Range,
+    build_settings,
+    check_value,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 # Dynamic: the thresholds, both smoothings, the quality thresholds and the baseline.
@@ -146,7 +146,7 @@ def test_validation_names_the_parameter(model_dir: str, values: dict, expectatio
     ("", "parameter 'model_dir': empty, and bundled model"),  # no bundled model in a test
 ])
 def test_a_missing_model_names_model_dir(model: str, message: str, monkeypatch) -> None:
-    import affect_perception.ros.parameters as parameters
+    import affect_perception.serving.settings as parameters
 
     def no_bundled_model() -> Path:
         raise FileNotFoundError("bundled model 'demo' not found")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from affect_perception.ros.overrides import given_overrides, ignored_overrides
+from affect_perception.serving.overrides import given_overrides, ignored_overrides
 
 REPO = Path(__file__).resolve().parents[1]
 

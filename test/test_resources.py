@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from affect_perception import resources
+from affect_perception import model_files, resources
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -29,7 +29,7 @@ def test_a_folder_without_the_files_is_passed_over(tmp_path: Path, monkeypatch) 
         (complete / "models" / "demo" / name).write_bytes(b"")
     monkeypatch.setattr(resources, "share_dirs", lambda: [incomplete, complete])
     assert resources.bundled_model_dir() == complete / "models" / "demo"
-    assert resources.missing_model_files(incomplete / "models" / "demo") == ["temporal.onnx"]
+    assert model_files.missing_model_files(incomplete / "models" / "demo") == ["temporal.onnx"]
 
 
 def test_not_found_names_every_place_tried(tmp_path: Path, monkeypatch) -> None:

@@ -19,8 +19,8 @@ import numpy as np
 
 from affect_perception.bench.machine import available_cores, machine_info
 from affect_perception.cli_errors import InputError, model_folder
-from affect_perception.ros.parameters import default
-from affect_perception.runtime.engine import PRECISIONS
+from affect_perception.model_files import PRECISIONS
+from affect_perception.serving.settings import default
 
 CPU = "CPUExecutionProvider"
 
@@ -61,7 +61,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="onnxruntime execution providers in order of preference (default: "
                              "CPU only; e.g. TensorrtExecutionProvider CUDAExecutionProvider "
                              "CPUExecutionProvider)")
-    # the node's defaults (affect_perception.ros.parameters), so `bench` measures what runs
+    # the node's defaults (affect_perception.serving.settings), so `bench` measures what runs
     parser.add_argument("--threads", type=int, default=default("intra_op_threads"),
                         help="intra-op threads for onnxruntime and torch (default: the node's "
                              f"intra_op_threads, {default('intra_op_threads')}; 0: all cores "

@@ -24,10 +24,10 @@ from pathlib import Path
 import numpy as np
 
 from affect_perception.bench.memory import peak_rss_mib
-from affect_perception.ros.frame_worker import FrameWorker
-from affect_perception.ros.parameters import default, node_pipeline_config
 from affect_perception.runtime.image_decode import decode_image, encode_image
 from affect_perception.runtime.pipeline import AffectPipeline, PipelineConfig
+from affect_perception.serving.frame_worker import FrameWorker
+from affect_perception.serving.settings import default, node_pipeline_config
 
 # Camera frames: size, encoding, and frames rendered up front (played forwards then backwards,
 # so faces never jump); rendering live would steal the CPU being measured.

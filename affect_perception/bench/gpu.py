@@ -120,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     import onnxruntime as ort
 
     from affect_perception.bench.models import random_model
-    from affect_perception.runtime.engine import MODEL_JSON
+    from affect_perception.model_files import MODEL_JSON
 
     try:
         check_providers(args.providers, ort.get_available_providers())

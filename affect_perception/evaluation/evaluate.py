@@ -11,7 +11,6 @@ largest predicted face). Only warm predictions are scored unless ``--all-frames`
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from dataclasses import dataclass
@@ -46,9 +45,10 @@ from affect_perception.evaluation.replay import Replay, ReplayError
 from affect_perception.evaluation.report import finite_or_none, write_report
 from affect_perception.evaluation.score import TASK_METRICS
 from affect_perception.labels import EMI_NAMES
-from affect_perception.ros.parameters import default, node_pipeline_config
-from affect_perception.runtime.engine import PRECISIONS, ModelLoadError
+from affect_perception.model_files import PRECISIONS, read_model_json
+from affect_perception.runtime.engine import ModelLoadError
 from affect_perception.runtime.image_decode import ImageDecodeError
+from affect_perception.serving.settings import default, node_pipeline_config
 
 # Report keys of each task's scores, None when the task cannot be scored.
 TASK_KEYS: dict[str, tuple[str, ...]] = {
@@ -282,8 +282,7 @@ def _model_id(replay: Replay, model_dir: Path) -> str | None:
     for result in replay.predictions:
         if result is not None and len(result.faces):
             return result.model_id
-    meta = model_dir / "model.json"
-    return json.loads(meta.read_text()).get("model_id") if meta.is_file() else None
+    return read_model_json(model_dir).get("model_id")
 
 
 @dataclass

@@ -20,6 +20,7 @@ import numpy as np
 
 from affect_perception import cli
 from affect_perception.model_card import write_section
+from affect_perception.model_files import MODEL_JSON
 from affect_perception.resources import bundled_model_dir
 
 DEFAULT_SEEDS = (1001, 1002, 1003, 1004, 1005)
@@ -114,8 +115,8 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError:
         print(f"unseen_seeds: --seeds must be integers, got {args.seeds!r}", file=sys.stderr)
         return 2
-    if not (model_dir / "model.json").is_file():
-        print(f"unseen_seeds: {model_dir} has no model.json", file=sys.stderr)
+    if not (model_dir / MODEL_JSON).is_file():
+        print(f"unseen_seeds: {model_dir} has no {MODEL_JSON}", file=sys.stderr)
         return 2
     args.out.mkdir(parents=True, exist_ok=True)
     reports = {s: score_seed(model_dir, s, args.out, args.frames, args.faces) for s in seeds}

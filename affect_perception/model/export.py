@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import json
 import logging
 import warnings
 from pathlib import Path
@@ -28,7 +27,7 @@ from affect_perception import provenance
 from affect_perception.labels import AU_NAMES, EMI_NAMES
 from affect_perception.model.affect_model import AffectModel
 from affect_perception.model.heads import LOGIT_TASKS
-from affect_perception.runtime.engine import MODEL_JSON, PRECISION_FILES
+from affect_perception.model_files import PRECISION_FILES, write_metadata, write_model_json
 from affect_perception.runtime.fold import FoldError, embed_name, fold
 
 LOG = logging.getLogger(__name__)
@@ -154,7 +153,7 @@ def export_onnx(model: AffectModel, out_dir: str | Path, fp16: bool = False,
         model.train(was_training)
     model_json = {**metadata, "config": model.config.to_dict(),
                   provenance.PROVENANCE_KEY: provenance.uniform(taught_on, model.config.tasks)}
-    (out_dir / MODEL_JSON).write_text(json.dumps(model_json, indent=2) + "\n")
+    write_model_json(out_dir, model_json)
     return out_dir
 
 
@@ -216,9 +215,7 @@ def _export_graph(module: nn.Module, args: tuple[torch.Tensor, ...], path: Path,
             input_names=input_names, output_names=output_names,
             dynamic_axes={n: {0: BATCH_AXIS} for n in input_names + output_names})
     proto = onnx.load(str(path))
-    for key, value in metadata.items():
-        entry = proto.metadata_props.add()
-        entry.key, entry.value = key, value if isinstance(value, str) else json.dumps(value)
+    write_metadata(proto, metadata)
     onnx.save(proto, str(path))
     try:
         onnx.checker.check_model(proto, full_check=True)

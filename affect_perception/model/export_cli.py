@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     from affect_perception.model.affect_model import AffectModel
     from affect_perception.model.checkpoint import CheckpointError, load_checkpoint
     from affect_perception.model.export import ExportError, export_onnx
-    from affect_perception.runtime.engine import ENCODER_FILE, MODEL_JSON, TEMPORAL_FILE
+    from affect_perception.model_files import ENCODER_FILE, MODEL_JSON, TEMPORAL_FILE
 
     chosen = {k: v for k, v in (("variant", args.variant), ("window", args.window))
               if v is not None}

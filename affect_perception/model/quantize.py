@@ -20,8 +20,14 @@ from pathlib import Path
 import numpy as np
 import onnx
 
+from affect_perception.model_files import (
+    ENCODER_FILE,
+    MODEL_JSON,
+    PRECISION_FILES,
+    read_metadata,
+    write_metadata,
+)
 from affect_perception.runtime.alignment import normalize
-from affect_perception.runtime.engine import ENCODER_FILE, MODEL_JSON, PRECISION_FILES
 
 LOG = logging.getLogger(__name__)
 
@@ -47,7 +53,7 @@ def quantize_encoder(model_dir: Path, crops: np.ndarray) -> Path:
 
     source = model_dir / ENCODER_FILE
     model = onnx.load(str(source))
-    props = {p.key: p.value for p in model.metadata_props}
+    props = read_metadata(model)
     mean, std = (np.asarray(_floats(props[key]), np.float32) for key in ("mean", "std"))
     images = normalize(crops, mean, std)
 
@@ -72,8 +78,7 @@ def quantize_encoder(model_dir: Path, crops: np.ndarray) -> Path:
                         activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
                         calibrate_method=CalibrationMethod.MinMax)
     quantized = onnx.load(str(target))
-    del quantized.metadata_props[:]
-    quantized.metadata_props.extend(model.metadata_props)
+    write_metadata(quantized, props)
     onnx.save(quantized, str(target))
     return target
 
@@ -102,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"affect-perception quantize: {args.model_dir} has no {ENCODER_FILE}, or "
               f"--synthetic < 1", file=sys.stderr)
         return 1
-    props = {p.key: p.value for p in onnx.load(str(args.model_dir / ENCODER_FILE)).metadata_props}
+    props = read_metadata(onnx.load(str(args.model_dir / ENCODER_FILE)))
     crops = calibration_crops(int(props["input_size"]), args.synthetic, real=not args.no_real)
     print(f"wrote {quantize_encoder(args.model_dir, crops)} ({len(crops)} calibration crops)")
     return 0

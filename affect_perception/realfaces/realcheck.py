@@ -16,7 +16,6 @@ Measured per model, with no labels of the people (none exist offline):
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -25,6 +24,7 @@ import numpy as np
 from scipy.stats import spearmanr
 
 from affect_perception.labels import AU_NAMES, EMI_NAMES
+from affect_perception.model_files import read_model_json
 from affect_perception.realfaces import checkset
 from affect_perception.realfaces.clips import CLIP_KINDS, ClipSpec, make_clip
 from affect_perception.realfaces.teachers import geometry
@@ -150,7 +150,7 @@ class ModelRunner:
     def __init__(self, model_dir: Path, threads: int) -> None:
         self.model_dir = Path(model_dir)
         self.threads = threads
-        info = json.loads((self.model_dir / "model.json").read_text())
+        info = read_model_json(self.model_dir)
         self.model_id = str(info.get("model_id", "unknown"))
         self.window = int(info["window"])
 

@@ -12,6 +12,7 @@ import numpy as np
 
 from affect_perception.labels import TASKS
 from affect_perception.model_card import write_section
+from affect_perception.model_files import read_model_json, write_model_json
 from affect_perception.provenance import EVIDENCE_KEY
 from affect_perception.realfaces.realcheck import Face
 from affect_perception.realfaces.teachers.ensemble import expression_signals
@@ -179,9 +180,6 @@ def write_report(report: dict[str, Any], faces: list[Face], photos: dict[str, np
 def write_to_model(report: dict[str, Any], model_dir: Path) -> None:
     """Put the summary into the model folder's model.json and a MODEL_CARD.md section
     (replacing an earlier one)."""
-    model_json = model_dir / "model.json"
-    info = json.loads(model_json.read_text())
-    info[EVIDENCE_KEY] = summary(report)
-    model_json.write_text(json.dumps(info, indent=2) + "\n")
+    write_model_json(model_dir, {**read_model_json(model_dir), EVIDENCE_KEY: summary(report)})
     body = markdown(report).replace("# Real-face check", "## Real-face evidence: check", 1)
     write_section(model_dir, CARD_BEGIN, CARD_END, body.replace("\n## ", "\n### "))

@@ -20,6 +20,13 @@ import onnx
 import onnxruntime as ort
 
 from affect_perception.labels import AU_NAMES, EMI_NAMES, TASKS
+from affect_perception.model_files import (
+    METADATA_KEYS,
+    PRECISION_FILES,
+    PRECISION_HINT,
+    PRECISIONS,
+    read_metadata,
+)
 from affect_perception.runtime.alignment import normalize
 from affect_perception.runtime.fold import FoldError, embed_name, fold
 from affect_perception.runtime.ort_options import session_options
@@ -28,25 +35,6 @@ LOG = logging.getLogger(__name__)
 
 DEFAULT_PROVIDERS = ("TensorrtExecutionProvider", "CUDAExecutionProvider",
                      "CPUExecutionProvider")
-ENCODER_FILE = "encoder.onnx"
-TEMPORAL_FILE = "temporal.onnx"
-MODEL_JSON = "model.json"
-# Precision -> (encoder file, temporal file): `export --fp16` writes the float16 pair,
-# `quantize` the INT8 encoder (static quantisation; the temporal model stays float32).
-PRECISION_FILES: dict[str, tuple[str, str]] = {
-    "fp32": (ENCODER_FILE, TEMPORAL_FILE),
-    "fp16": ("encoder_fp16.onnx", "temporal_fp16.onnx"),
-    "int8": ("encoder_int8.onnx", TEMPORAL_FILE),
-}
-PRECISIONS = tuple(PRECISION_FILES)
-# How to make the files of a precision other than fp32.
-PRECISION_HINT = {"fp16": "`affect-perception export --fp16`",
-                  "int8": "`affect-perception quantize --model-dir <folder>`"}
-# Metadata keys every model file carries (docs/ARCHITECTURE.md); lists are JSON text.
-REQUIRED_METADATA = ("model_id", "variant", "window", "time_patch", "tasks", "au_names",
-                     "emi_names", "feature_names", "input_size", "mean", "std")
-
-
 class ModelLoadError(ValueError):
     """A model file is missing, unreadable, or does not match the configuration."""
 
@@ -68,7 +56,7 @@ class ModelInfo:
     @classmethod
     def from_metadata(cls, props: dict[str, str], source: Path) -> "ModelInfo":
         """Parse and validate metadata_props read from ``source``."""
-        missing = [key for key in REQUIRED_METADATA if key not in props]
+        missing = [key for key in METADATA_KEYS if key not in props]
         if missing:
             raise ModelLoadError(f"{source}: ONNX metadata lacks {missing}; re-export the model "
                                  "with `affect-perception export`")
@@ -219,8 +207,8 @@ class AffectEngine:
     def _check_metadata(self, encoder_path: Path, temporal_path: Path,
                         encoder: onnx.ModelProto, temporal: onnx.ModelProto) -> ModelInfo:
         model_dir = encoder_path.parent
-        info = ModelInfo.from_metadata(_metadata(encoder), encoder_path)
-        if ModelInfo.from_metadata(_metadata(temporal), temporal_path) != info:
+        info = ModelInfo.from_metadata(read_metadata(encoder), encoder_path)
+        if ModelInfo.from_metadata(read_metadata(temporal), temporal_path) != info:
             raise ModelLoadError(f"{model_dir}: {encoder_path.name} and {temporal_path.name} "
                                  "come from different models (their metadata differ)")
         encoder_outputs = tuple(o.name for o in encoder.graph.output)
@@ -287,7 +275,3 @@ def _load(path: Path, precision: str) -> onnx.ModelProto:
 def _shape_text(value: onnx.ValueInfoProto, batch: int) -> str:
     """``NxCxHxW`` of a graph input with ``batch`` for its dynamic (face) axis."""
     return "x".join(str(d.dim_value or batch) for d in value.type.tensor_type.shape.dim)
-
-
-def _metadata(model: onnx.ModelProto) -> dict[str, str]:
-    return {p.key: p.value for p in model.metadata_props}

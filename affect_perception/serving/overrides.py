@@ -1,19 +1,23 @@
-"""Parameter overrides given on the command line that rcl ignored.
+"""Parameter overrides that rcl ignored or rclpy refused, explained in one line each.
 
 rcl drops a ``-p name:=value`` override without a word in some cases: with a parameter file
 also given, ``-p max_faces:=abc`` leaves ``max_faces`` at the file's 4. After declaring its
 parameters, the node compares each ``-p`` value with the value it got
-(:func:`ignored_overrides`) and refuses to start on a mismatch, naming the parameter.
+(:func:`ignored_overrides`) and refuses to start on a mismatch, naming the parameter. An
+override rclpy refuses at declaration (a type or a range) is explained by
+:func:`refused_reason` from rclpy's error text.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 import yaml
 
-from affect_perception.log_values import shown
+from affect_perception.log_values import cut, shown
+from affect_perception.serving.settings import BY_NAME
 
 # The flags that start a ROS argument section, end one, and give a parameter.
 ROS_ARGS, END_ROS_ARGS = "--ros-args", "--"
@@ -74,3 +78,13 @@ def ignored_overrides(given: Mapping[str, str], effective: Mapping[str, Any]) ->
                              f"got {shown(effective[name])}); give a value of the parameter's "
                              "type")
     return ignored
+
+
+def refused_reason(text: str, name: str) -> str:
+    """rclpy's rejection ``text`` of a value declared for ``name`` (a type or a range), without
+    its trailing name; a range named as the table writes it."""
+    text = text.removesuffix(f": {name}")
+    value = re.match(r"Invalid parameter value \((.*)\) for parameter", text)
+    if value and BY_NAME[name].range is not None:
+        return f"{cut(value.group(1))} is outside {BY_NAME[name].range}"
+    return cut(text)

@@ -7,9 +7,10 @@ docs/NODE.md documents each row, and :func:`build_settings` turns the values int
 group's config (``detector``: `DetectorConfig`, ``tracker``: `TrackerConfig`, ``quality``:
 `QualityConfig`, ``baseline``: `BaselineConfig`, ``smoothing.<va|au|emi>``: `OneEuroParams`);
 other names fill a field of `PipelineConfig` or `NodeSettings` of the same name. Dynamic
-parameters apply while the node runs; static ones only while it is unconfigured (the node
-enforces it); start-up ones are read-only. Only this module's ``descriptor`` imports ROS, so
-the table and the validation are testable without it.
+parameters apply while the node runs; static ones only while it is unconfigured
+(:class:`affect_perception.serving.server.AffectServer` enforces it); start-up ones are
+read-only. ROS-free: :mod:`affect_perception.ros.descriptors` turns a row into a
+``ParameterDescriptor``.
 """
 
 from __future__ import annotations
@@ -23,15 +24,16 @@ from typing import Any, Callable
 
 from affect_perception.labels import AU_NAMES
 from affect_perception.log_values import shown
-from affect_perception.resources import bundled_model_dir, missing_model_files
-from affect_perception.ros.image_qos import RELIABILITIES
+from affect_perception.model_files import PRECISIONS, missing_model_files
+from affect_perception.resources import bundled_model_dir
 from affect_perception.runtime.baseline import BaselineConfig
 from affect_perception.runtime.detection.base import BACKENDS, DetectorConfig
-from affect_perception.runtime.engine import DEFAULT_PROVIDERS, PRECISIONS
+from affect_perception.runtime.engine import DEFAULT_PROVIDERS
 from affect_perception.runtime.pipeline import PipelineConfig
 from affect_perception.runtime.quality import QualityConfig
 from affect_perception.runtime.smoothing import OneEuroConfig, OneEuroParams
 from affect_perception.runtime.tracker import TrackerConfig
+from affect_perception.serving.reliability import RELIABILITIES
 
 # Largest value accepted for counts and sizes without a natural bound (pixels, frames).
 LARGE = 10_000
@@ -399,28 +401,3 @@ def check_value(name: str, value: Any) -> Any:
 def _plain(value: Any) -> Any:
     """A ROS value with arrays (rclpy gives ``array.array``) as lists."""
     return list(value) if isinstance(value, (array.array, tuple)) else value
-
-
-def descriptor(param: Param) -> Any:
-    """The ``rcl_interfaces/ParameterDescriptor`` declaring ``param``."""
-    from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
-
-    text = param.description
-    if param.choices:
-        text += f" (one of: {', '.join(param.choices)})"
-    if param.range is not None and (param.range.low_open or param.range.high_open):
-        text += f" (range {param.range})"
-    if not (param.dynamic or param.startup):
-        text += " (static: changes only while the node is unconfigured)"
-    desc = ParameterDescriptor(description=text, read_only=param.startup)
-    if param.range is not None:
-        is_int = isinstance(param.default, int) and not isinstance(param.default, bool)
-        if is_int:
-            desc.integer_range = [IntegerRange(from_value=int(param.range.low),
-                                               to_value=int(param.range.high), step=1)]
-        elif isinstance(param.default, float):
-            desc.floating_point_range = [FloatingPointRange(from_value=float(param.range.low),
-                                                            to_value=float(param.range.high))]
-    if param.choices:
-        desc.additional_constraints = f"one of: {', '.join(param.choices)}"
-    return desc

@@ -79,17 +79,20 @@ def _import_paper(weights: WeightFile, out: Path, window: int | None,
         paper_record,
         write_card,
     )
-    from affect_perception.runtime.engine import ENCODER_FILE, MODEL_JSON, TEMPORAL_FILE
+    from affect_perception.model_files import (
+        ENCODER_FILE,
+        MODEL_JSON,
+        TEMPORAL_FILE,
+        read_model_json,
+        write_model_json,
+    )
 
     paper = read_paper_model(weights, window=window, input_size=input_size)
     model = paper_to_affect_model(weights, paper)
     save_checkpoint(model, out)
     export_onnx(model, out, taught_on=UNKNOWN)  # model.json's provenance: every output unknown
     record = paper_record(weights, paper)
-    model_json = out / MODEL_JSON
-    info = json.loads(model_json.read_text())
-    info[IMPORT_KEY] = record
-    model_json.write_text(json.dumps(info, indent=2) + "\n")
+    write_model_json(out, {**read_model_json(out), IMPORT_KEY: record})
     write_card(out, record, paper)
     absent = ", ".join(record["absent_heads"])
     print(f"{paper.task} model, {paper.config.variant} variant, window {paper.config.window}: "

@@ -130,13 +130,15 @@ def test_reset_starts_one_persons_baseline_again() -> None:
     a, b = Person(0.3, 0.0, 0.1, seed=4), Person(-0.3, 0.0, 0.1, seed=5)
     for k in range(20):
         step(tracker, ["a", "b"], [a.frame(), b.frame()], k / FPS)
-    tracker.reset(["a", "unknown"])
+    tracker.restart(["a", "unknown"])
     out = step(tracker, ["a", "b"], [a.frame(), b.frame()], 20 / FPS)
     assert out["baseline_frames"].tolist() == [1, 20]
-    tracker.reset()
+    tracker.restart()
     assert tracker.baseline("b") == (0, None)
     tracker.remove(["a"])
     assert tracker.track_ids == ["b"]
+    tracker.reset()
+    assert tracker.track_ids == []
 
 
 def test_after_max_frames_the_baseline_follows_a_slow_drift() -> None:

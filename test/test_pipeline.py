@@ -122,3 +122,35 @@ def test_reconfigure_changes_dynamic_fields_only(random_model_dir: Path) -> None
     with pytest.raises(ValueError, match=r"\['detect_every'\] cannot change while running"):
         pipeline.reconfigure(replace(pipeline.config, detect_every=2))
     assert pipeline.config.detect_every == 1
+
+
+def three_places_clip(frames_per_place: tuple[int, ...]) -> list[np.ndarray]:
+    """The astronaut photo at the left, the middle, the right, then the left again (one place
+    per span of frames), the light changing every frame so no two crops are alike."""
+    photo = cv2.resize(data.astronaut(), (320, 320), interpolation=cv2.INTER_AREA)
+    clip = []
+    for place, count in enumerate(frames_per_place):
+        for _ in range(count):
+            frame = np.full((400, 1000, 3), 40, np.uint8)
+            x = (20, 340, 660, 20)[place]
+            frame[40:360, x:x + 320] = photo
+            gain = 1.05 - 0.01 * len(clip)
+            clip.append(np.clip(frame * gain, 0, 255).astype(np.uint8))
+    return clip
+
+
+def test_last_outputs_do_not_outlive_an_evicted_window(random_model_dir: Path) -> None:
+    """Face A's window is evicted (2 windows for max_faces 1) while A stays tracked; when A is
+    seen again on a frame without the temporal model, its outputs are computed anew from its
+    new window instead of reusing those of the evicted one."""
+    pipeline = AffectPipeline(PipelineConfig(
+        model_dir=random_model_dir, intra_op_threads=1, max_faces=1, temporal_every=2))
+    # A: frames 0-5, B: 6-11, C: 12-14 (confirmed at 14: evicts A's window), A again: 15
+    results = [pipeline.process(f, stamp=i / 30) for i, f in
+               enumerate(three_places_clip((6, 6, 3, 1)))]
+    ids = [r.faces.track_id.tolist() for r in results]
+    assert ids[5] == ids[15] == ["f0001"] and ids[14] == ["f0003"]  # A is back on frame 15
+    again = results[15].faces.data
+    assert again["window_fill"].tolist() == [1]  # a new window
+    assert not np.array_equal(again["valence"], results[5].faces.data["valence"])
+    assert not np.array_equal(again["au_prob"], results[5].faces.data["au_prob"])

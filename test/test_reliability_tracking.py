@@ -1,7 +1,8 @@
-"""An hour of simulated video (108,000 frames at 30 fps) through the tracker and the feature
-windows, with faces that appear, wander, get missed, vanish and come back, plus false
-detections: ids keep counting, and the memory of both stays bounded and returns to empty.
-Pure numpy with synthetic boxes; the per-frame bookkeeping mirrors AffectPipeline.process."""
+"""An hour of simulated video (108,000 frames at 30 fps) through the pipeline's per-track
+stores (`TrackBook`: tracker, feature windows, last outputs, baselines, smoother), with faces
+that appear, wander, get missed, vanish and come back, plus false detections: ids keep
+counting, and the memory of every store stays bounded and returns to empty. Pure numpy with
+synthetic boxes; the bookkeeping is the pipeline's own (`TrackBook.follow` and `push`)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,10 @@ import tracemalloc
 import numpy as np
 
 from affect_perception.detections import NUM_KEYPOINTS, Detections
+from affect_perception.runtime.baseline import BaselineConfig, BaselineTracker
 from affect_perception.runtime.pipeline import TRACK_SLOTS_PER_FACE
+from affect_perception.runtime.smoothing import EmaSmoother
+from affect_perception.runtime.track_state import TrackBook
 from affect_perception.runtime.tracker import FaceTracker, TrackerConfig
 from affect_perception.runtime.windows import FeatureWindows
 
@@ -83,23 +87,22 @@ class Scene:
 def test_an_hour_of_faces_coming_and_going_keeps_memory_bounded() -> None:
     frames = FRAMES + END
     scene = Scene(seed=3, frames=frames)
-    tracker = FaceTracker(TrackerConfig())
-    windows = FeatureWindows(WINDOW, FEATURE, max_tracks=MAX_FACES * TRACK_SLOTS_PER_FACE,
-                             max_gap=5)
+    book = TrackBook(FaceTracker(TrackerConfig()),
+                     FeatureWindows(WINDOW, FEATURE, max_tracks=MAX_FACES * TRACK_SLOTS_PER_FACE,
+                                    max_gap=5),
+                     BaselineTracker(BaselineConfig()), EmaSmoother(0.5))
+    tracker, windows = book.tracker, book.windows
     pool_bytes = windows.nbytes
     features = np.ones((MAX_FACES, 4), np.float32)
     most_tracks = most_windows = newest_id = shown = 0
     for frame in range(frames):
         if frame == FRAMES - LAST_MINUTES * 60 * FPS:
             tracemalloc.start()
-        if frame % DETECT_EVERY == 0:
-            faces = tracker.update(scene.detections(frame))
-        else:
-            faces = tracker.predict()
-        windows.remove(tracker.removed)
+        faces = book.follow(scene.detections(frame) if frame % DETECT_EVERY == 0 else None)
         ids = [str(t) for t in faces.track_id]
-        windows.mark_missed([t for t in windows.track_ids if t not in set(ids)])
-        windows.push(ids, {"feat": features[:len(ids)]})
+        book.push(ids, {"feat": features[:len(ids)]})
+        outputs = {"va": features[:len(ids), :2]}  # what the temporal model would give
+        book.last_outputs.store(ids, book.smoother(ids, outputs, frame / FPS))
         if ids:
             newest_id, shown = max(newest_id, *(int(t[1:]) for t in ids)), shown + len(ids)
         most_tracks = max(most_tracks, tracker.tracks)
@@ -118,3 +121,4 @@ def test_an_hour_of_faces_coming_and_going_keeps_memory_bounded() -> None:
     assert held < MEMORY_SLACK_BYTES, f"{held} bytes still held from the last {LAST_MINUTES} min"
     # two seconds after everyone left: nothing is held any more
     assert tracker.tracks == 0 and len(windows) == 0
+    assert len(book.last_outputs) == len(book.smoother) == 0

@@ -149,7 +149,7 @@ class BaselineTracker:
                 "au_prob_corrected": corrected[:, 2:].astype(np.float32),
                 "baseline_frames": frames}
 
-    def reset(self, track_ids: Sequence[str] | None = None) -> None:
+    def restart(self, track_ids: Sequence[str] | None = None) -> None:
         """Start these tracks' baselines again (None: every track's)."""
         for track in list(self._tracks) if track_ids is None else track_ids:
             if track in self._tracks:  # the last pose stays: the next frame may count
@@ -159,6 +159,10 @@ class BaselineTracker:
         """Forget these tracks (unknown ids are ignored)."""
         for track in track_ids:
             self._tracks.pop(track, None)
+
+    def reset(self) -> None:
+        """Forget every track."""
+        self._tracks.clear()
 
     def _add(self, track: _Track, row: np.ndarray) -> None:
         track.frames += 1

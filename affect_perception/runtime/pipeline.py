@@ -27,6 +27,7 @@ from affect_perception.runtime.detection.base import DetectorConfig, build_detec
 from affect_perception.runtime.engine import DEFAULT_PROVIDERS, AffectEngine, EngineConfig
 from affect_perception.runtime.quality import QualityConfig, face_quality, is_reliable
 from affect_perception.runtime.smoothing import EmaSmoother, OneEuroConfig, OutputSmoother
+from affect_perception.runtime.track_state import TrackBook
 from affect_perception.runtime.tracker import FaceTracker, TrackerConfig
 from affect_perception.runtime.windows import FeatureWindows
 
@@ -142,15 +143,21 @@ class AffectPipeline:
             intra_op_threads=config.intra_op_threads, precision=config.precision))
         self.info = self.engine.info
         self.detector = build_detector(config.detector)
-        self.tracker = FaceTracker(config.tracker)
-        self.windows = FeatureWindows(
-            window=self.info.window, feature_shapes=self.engine.feature_shapes,
-            max_tracks=config.max_faces * TRACK_SLOTS_PER_FACE, max_gap=config.max_gap)
-        self.smoother = self._smoother(config)
-        self.baseline = BaselineTracker(config.baseline)
+        self.tracks = TrackBook(
+            FaceTracker(config.tracker),
+            FeatureWindows(window=self.info.window, feature_shapes=self.engine.feature_shapes,
+                           max_tracks=config.max_faces * TRACK_SLOTS_PER_FACE,
+                           max_gap=config.max_gap),
+            BaselineTracker(config.baseline), self._smoother(config))
+        self.tracker, self.windows, self.baseline = (self.tracks.tracker, self.tracks.windows,
+                                                     self.tracks.baseline)
         self.counters = PipelineCounters()
         self._au_threshold = self._au_thresholds(config)
-        self._last_outputs: dict[str, dict[str, np.ndarray]] = {}
+
+    @property
+    def smoother(self) -> OutputSmoother | None:
+        """The output smoother (None: off)."""
+        return self.tracks.smoother
 
     @staticmethod
     def _smoother(config: PipelineConfig) -> OutputSmoother | None:
@@ -176,11 +183,11 @@ class AffectPipeline:
         if "detector" in changed:
             self.detector = build_detector(config.detector)
         if changed & {"ema_alpha", "one_euro"}:
-            self.smoother = self._smoother(config)
+            self.tracks.smoother = self._smoother(config)
         if "baseline" in changed:
             self.baseline.config = config.baseline
             if not config.baseline.enabled:
-                self.baseline.reset()
+                self.baseline.restart()
         self._au_threshold = self._au_thresholds(config)
         self.config = config
 
@@ -191,16 +198,11 @@ class AffectPipeline:
 
     def reset(self) -> None:
         """Forget every track (e.g. after a jump in the input stream)."""
-        self.tracker.reset()
-        self.windows.remove(list(self.windows.track_ids))
-        self._last_outputs.clear()
-        self.baseline.remove(self.baseline.track_ids)
-        if self.smoother is not None:
-            self.smoother.reset()
+        self.tracks.reset()
 
     def reset_baseline(self, track_ids: list[str] | None = None) -> None:
         """Start the neutral baselines of these tracks again (None: every track's)."""
-        self.baseline.reset(track_ids)
+        self.baseline.restart(track_ids)
 
     def process(self, rgb: np.ndarray, stamp: float) -> FrameResult:
         """Estimate the affect of every tracked face in one (H, W, 3) uint8 RGB frame."""
@@ -210,11 +212,8 @@ class AffectPipeline:
         timer = StageTimer()
         frame_index = self.counters.frames
         with timer("detect"):
-            if frame_index % self.config.detect_every == 0:
-                faces = self.tracker.update(self.detector.detect(rgb))
-            else:
-                faces = self.tracker.predict()
-        self._forget(self.tracker.removed)
+            detect = frame_index % self.config.detect_every == 0
+            faces = self.tracks.follow(self.detector.detect(rgb) if detect else None)
         faces = self._largest(faces, self.config.max_faces)
         ids = [str(t) for t in faces.track_id]
         with timer("align"):
@@ -222,8 +221,7 @@ class AffectPipeline:
         with timer("encode"):
             features = self.engine.encode(crops)
         with timer("window"):
-            self.windows.mark_missed([t for t in self.windows.track_ids if t not in set(ids)])
-            self.windows.push(ids, features)
+            self.tracks.push(ids, features)
         with timer("temporal"):
             outputs = self._temporal(ids, frame_index)
         with timer("outputs"):
@@ -246,16 +244,6 @@ class AffectPipeline:
             return faces
         return faces[np.argsort(-faces.area, kind="stable")[:max_faces]]
 
-    def _forget(self, track_ids: list[str]) -> None:
-        if not track_ids:
-            return
-        self.windows.remove(list(track_ids))
-        for track in track_ids:
-            self._last_outputs.pop(track, None)
-        self.baseline.remove(list(track_ids))
-        if self.smoother is not None:
-            self.smoother.remove(list(track_ids))
-
     def _temporal(self, ids: list[str], frame_index: int) -> dict[str, np.ndarray]:
         """Task outputs per face; between temporal frames, known faces reuse their last ones."""
         if not ids:
@@ -263,12 +251,10 @@ class AffectPipeline:
         if frame_index % self.config.temporal_every == 0:
             todo = ids
         else:
-            todo = [t for t in ids if t not in self._last_outputs]
+            todo = [t for t in ids if t not in self.tracks.last_outputs]
         if todo:
-            fresh = self.engine.temporal(self.windows.gather(todo))
-            for i, track in enumerate(todo):
-                self._last_outputs[track] = {k: v[i] for k, v in fresh.items()}
-        return {k: np.stack([self._last_outputs[t][k] for t in ids]) for k in self.engine.outputs}
+            self.tracks.last_outputs.store(todo, self.engine.temporal(self.windows.gather(todo)))
+        return self.tracks.last_outputs.stack(ids, self.engine.outputs)
 
     def _face_fields(self, outputs: dict[str, np.ndarray], ids: list[str]) -> dict:
         """Map model outputs to FrameResult's per-face fields (NaN for absent tasks)."""

@@ -7,6 +7,7 @@ Pure numpy plus scipy's Hungarian solver; ids are counted per tracker instance.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -200,6 +201,11 @@ class FaceTracker:
         self.removed = [t for t, c in zip(self._table.ids, self._table.confirmed, strict=True)
                         if c]
         self._table = _TrackTable()
+
+    def remove(self, track_ids: Sequence[str]) -> None:
+        """Drop these tracks (unknown ids, and ids already dropped, are ignored)."""
+        gone = set(track_ids)
+        self._table.keep(np.array([t not in gone for t in self._table.ids], bool))
 
     def update(self, detections: Detections) -> Detections:
         """Match this frame's detections to the tracks.

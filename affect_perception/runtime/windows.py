@@ -119,6 +119,10 @@ class FeatureWindows:
                 self._clear(np.array([slot]))
                 self._free.append(slot)
 
+    def reset(self) -> None:
+        """Free every window."""
+        self.remove(self.track_ids)
+
     def fill(self, track_ids: Sequence[str]) -> np.ndarray:
         """(n,) int frames held per track, at most W (0 for a track without a window)."""
         return self._per_track(track_ids, self._fill)

@@ -8,20 +8,23 @@ import ast
 import re
 from pathlib import Path
 
+import pytest
 import yaml
 
 from affect_perception.bench import cli as bench_cli
 from affect_perception.bench.end_to_end import Stream, stream_config
+from affect_perception.cli_errors import InputError
 from affect_perception.evaluation import evaluate
+from affect_perception.serving.params_file import read_params_file
 from affect_perception.serving.settings import (
     CONFIG_FILE_VALUES,
-    build_settings,
     default,
     node_pipeline_config,
 )
 
 REPO = Path(__file__).resolve().parents[1]
 MODEL = REPO / "models" / "demo"
+PARAMS = REPO / "config" / "affect.yaml"
 # launch argument -> the node parameter it sets, and the launch text of the parameter's default
 LAUNCH_PARAMETERS = {"compressed": "use_compressed", "auto_activate": "autostart",
                      "model_dir": "model_dir"}
@@ -55,22 +58,51 @@ def test_launch_arguments_default_to_the_node_defaults() -> None:
         assert launch[argument] == launch_text(default(parameter)), argument
 
 
-def test_bench_defaults_are_the_node_defaults() -> None:
+def bench_params(*flags: str) -> dict[str, object]:
+    parser = argparse.ArgumentParser()
+    bench_cli.add_arguments(parser)
+    return bench_cli.node_params(parser.parse_args(list(flags)))
+
+
+NODE_FLAGS = ("threads", "precision", "detect_every", "temporal_every", "detector_variant",
+              "params_file")
+
+
+def test_bench_runs_the_node_defaults_or_its_parameter_file() -> None:
+    # no flag sets a default of its own: every value left out is the node's
     options = parser_defaults(bench_cli)
-    assert options["threads"] == default("intra_op_threads")
-    assert options["detect_every"] == default("detect_every") == 2
-    assert options["temporal_every"] == default("temporal_every")
-    assert options["detector_variant"] == default("detector.variant")
+    assert {k: options[k] for k in NODE_FLAGS} == dict.fromkeys(NODE_FLAGS)
     # providers aside (the bench names the CPU; the node tries the GPU's first, then the CPU)
     node = node_pipeline_config(MODEL, providers=["CPUExecutionProvider"])
-    assert stream_config(MODEL, Stream()) == node
+    assert stream_config(MODEL, Stream(params=bench_params())) == node
+    params = bench_params("--params-file", str(PARAMS), "--detect-every", "3")
+    # the runs name --providers (default the CPU) over the file's
+    config = stream_config(MODEL, Stream(params={**params,
+                                                 "providers": ["CPUExecutionProvider"]}))
+    assert config.one_euro is not None and config.detect_every == 3  # the file's, the flag's
+    assert config == node_pipeline_config(MODEL, **{**read_params_file(PARAMS),
+                                                    "providers": ["CPUExecutionProvider"],
+                                                    "detect_every": 3})
 
 
-def test_eval_runs_the_node_defaults() -> None:
+@pytest.mark.parametrize(("text", "words"), [
+    ("/**:\n  ros__parameters:\n    max_faces: 0\n", "parameter 'max_faces': 0 is outside"),
+    ("/**:\n  ros__parameters:\n    no_such: 1\n", "unknown parameter no_such"),
+    ("other_node:\n  ros__parameters:\n    max_faces: 2\n", "no ros__parameters section"),
+    ("/**: [", "parameter file"),  # not YAML
+])
+def test_bench_refuses_a_bad_parameter_file_in_one_line(tmp_path: Path, text: str,
+                                                        words: str) -> None:
+    path = tmp_path / "params.yaml"
+    path.write_text(text)
+    with pytest.raises(InputError, match=re.escape(words)):
+        bench_params("--params-file", str(path))
+
+
+def test_eval_flags_default_to_the_node_settings() -> None:
     options = parser_defaults(evaluate)
-    assert options["threads"] == default("intra_op_threads")
-    assert node_pipeline_config(MODEL, intra_op_threads=options["threads"]) == \
-        build_settings({"model_dir": str(MODEL)}).pipeline
+    assert options["threads"] is None and options["precision"] is None
+    assert options["params_file"] is None
 
 
 def test_the_parameter_file_comments_give_the_table_ranges() -> None:

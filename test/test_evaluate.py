@@ -385,3 +385,30 @@ def test_fuzzed_bags_give_one_line_or_a_report_of_what_was_read(
         assert got["frames"] + got["frames_skipped"] == count
         assert (got["frames_skipped"] > 0) == any("partial read" in n for n in got["notes"])
     assert 2 in codes
+
+
+def test_eval_takes_the_node_parameter_file(synthetic_bag: Path, tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    import argparse
+
+    from affect_perception.evaluation import evaluate
+    from affect_perception.serving.settings import node_pipeline_config
+
+    repo = Path(__file__).resolve().parents[1]
+    parser = argparse.ArgumentParser()
+    evaluate.add_arguments(parser)
+    args = parser.parse_args(["--bag", str(synthetic_bag), "--report", str(tmp_path / "r"),
+                              "--params-file", str(repo / "config" / "affect.yaml"),
+                              "--threads", "1"])
+    inputs = evaluate.check_inputs(args)
+    assert inputs.params["smoothing.enabled"] is True  # the file's
+    assert inputs.params["intra_op_threads"] == 1 and inputs.overrides == {
+        "intra_op_threads": 1}  # the flag's, over the file's
+    config = node_pipeline_config(inputs.model_dir, **inputs.params)
+    assert config.one_euro is not None and config.intra_op_threads == 1
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("/**:\n  ros__parameters:\n    max_faces: 0\n")
+    code, err = run_eval(capsys, "--bag", synthetic_bag, "--report", tmp_path / "r2",
+                         "--params-file", bad)
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert f"--params-file {bad}: parameter 'max_faces': 0 is outside" in err

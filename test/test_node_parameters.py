@@ -28,6 +28,7 @@ from affect_perception.runtime.smoothing import (
     OneEuroParams,
 )
 from affect_perception.runtime.tracker import TrackerConfig
+from affect_perception.serving.params_file import flatten
 from affect_perception.serving.settings import (
     BY_NAME,
     CONFIG_FILE_VALUES,
@@ -186,16 +187,6 @@ def test_descriptors_carry_description_range_and_read_only() -> None:
     assert by_name["detect_every"].integer_range[0].from_value == 1
     assert "back, front" in by_name["detector.variant"].additional_constraints
     assert all(d.description for d in by_name.values())
-
-
-def flatten(tree: dict, prefix: str = "") -> dict:
-    flat = {}
-    for key, value in tree.items():
-        if isinstance(value, dict):
-            flat.update(flatten(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
 
 
 def test_config_yaml_lists_every_parameter_with_its_default_and_a_comment() -> None:

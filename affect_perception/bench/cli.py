@@ -14,13 +14,15 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from affect_perception.bench.machine import available_cores, machine_info
 from affect_perception.cli_errors import InputError, model_folder
 from affect_perception.model_files import PRECISIONS
-from affect_perception.serving.settings import default
+from affect_perception.serving.params_file import read_params_file
+from affect_perception.serving.settings import BY_NAME, ParameterError, check_value, default
 
 CPU = "CPUExecutionProvider"
 
@@ -46,6 +48,14 @@ FULL = (40, 20.0, (1, 4))
 STREAMING_WINDOWS = (8, 32)
 # Thread counts of the threads section (model and detector sessions alike).
 THREAD_COUNTS = (1, 2)
+# Flags that set one node parameter for the end-to-end runs: (flag, parameter, type, more
+# argparse keywords).
+FLAG_PARAMETERS = (
+    ("--precision", "precision", str, {"choices": PRECISIONS}),
+    ("--detect-every", "detect_every", int, {}),
+    ("--temporal-every", "temporal_every", int, {}),
+    ("--detector-variant", "detector.variant", str, {"choices": ("back", "front")}),
+)
 # INT8 section: (held-out clips, synthetic calibration crops) in quick and full runs.
 INT8_QUICK = (16, 32)
 INT8_FULL = (48, 48)
@@ -61,25 +71,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="onnxruntime execution providers in order of preference (default: "
                              "CPU only; e.g. TensorrtExecutionProvider CUDAExecutionProvider "
                              "CPUExecutionProvider)")
-    # the node's defaults (affect_perception.serving.settings), so `bench` measures what runs
-    parser.add_argument("--threads", type=int, default=default("intra_op_threads"),
+    # the node's settings (affect_perception.serving.settings, or a parameter file), so
+    # `bench` measures what runs; a flag left out never overrides them
+    parser.add_argument("--params-file", type=Path, default=None,
+                        help="the node's parameter file (e.g. config/affect.yaml): end-to-end "
+                             "runs use its settings (default: the node's defaults)")
+    parser.add_argument("--threads", type=int, default=None,
                         help="intra-op threads for onnxruntime and torch (default: the node's "
-                             f"intra_op_threads, {default('intra_op_threads')}; 0: all cores "
-                             "this process may use)")
-    parser.add_argument("--precision", choices=PRECISIONS, default=default("precision"),
-                        help="end-to-end runs: the node's precision (default "
-                             f"{default('precision')}; int8 needs a model folder with "
-                             "encoder_int8.onnx, see `quantize`)")
-    parser.add_argument("--detect-every", type=int, default=default("detect_every"),
-                        help="end-to-end runs: the node's detect_every (default "
-                             f"{default('detect_every')})")
-    parser.add_argument("--temporal-every", type=int, default=default("temporal_every"),
-                        help="end-to-end runs: the node's temporal_every (default "
-                             f"{default('temporal_every')})")
-    parser.add_argument("--detector-variant", choices=("back", "front"),
-                        default=default("detector.variant"),
-                        help="end-to-end runs: the node's detector.variant (default "
-                             f"{default('detector.variant')})")
+                             f"intra_op_threads, {default('intra_op_threads')}, or the parameter "
+                             "file's; 0: all cores this process may use)")
+    for flag, name, kind, extra in FLAG_PARAMETERS:
+        parser.add_argument(flag, type=kind, default=None, **extra,
+                            help=f"end-to-end runs: the node's {name} (default "
+                                 f"{default(name)}, or the parameter file's)")
     parser.add_argument("--skip", nargs="+", default=[], metavar="SECTION",
                         choices=("streaming", "runtimes", "flops", "backbones", "e2e", "int8",
                                  "threads"),
@@ -112,9 +116,8 @@ def run(args: argparse.Namespace) -> int:
         return _run_soak(args)
     if args.fuzz is not None:
         return _run_fuzz(args)
-    if args.threads < 0:
-        raise InputError(f"--threads must be >= 0, got {args.threads}")
-    threads = args.threads or available_cores()
+    params = node_params(args)
+    threads = params["intra_op_threads"] or available_cores()
     providers = tuple(args.providers)
     repeats, seconds, batches = QUICK if args.quick else FULL
     results: dict[str, object] = {
@@ -131,9 +134,9 @@ def run(args: argparse.Namespace) -> int:
             "runtimes": lambda: _runtimes(model(8), providers, threads, repeats),
             "flops": lambda: _flops(model(8), threads, repeats),
             "backbones": lambda: _backbones(work, batches, providers, threads, repeats),
-            "e2e": lambda: _end_to_end(model(8), providers, threads, seconds, args),
+            "e2e": lambda: _end_to_end(model(8), providers, threads, seconds, params),
             "int8": lambda: _int8(work, threads, repeats, INT8_QUICK if args.quick else INT8_FULL),
-            "threads": lambda: _threads(model(8).model_dir, providers, seconds, args),
+            "threads": lambda: _threads(model(8).model_dir, providers, seconds, params),
         }
         for name, step in steps.items():
             if name not in args.skip:
@@ -147,6 +150,31 @@ def run(args: argparse.Namespace) -> int:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
         print(f"wrote {args.json}")
     return 0
+
+
+def node_params(args: argparse.Namespace) -> dict[str, Any]:
+    """The node parameter values the runs use: the parameter file's, then the flags given;
+    ``intra_op_threads`` always (the node's default when neither sets it).
+
+    Raises:
+        InputError: the file cannot be read, or a value is not one the node accepts.
+    """
+    params = read_params_file(args.params_file) if args.params_file else {}
+    flags = {"intra_op_threads": args.threads,
+             **{name: getattr(args, flag[2:].replace("-", "_"))
+                for flag, name, _, _ in FLAG_PARAMETERS}}
+    params.update({name: value for name, value in flags.items() if value is not None})
+    params.setdefault("intra_op_threads", default("intra_op_threads"))
+    unknown = sorted(set(params) - set(BY_NAME))
+    try:
+        for name, value in params.items():
+            if name not in unknown:
+                check_value(name, value)
+    except ParameterError as err:
+        raise InputError(str(err)) from None
+    if unknown:
+        raise InputError(f"--params-file {args.params_file}: unknown parameter {unknown[0]}")
+    return params
 
 
 def _options(args: argparse.Namespace) -> dict[str, object]:
@@ -227,19 +255,17 @@ def _backbones(work: Path, batches: tuple[int, ...], providers: tuple[str, ...],
 
 
 def _end_to_end(model: object, providers: tuple[str, ...], threads: int, seconds: float,
-                args: argparse.Namespace) -> tuple[dict, dict]:
+                params: dict[str, Any]) -> tuple[dict, dict]:
     from affect_perception.bench.end_to_end import Stream, run_in_child
     from affect_perception.bench.models import add_precision
 
-    add_precision(model, args.precision)
+    add_precision(model, params.get("precision", default("precision")))
     model_dir = model.model_dir
 
     section, figures = {}, {}
     for faces in (1, 4):
-        stream = Stream(faces=faces, seconds=seconds, threads=threads, providers=providers,
-                        precision=args.precision,
-                        detect_every=args.detect_every, temporal_every=args.temporal_every,
-                        detector_variant=args.detector_variant)
+        stream = Stream(faces=faces, seconds=seconds, params={
+            **params, "intra_op_threads": threads, "providers": list(providers)})
         section[f"faces_{faces}"] = result = run_in_child(model_dir, stream)
         suffix = "1face" if faces == 1 else f"{faces}faces"
         figures[f"e2e_fps_{suffix}"] = result["fps_out"]
@@ -250,7 +276,7 @@ def _end_to_end(model: object, providers: tuple[str, ...], threads: int, seconds
 
 
 def _threads(model_dir: Path, providers: tuple[str, ...], seconds: float,
-             args: argparse.Namespace) -> tuple[dict, dict]:
+             params: dict[str, Any]) -> tuple[dict, dict]:
     """The node's path with 1 and with 2 onnxruntime threads (model and detector), the runs
     alternating (1, 2, 2, 1), for 1 and 4 faces: whether the second core pays here."""
     from affect_perception.bench.end_to_end import Stream, run_in_child
@@ -258,11 +284,9 @@ def _threads(model_dir: Path, providers: tuple[str, ...], seconds: float,
     runs: dict[str, list[dict]] = {}
     for faces in (1, 4):
         for threads in (*THREAD_COUNTS, *THREAD_COUNTS[::-1]):
-            stream = Stream(faces=faces, seconds=seconds, threads=threads,
-                            detector_threads=threads, providers=providers,
-                            precision=args.precision, detect_every=args.detect_every,
-                            temporal_every=args.temporal_every,
-                            detector_variant=args.detector_variant)
+            stream = Stream(faces=faces, seconds=seconds, params={
+                **params, "intra_op_threads": threads, "detector.threads": threads,
+                "providers": list(providers)})
             runs.setdefault(f"faces_{faces}_threads_{threads}", []).append(
                 run_in_child(model_dir, stream))
     section = {key: {"fps": float(np.median([r["fps_out"] for r in rs])),

@@ -18,8 +18,9 @@ import json
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -27,7 +28,7 @@ from affect_perception.bench.memory import peak_rss_mib
 from affect_perception.runtime.image_decode import decode_image, encode_image
 from affect_perception.runtime.pipeline import AffectPipeline, PipelineConfig
 from affect_perception.serving.frame_worker import FrameWorker
-from affect_perception.serving.settings import default, node_pipeline_config
+from affect_perception.serving.settings import node_pipeline_config
 
 # Camera frames: size, encoding, and frames rendered up front (played forwards then backwards,
 # so faces never jump); rendering live would steal the CPU being measured.
@@ -35,26 +36,22 @@ FRAME_SIZE = (640, 480)
 ENCODING = "bgr8"
 RENDERED_FRAMES = 48
 VIDEO_SEED = 7
+# The bench's providers unless a run names others (the node's default tries the GPU's first).
+CPU_ONLY = ("CPUExecutionProvider",)
 # Seconds at the start left out of the figures: tracks confirming, windows filling, caches.
 WARMUP_S = 2.0
 
 
 @dataclass
 class Stream:
-    """Knobs of one end-to-end run (the node's parameters of the same names, defaults
-    included; the providers are the CPU's, where the node tries the GPU's first)."""
+    """One end-to-end run: the load, and node parameter values (name -> ROS value) over the
+    node's defaults; the providers are the CPU's unless ``params`` names them (the node tries
+    the GPU's first)."""
 
     faces: int = 1
     seconds: float = 10.0
     fps: float = 30.0
-    threads: int = default("intra_op_threads")
-    precision: str = default("precision")
-    detect_every: int = default("detect_every")
-    temporal_every: int = default("temporal_every")
-    detector_variant: str = default("detector.variant")
-    detector_downscale: float = default("detector.downscale")
-    detector_threads: int = default("detector.threads")
-    providers: tuple[str, ...] = ("CPUExecutionProvider",)
+    params: dict[str, Any] = field(default_factory=dict)
 
 
 def render_frames(faces: int, count: int = RENDERED_FRAMES) -> list[tuple[int, bytes]]:
@@ -67,14 +64,8 @@ def render_frames(faces: int, count: int = RENDERED_FRAMES) -> list[tuple[int, b
 
 
 def stream_config(model_dir: Path, stream: Stream) -> PipelineConfig:
-    """The node's pipeline configuration with the knobs in ``stream``."""
-    return node_pipeline_config(
-        model_dir, providers=list(stream.providers), intra_op_threads=stream.threads,
-        precision=stream.precision, detect_every=stream.detect_every,
-        temporal_every=stream.temporal_every,
-        **{"detector.variant": stream.detector_variant,
-           "detector.downscale": float(stream.detector_downscale),
-           "detector.threads": stream.detector_threads})
+    """The node's pipeline configuration with the parameter values in ``stream``."""
+    return node_pipeline_config(model_dir, **{"providers": list(CPU_ONLY), **stream.params})
 
 
 def pipeline_for(model_dir: Path, stream: Stream) -> AffectPipeline:
@@ -150,14 +141,7 @@ def run_in_child(model_dir: Path, stream: Stream, timeout_s: float = 600.0) -> d
     """`run_stream` in a fresh interpreter (this module's ``main``); returns its figures."""
     args = [sys.executable, "-m", __name__, "--model-dir", str(model_dir),
             "--faces", str(stream.faces), "--seconds", str(stream.seconds),
-            "--fps", str(stream.fps), "--threads", str(stream.threads),
-            "--precision", stream.precision,
-            "--detect-every", str(stream.detect_every),
-            "--temporal-every", str(stream.temporal_every),
-            "--detector-variant", stream.detector_variant,
-            "--detector-downscale", str(stream.detector_downscale),
-            "--detector-threads", str(stream.detector_threads),
-            "--providers", *stream.providers]
+            "--fps", str(stream.fps), "--params", json.dumps(stream.params)]
     proc = subprocess.run(args, capture_output=True, text=True, timeout=timeout_s, check=False)
     if proc.returncode != 0:
         raise RuntimeError(f"end-to-end run failed ({proc.returncode}):\n{proc.stderr[-2000:]}")
@@ -169,15 +153,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model-dir", type=Path, required=True)
     defaults = Stream()
-    for name in ("faces", "seconds", "fps", "threads", "precision", "detect_every",
-                 "temporal_every", "detector_variant", "detector_downscale",
-                 "detector_threads"):
+    for name in ("faces", "seconds", "fps"):
         value = getattr(defaults, name)
-        parser.add_argument("--" + name.replace("_", "-"), type=type(value), default=value)
-    parser.add_argument("--providers", nargs="+", default=list(defaults.providers))
+        parser.add_argument("--" + name, type=type(value), default=value)
+    parser.add_argument("--params", type=json.loads, default={},
+                        help="node parameter values as a JSON object")
     args = vars(parser.parse_args(argv))
     model_dir = args.pop("model_dir")
-    stream = Stream(**{**args, "providers": tuple(args["providers"])})
+    stream = Stream(**args)
     print(json.dumps(run_stream(pipeline_for(model_dir, stream), stream)))
     return 0
 

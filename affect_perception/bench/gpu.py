@@ -82,8 +82,8 @@ def end_to_end(model_dir: Path, name: str, seconds: float, threads: int) -> dict
 
     out = {}
     for faces in E2E_FACES:
-        result = run_in_child(model_dir, Stream(faces=faces, seconds=seconds, threads=threads,
-                                                providers=PROVIDERS[name]))
+        result = run_in_child(model_dir, Stream(faces=faces, seconds=seconds, params={
+            "intra_op_threads": threads, "providers": list(PROVIDERS[name])}))
         out[f"e2e_fps_{faces}"] = result["fps_out"]
         out[f"e2e_p99_ms_{faces}"] = result["latency_ms"]["p99"]
     return out

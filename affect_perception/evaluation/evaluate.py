@@ -15,6 +15,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from tqdm import tqdm
@@ -48,7 +49,8 @@ from affect_perception.labels import EMI_NAMES
 from affect_perception.model_files import PRECISIONS, read_model_json
 from affect_perception.runtime.engine import ModelLoadError
 from affect_perception.runtime.image_decode import ImageDecodeError
-from affect_perception.serving.settings import default, node_pipeline_config
+from affect_perception.serving.params_file import read_params_file
+from affect_perception.serving.settings import ParameterError, default, node_pipeline_config
 
 # Report keys of each task's scores, None when the task cannot be scored.
 TASK_KEYS: dict[str, tuple[str, ...]] = {
@@ -60,8 +62,6 @@ TASK_KEYS: dict[str, tuple[str, ...]] = {
 # Tasks whose labels mark a missing value with a negative number the metric does not drop.
 NEGATIVE_MISSING = ("emi", "ah")
 LABEL_FORMATS = ("affwild2", "emi-csv", "ah")
-# onnxruntime intra-op threads in process: the node's (its pool threads sleep when idle).
-DEFAULT_THREADS = default("intra_op_threads")
 WARM_NOTE = ("scored only predictions with a warm window (window_fill >= window_size); "
              "pass --all-frames to score every frame")
 
@@ -117,12 +117,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="score predictions of cold windows too")
     parser.add_argument("--min-iou", type=float, default=MIN_IOU,
                         help="least box IoU of a predicted track and a labelled face")
-    parser.add_argument("--precision", choices=PRECISIONS, default=default("precision"),
+    parser.add_argument("--params-file", type=Path, default=None,
+                        help="the node's parameter file (e.g. config/affect.yaml): evaluate "
+                             "with its settings; default: the node's defaults (smoothing off)")
+    parser.add_argument("--precision", choices=PRECISIONS, default=None,
                         help="model files to run: fp32, fp16 (export --fp16) or int8 "
-                             "(quantize); the node's parameter of the same name")
-    parser.add_argument("--threads", type=int, default=DEFAULT_THREADS,
-                        help="onnxruntime intra-op threads per model (0: all "
-                             f"cores; default {DEFAULT_THREADS})")
+                             "(quantize); the node's parameter of the same name (default: "
+                             f"the parameter file's, else {default('precision')})")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="onnxruntime intra-op threads per model, the node's "
+                             "intra_op_threads (0: all cores; default: the parameter file's, "
+                             f"else {default('intra_op_threads')})")
     parser.add_argument("--report", required=True, type=Path, help="folder for the report")
 
 
@@ -195,23 +200,22 @@ def load_labels(args: argparse.Namespace, frames: int) -> Labels:
     return Labels(source="")
 
 
-def run_replay(args: argparse.Namespace, model_dir: Path, topic: str, msgtype: str,
-               count: int) -> tuple[Replay, str | None]:
+def run_replay(args: argparse.Namespace, inputs: Inputs) -> tuple[Replay, str | None]:
     """Replay the image topic; returns the replay and the model id if known."""
-    with tqdm(total=count, desc="eval", unit="frame", disable=None) as bar:
-        frames = read_frames(args.bag, topic)
+    with tqdm(total=inputs.frames, desc="eval", unit="frame", disable=None) as bar:
+        frames = read_frames(args.bag, inputs.topic)
         if args.mode == "ros":
             from affect_perception.evaluation.replay import replay_ros
 
-            replay = replay_ros(frames, topic=topic, msgtype=msgtype, model_dir=model_dir,
-                                rate=args.rate, threads=args.threads,
-                                precision=args.precision, progress=bar.update)
+            replay = replay_ros(frames, topic=inputs.topic, msgtype=inputs.msgtype,
+                                model_dir=inputs.model_dir, rate=args.rate,
+                                params_file=args.params_file, params=inputs.overrides,
+                                progress=bar.update)
             return replay, None
         from affect_perception.evaluation.replay import replay_inprocess
         from affect_perception.runtime.pipeline import AffectPipeline
 
-        pipeline = AffectPipeline(node_pipeline_config(
-            model_dir, intra_op_threads=args.threads, precision=args.precision))
+        pipeline = AffectPipeline(node_pipeline_config(inputs.model_dir, **inputs.params))
         return replay_inprocess(frames, pipeline, progress=bar.update), pipeline.info.model_id
 
 
@@ -294,6 +298,8 @@ class Inputs:
     frames: int
     labels: Labels
     model_dir: Path
+    params: dict[str, Any]  # node parameter values: the file's, then the flags'
+    overrides: dict[str, Any]  # the flags' alone
 
 
 def check_inputs(args: argparse.Namespace) -> Inputs:
@@ -303,7 +309,7 @@ def check_inputs(args: argparse.Namespace) -> Inputs:
     output_folder(args.report, "--report")
     for path in args.labels or []:
         existing_path(path, "--labels")
-    if args.threads < 0 or args.rate <= 0:
+    if (args.threads or 0) < 0 or args.rate <= 0:
         raise EvalError(f"--threads must be >= 0 and --rate > 0, got {args.threads} and "
                         f"{args.rate}")
     topic, msgtype, count = choose_image_topic(args.bag, args.topic)
@@ -318,7 +324,16 @@ def check_inputs(args: argparse.Namespace) -> Inputs:
     model_dir = resolve_model(args.model)
     if args.record is not None and args.record.exists():
         raise EvalError(f"--record {args.record} already exists; remove it or choose another")
-    return Inputs(topic, msgtype, count, labels, model_dir)
+    overrides = {name: value for name, value in (("intra_op_threads", args.threads),
+                                                 ("precision", args.precision))
+                 if value is not None}
+    params = {**(read_params_file(args.params_file) if args.params_file else {}), **overrides}
+    try:
+        node_pipeline_config(model_dir, **params)
+    except ParameterError as err:
+        raise EvalError(f"--params-file {args.params_file}: {err}" if args.params_file
+                        else str(err)) from None
+    return Inputs(topic, msgtype, count, labels, model_dir, params, overrides)
 
 
 def pair(args: argparse.Namespace, labels: Labels, replay: Replay, notes: list[str]
@@ -344,8 +359,7 @@ def evaluate(args: argparse.Namespace) -> dict:
     start = time.perf_counter()
     inputs = check_inputs(args)
     labels = inputs.labels
-    replay, model_id = run_replay(args, inputs.model_dir, inputs.topic, inputs.msgtype,
-                                  inputs.frames)
+    replay, model_id = run_replay(args, inputs)
     if args.record is not None:
         record(args.record, args.storage, replay)
     notes = [] if args.all_frames else [WARM_NOTE]

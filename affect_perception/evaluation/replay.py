@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -123,18 +123,22 @@ def replay_inprocess(frames: Iterable[BagFrame], pipeline: AffectPipeline,
     return replay
 
 
-def node_command(model_dir: Path, topic: str, *, compressed: bool = False, threads: int = 0,
-                 precision: str = "fp32") -> list[str]:
-    """The command line that starts the node on ``topic`` with the model in ``model_dir``.
+def node_command(model_dir: Path, topic: str, *, compressed: bool = False,
+                 params_file: Path | None = None,
+                 params: dict[str, Any] | None = None) -> list[str]:
+    """The command line that starts the node on ``topic`` with the model in ``model_dir``, the
+    parameter file ``params_file`` and the parameter values ``params`` (over the file's).
 
     Its ``~/affect`` output is PREDICTION_TOPIC. Raw images are subscribed reliably: large
     best-effort frames are mostly lost over loopback, and a replay should see every frame.
     """
     source = "image/compressed" if compressed else "image"
+    values = {"image_reliability": "reliable", "model_dir": str(model_dir),
+              "use_compressed": str(compressed).lower(), **(params or {})}
     return [sys.executable, "-m", "affect_perception.ros.node", "--ros-args",
-            "-r", f"{source}:={topic}", "-p", "image_reliability:=reliable",
-            "-p", f"model_dir:={model_dir}", "-p", f"use_compressed:={str(compressed).lower()}",
-            "-p", f"intra_op_threads:={threads}", "-p", f"precision:={precision}"]
+            "-r", f"{source}:={topic}",
+            *(["--params-file", str(params_file)] if params_file else []),
+            *(word for name, value in values.items() for word in ("-p", f"{name}:={value}"))]
 
 
 class _NodeProcess:
@@ -165,8 +169,8 @@ class _NodeProcess:
 
 
 def replay_ros(frames: Iterable[BagFrame], *, topic: str, msgtype: str, model_dir: Path,
-               rate: float = 1.0, threads: int = 0, precision: str = "fp32",
-               progress: Progress | None = None) -> Replay:
+               rate: float = 1.0, params_file: Path | None = None,
+               params: dict[str, Any] | None = None, progress: Progress | None = None) -> Replay:
     """Publish the frames to the node at ``rate`` × real time and collect its outputs.
 
     Raises:
@@ -187,7 +191,7 @@ def replay_ros(frames: Iterable[BagFrame], *, topic: str, msgtype: str, model_di
     rclpy.init(context=context)
     executor = SingleThreadedExecutor(context=context)
     node_proc = _NodeProcess(node_command(model_dir, topic, compressed=compressed,
-                                          threads=threads, precision=precision))
+                                          params_file=params_file, params=params))
     received: dict[int, tuple[float, bytes]] = {}
     lock = threading.Lock()
 

@@ -23,10 +23,9 @@ from affect_perception.ros.outputs import Outputs
 from affect_perception.ros.service_guard import guard_parameter_services
 from affect_perception.ros.spinning import spin_until_shutdown
 from affect_perception.serving.server import LOG_THROTTLE_S, AffectServer
-from affect_perception.serving.settings import BY_NAME, PARAMETERS, ParameterError
+from affect_perception.serving.settings import BY_NAME, NODE_NAME, PARAMETERS, ParameterError
 from affect_perception.serving.usage import usage, wants_help
 
-NODE_NAME = "affect_perception_node"
 STOP_TIMEOUT_S = 5.0  # longest wait for the worker's frame at deactivation or cleanup
 EXIT_BAD_PARAMETER = 2  # exit status when start-up fails on a parameter or the model
 EXIT_START_FAILED = 1  # exit status when start-up fails otherwise (one line, no traceback)

@@ -35,6 +35,8 @@ from affect_perception.runtime.smoothing import OneEuroConfig, OneEuroParams
 from affect_perception.runtime.tracker import TrackerConfig
 from affect_perception.serving.reliability import RELIABILITIES
 
+# The node's name (parameter files may name their section after it).
+NODE_NAME = "affect_perception_node"
 # Largest value accepted for counts and sizes without a natural bound (pixels, frames).
 LARGE = 10_000
 
@@ -169,6 +171,12 @@ def _one_euro_rows(group: str) -> tuple[Param, ...]:
     )
 
 
+# The library's defaults, which the rows take unless the node deliberately differs (a node
+# shares its cores: one onnxruntime thread, and the detector every other frame, issue 17).
+PIPELINE = {f.name: f.default for f in dataclasses.fields(PipelineConfig)
+            if f.default is not dataclasses.MISSING}
+DETECTOR = DetectorConfig()
+TRACKER = TrackerConfig()
 QUALITY = QualityConfig()
 BASELINE = BaselineConfig()
 
@@ -196,24 +204,29 @@ PARAMETERS: tuple[Param, ...] = (
     Param("providers", list(DEFAULT_PROVIDERS), "onnxruntime execution providers for the "
           "affect model, in order of preference; missing ones are skipped with a warning",
           convert=tuple),
-    Param("precision", "fp32", "which model files run: fp32 (encoder.onnx, temporal.onnx), "
+    Param("precision", PIPELINE["precision"],
+          "which model files run: fp32 (encoder.onnx, temporal.onnx), "
           "fp16 (the _fp16 pair from `export --fp16`) or int8 (encoder_int8.onnx from "
           "`quantize`, with the fp32 temporal model)", choices=PRECISIONS),
     Param("intra_op_threads", 1, "onnxruntime threads per affect-model session (0: one "
           "per core); idle pool threads sleep rather than spin, so the cores stay usable by "
           "the node's other threads and other processes", range=THREADS),
-    Param("max_faces", 4, "most faces processed per frame (the largest)",
+    Param("max_faces", PIPELINE["max_faces"], "most faces processed per frame (the largest)",
           range=Range(1, 64)),
     Param("detect_every", 2, "run the face detector every k frames; the tracker predicts the "
           "boxes in between (faster, slower to find new faces)", range=Range(1, 100)),
-    Param("temporal_every", 1, "run the temporal model every k frames; faces reuse their last "
+    Param("temporal_every", PIPELINE["temporal_every"],
+          "run the temporal model every k frames; faces reuse their last "
           "estimate in between (new faces are always computed)", range=Range(1, 100)),
-    Param("max_gap", 5, "missed frames a face's window bridges by repeating its last features",
+    Param("max_gap", PIPELINE["max_gap"],
+          "missed frames a face's window bridges by repeating its last features",
           range=Range(0, 1000)),
-    Param("au_threshold", [0.5], "probability above which an action unit is active: one value "
+    Param("au_threshold", [PIPELINE["au_threshold"]],
+          "probability above which an action unit is active: one value "
           f"for all, or {len(AU_NAMES)} in the order {' '.join(AU_NAMES)}", range=PROBABILITY,
           lengths=(1, len(AU_NAMES)), dynamic=True, convert=_thresholds),
-    Param("ah_threshold", 0.5, "probability above which a face counts as hesitant",
+    Param("ah_threshold", PIPELINE["ah_threshold"],
+          "probability above which a face counts as hesitant",
           range=PROBABILITY, dynamic=True),
     Param("ema_alpha", 0.0, "weight of the newest estimate in an exponential moving average "
           "per face, per frame (lower: smoother, more lag); 0: off; not with smoothing.enabled",
@@ -256,38 +269,51 @@ PARAMETERS: tuple[Param, ...] = (
           "again, or to * for everyone; applied on every set, even of the same value",
           dynamic=True, action=True),
     # --- the face detector ---
-    Param("detector.backend", "blazeface", "face detector", choices=tuple(BACKENDS)),
-    Param("detector.variant", "back", "BlazeFace model: back (256x256: far, small and turned "
+    Param("detector.backend", DETECTOR.backend, "face detector", choices=tuple(BACKENDS)),
+    Param("detector.variant", DETECTOR.variant,
+          "BlazeFace model: back (256x256: far, small and turned "
           "faces) or front (128x128: near faces, about twice as fast)",
           choices=("back", "front")),
     Param("detector.model_path", "", "detector model file; empty: the cached BlazeFace file "
           "(required for yunet)", convert=_optional_path),
-    Param("detector.score_threshold", 0.75, "lowest detector confidence kept (higher: fewer "
+    Param("detector.score_threshold", DETECTOR.score_threshold,
+          "lowest detector confidence kept (higher: fewer "
           "false faces, more missed hard faces)", range=PROBABILITY, dynamic=True),
-    Param("detector.nms_iou", 0.3, "box overlap above which two detections are one face",
+    Param("detector.nms_iou", DETECTOR.nms_iou,
+          "box overlap above which two detections are one face",
           range=Range(0.0, 1.0, low_open=True)),
-    Param("detector.weighted_nms", True, "blend overlapping BlazeFace boxes by score (steadier "
+    Param("detector.weighted_nms", DETECTOR.weighted_nms,
+          "blend overlapping BlazeFace boxes by score (steadier "
           "boxes) instead of keeping the best"),
-    Param("detector.min_face_size", 0.0, "smallest face kept, shorter box side in pixels",
+    Param("detector.min_face_size", DETECTOR.min_face_size,
+          "smallest face kept, shorter box side in pixels",
           range=COUNT),
-    Param("detector.downscale", 0.0, "detect on a smaller copy: a factor in (0, 1), or the "
+    Param("detector.downscale", DETECTOR.downscale,
+          "detect on a smaller copy: a factor in (0, 1), or the "
           "longest side in pixels if > 1; 0 or 1: full size", range=COUNT),
-    Param("detector.providers", ["CPUExecutionProvider"], "onnxruntime execution providers "
+    Param("detector.providers", list(DETECTOR.providers), "onnxruntime execution providers "
           "for the detector", convert=tuple),
-    Param("detector.threads", 1, "onnxruntime threads for the detector (0: all cores)",
+    Param("detector.threads", DETECTOR.threads,
+          "onnxruntime threads for the detector (0: all cores)",
           range=THREADS),
     # --- the tracker ---
-    Param("tracker.max_cost", 0.75, "match-cost gate (higher: fast faces keep their ids, "
+    Param("tracker.max_cost", TRACKER.max_cost,
+          "match-cost gate (higher: fast faces keep their ids, "
           "nearby faces swap ids more easily)", range=Range(0.0, 1.0, low_open=True)),
-    Param("tracker.iou_weight", 0.5, "share of box overlap in the match cost, the rest is "
+    Param("tracker.iou_weight", TRACKER.iou_weight,
+          "share of box overlap in the match cost, the rest is "
           "centre distance", range=FRACTION),
-    Param("tracker.n_init", 3, "detections before a new face is reported (higher: fewer "
+    Param("tracker.n_init", TRACKER.n_init,
+          "detections before a new face is reported (higher: fewer "
           "false faces, later real ones)", range=POSITIVE_COUNT),
-    Param("tracker.max_misses", 10, "detector misses a face survives, keeping its id and "
+    Param("tracker.max_misses", TRACKER.max_misses,
+          "detector misses a face survives, keeping its id and "
           "window", range=COUNT),
-    Param("tracker.alpha", 0.85, "box correction gain (higher: follows detections closely, "
+    Param("tracker.alpha", TRACKER.alpha,
+          "box correction gain (higher: follows detections closely, "
           "jitters with them)", range=Range(0.0, 1.0, low_open=True)),
-    Param("tracker.beta", 0.5, "velocity correction gain; 0 switches motion prediction off",
+    Param("tracker.beta", TRACKER.beta,
+          "velocity correction gain; 0 switches motion prediction off",
           range=Range(0.0, 1.0, high_open=True)),
 )
 
@@ -310,12 +336,12 @@ class NodeSettings:
     """
 
     pipeline: PipelineConfig
-    autostart: bool = True
-    use_compressed: bool = False
-    qos_depth: int = 1
-    image_reliability: str = "best_available"
-    publish_per_face: bool = False
-    publish_overlay: bool = False
+    autostart: bool
+    use_compressed: bool
+    qos_depth: int
+    image_reliability: str
+    publish_per_face: bool
+    publish_overlay: bool
     values: dict[str, Any] = field(default_factory=dict)  # the ROS values it was built from
 
 
@@ -339,10 +365,12 @@ def default(name: str) -> Any:
     return BY_NAME[name].default
 
 
-def node_pipeline_config(model_dir: Path | str, **values: Any) -> PipelineConfig:
+def node_pipeline_config(model_dir: Path | str, /, **values: Any) -> PipelineConfig:
     """The pipeline the node runs at its defaults, with ``values`` (parameter name -> ROS
-    value) changed: what ``bench`` and ``eval`` run, so all three share one set of defaults."""
-    return build_settings({"model_dir": str(model_dir), **values}).pipeline
+    value, e.g. a parameter file's) changed and the model in ``model_dir`` (whatever
+    ``values`` says): what ``bench`` and ``eval`` run, so all three share one set of
+    settings."""
+    return build_settings({**values, "model_dir": str(model_dir)}).pipeline
 
 
 def build_settings(values: dict[str, Any]) -> NodeSettings:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -93,11 +93,8 @@ class EngineConfig:
         model_dir: folder with encoder.onnx, temporal.onnx and model.json.
         providers: execution providers in order of preference; missing ones are skipped.
         intra_op_threads: onnxruntime intra-op threads per session (0: onnxruntime's default).
-        trt_fp16: let TensorRT build FP16 engines.
-        trt_cache_dir: folder for TensorRT engine caches (None: next to the model).
-        trt_max_batch: TensorRT builds one engine per graph for 1 to this many faces.
-        window: expected window length (None: take the model's).
-        tasks: tasks the caller needs (None: whatever the model has).
+        trt_max_batch: TensorRT builds one engine per graph for 1 to this many faces (FP16
+            engines allowed, cached in ``trt_cache`` next to the model).
         warmup: run each session once at load so the first frame is not slow.
         fold: fold the temporal patch embedding into the encoder (each frame embedded once);
             False runs the files as they are.
@@ -107,15 +104,10 @@ class EngineConfig:
     model_dir: Path
     providers: tuple[str, ...] = DEFAULT_PROVIDERS
     intra_op_threads: int = 0
-    trt_fp16: bool = True
-    trt_cache_dir: Path | None = None
     trt_max_batch: int = 16
-    window: int | None = None
-    tasks: tuple[str, ...] | None = None
     warmup: bool = True
     fold: bool = True
     precision: str = "fp32"
-    session_options: dict[str, object] = field(default_factory=dict)
 
 
 def resolve_providers(requested: tuple[str, ...], available: list[str]) -> list[str]:
@@ -182,8 +174,6 @@ class AffectEngine:
     def _session(self, model: onnx.ModelProto, path: Path,
                  providers: list[str]) -> ort.InferenceSession:
         options = session_options(self.config.intra_op_threads)
-        for key, value in self.config.session_options.items():
-            setattr(options, key, value)
         provider_options = [self._provider_options(p, path, model) for p in providers]
         try:
             return ort.InferenceSession(model.SerializeToString(), options, providers=providers,
@@ -195,8 +185,8 @@ class AffectEngine:
                           model: onnx.ModelProto) -> dict[str, str]:
         if provider != "TensorrtExecutionProvider":
             return {}
-        cache = self.config.trt_cache_dir or path.parent / "trt_cache"
-        options = {"trt_fp16_enable": str(self.config.trt_fp16),
+        cache = path.parent / "trt_cache"
+        options = {"trt_fp16_enable": "True",
                    "trt_engine_cache_enable": "True", "trt_engine_cache_path": str(cache)}
         # one engine for every face count up to trt_max_batch, not one per count seen
         for key, batch in (("min", 1), ("opt", 1), ("max", self.config.trt_max_batch)):
@@ -217,13 +207,6 @@ class AffectEngine:
         if encoder_outputs != info.feature_names or temporal_inputs != info.feature_names:
             raise ModelLoadError(f"{model_dir}: encoder outputs {encoder_outputs} and temporal "
                                  f"inputs {temporal_inputs} must both be {info.feature_names}")
-        if self.config.window is not None and self.config.window != info.window:
-            raise ModelLoadError(f"{temporal_path}: model window is {info.window} "
-                                 f"but the configuration asks for {self.config.window}")
-        wanted = set(self.config.tasks or ())
-        if not wanted <= set(info.tasks):
-            raise ModelLoadError(f"{temporal_path}: model has tasks {info.tasks}, "
-                                 f"the configuration needs {sorted(wanted)}")
         return info
 
     def warm_up(self) -> None:

@@ -12,3 +12,4 @@ test: setup
 
 lint: setup
 	.venv/bin/ruff check .
+	.venv/bin/python scripts/check_types.py

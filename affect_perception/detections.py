@@ -1,4 +1,7 @@
-"""`Detections`: the one data type passed between detector, tracker, windows, engine and outputs.
+"""`Detections`: the one data type passed between detector, tracker, pipeline and outputs.
+
+The detector returns it, the tracker takes and returns it, the pipeline's per-face outputs
+travel in it inside a `FrameResult`; the windows and the engine work on track ids and arrays.
 
 A struct of arrays, one row per face, validated on construction (after supervision's
 ``Detections``). Per-face results of later stages (track ids, affect outputs, quality

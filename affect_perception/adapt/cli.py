@@ -38,7 +38,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--segment-length", type=int, default=16,
                         help="frames per training segment (tracks shorter are left out)")
-    parser.add_argument("--lr", type=float, default=3e-4)
+    parser.add_argument("--lr", type=float, default=1e-4,
+                        help="peak learning rate (higher: faster, and more forgetting)")
     parser.add_argument("--synth-videos", type=int, default=16,
                         help="synthetic videos mixed in (a quarter held out)")
     parser.add_argument("--synth-frames", type=int, default=64, help="frames per synthetic video")

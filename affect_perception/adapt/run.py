@@ -95,7 +95,7 @@ class AdaptConfig:
     steps_per_epoch: int = 40
     batch_size: int = 8
     segment_length: int = 16
-    lr: float = 3e-4
+    lr: float = 1e-4
     synth_videos: int = 16
     synth_frames: int = 64
     device: str = "auto"

@@ -111,14 +111,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--model", type=Path, default=Path("models/demo"))
-    parser.add_argument("--frames", type=int, default=48)
+    parser.add_argument("--frames", type=int, default=40)
     parser.add_argument("--epochs", type=int, default=4)
-    parser.add_argument("--steps-per-epoch", type=int, default=60)
-    parser.add_argument("--synth-videos", type=int, default=12)
+    parser.add_argument("--steps-per-epoch", type=int, default=50)
+    parser.add_argument("--lr", type=float, default=1e-4)
+    parser.add_argument("--synth-videos", type=int, default=16)
     parser.add_argument("--threads", type=int, default=None)
     args = parser.parse_args(argv)
     evidence = run_evidence(args.out, args.model, args.frames, {
-        "epochs": args.epochs, "steps_per_epoch": args.steps_per_epoch,
+        "epochs": args.epochs, "steps_per_epoch": args.steps_per_epoch, "lr": args.lr,
         "synth_videos": args.synth_videos, "threads": args.threads, "progress": False})
     print(json.dumps({k: evidence[k] for k in ("measured_faces", "agreement")}, indent=1))
     print(json.dumps({k: v for k, v in evidence["synthetic_heldout"].items() if "/" not in k},

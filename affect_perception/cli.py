@@ -28,6 +28,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
                  "write a model's INT8 encoder (static quantisation, calibrated)"),
     "import-weights": ("affect_perception.model.imports.cli",
                        "import trained weights: the paper code's layout or a timm backbone"),
+    "adapt": ("affect_perception.adapt.cli",
+              "fine-tune a model on your own unlabelled recordings, taught by real-face teachers"),
     "score": ("affect_perception.evaluation.score", "score predictions against ABAW labels"),
     "eval": ("affect_perception.evaluation.evaluate", "replay a bag through the pipeline"),
     "bench": ("affect_perception.bench.cli", "benchmark speed against peers and the limit"),

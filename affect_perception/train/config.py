@@ -83,6 +83,10 @@ class RunConfig:
         val_batch: windows per temporal pass in validation.
         cache_batch: frames per backbone pass when caching or validating.
         resume: checkpoint folder of an earlier run (``checkpoints/last``) to continue from.
+        init_weights: checkpoint whose weights the model starts from (a fine-tune; not read
+            when resuming, whose checkpoint holds the weights already).
+        freeze_norm: keep every BatchNorm in eval mode (running statistics fixed) while
+            training, as a model rebuilt from ONNX files needs (its BatchNorms are folded).
         progress: show tqdm progress bars.
     """
 
@@ -114,6 +118,8 @@ class RunConfig:
     cache_batch: int = 32
     calibrate: bool = False
     resume: str | None = None
+    init_weights: str | None = None
+    freeze_norm: bool = False
     progress: bool = True
 
     def __post_init__(self) -> None:

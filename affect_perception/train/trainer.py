@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -114,18 +115,23 @@ class Trainer:
     Args:
         config: the run's configuration.
         info: this process's place in a torchrun world (None: a world of one).
+        train_videos: training videos read elsewhere (``adapt``'s pseudo-labelled tracks),
+            used instead of ``data.train``; every process passes the same list.
     """
 
-    def __init__(self, config: TrainConfig, info: distributed.DistInfo | None = None) -> None:
+    def __init__(self, config: TrainConfig, info: distributed.DistInfo | None = None,
+                 train_videos: list[VideoData] | None = None) -> None:
         self.config, run = config, config.run
         self.info = info or distributed.DistInfo()
         self.device = distributed.device_for(run.device)
         if run.threads:
             torch.set_num_threads(run.threads)
-        if not config.data.train:
+        if not config.data.train and train_videos is None:
             raise ValueError("no training data: give --train DIR or data.train in the config")
         torch.manual_seed(run.seed)
         self.model = AffectModel(config.model).to(self.device)
+        if run.init_weights and not run.resume:
+            self._init_weights(Path(run.init_weights))
         cache = run.feature_cache
         self.cached = config.model.freeze_early_stages and not run.pixel_augment \
             if cache is None else cache
@@ -133,7 +139,8 @@ class Trainer:
         self.step_model = StepModel(self.model, self.split)
         self.ddp = distributed.wrap(self.step_model, self.info, self.device)
 
-        videos = read_videos(config.data.train, config.data.train_split)
+        videos = train_videos if train_videos is not None else read_videos(
+            config.data.train, config.data.train_split)
         if len(videos) < self.info.world_size:
             raise ValueError(f"{len(videos)} training videos cannot be shared by "
                              f"{self.info.world_size} processes; start fewer processes")
@@ -231,6 +238,10 @@ class Trainer:
         torch.manual_seed(int(np.random.SeedSequence((run.seed, self.info.rank, epoch))
                               .generate_state(1)[0]))
         self.ddp.train()  # AffectModel.train keeps the frozen stages in eval mode
+        if run.freeze_norm:
+            for module in self.model.modules():
+                if isinstance(module, nn.modules.batchnorm._BatchNorm):
+                    module.eval()
         sums: dict[str, float] = {}
         first = self.step
         bar = tqdm(range(run.steps_per_epoch), desc=f"epoch {epoch + 1}/{run.epochs}",
@@ -365,6 +376,15 @@ class Trainer:
         if current > self.best:
             self.best = current
             save_checkpoint(self.model, self.out / BEST)
+
+    def _init_weights(self, path: Path) -> None:
+        """Start from the weights of checkpoint ``path`` (its config must equal the run's)."""
+        saved = load_checkpoint(path)
+        if replace(saved.config, backbone_weights=None) != replace(self.config.model,
+                                                                   backbone_weights=None):
+            raise ValueError(f"{path} holds a model of another config than the run's; give "
+                             "the model section of that checkpoint's config.json")
+        self.model.load_state_dict(saved.state_dict())
 
     def _resume(self, path: Path) -> None:
         """Load weights, optimiser, schedule and counters saved by `_save`."""

@@ -117,3 +117,26 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, args: list[str], messa
     result = _realcheck("--out", str(tmp_path), *(a.format(tmp=tmp_path) for a in args))
     assert result.returncode == 2
     assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_model_without_an_ah_head_reports_no_hesitancy(tmp_path: Path) -> None:
+    import torch
+
+    from affect_perception.model.affect_model import AffectModel
+    from affect_perception.model.config import ModelConfig
+    from affect_perception.model.export import export_onnx
+    from affect_perception.provenance import UNTRAINED
+
+    torch.manual_seed(0)
+    export_onnx(AffectModel(ModelConfig(variant="single", window=4, tasks=("va", "au"))).eval(),
+                tmp_path / "model", taught_on=UNTRAINED)
+    result = _realcheck("--model", str(tmp_path / "model"), "--out", str(tmp_path / "out"),
+                        "--photos", "astronaut", "--clip-photos", "astronaut", "--clip-kinds",
+                        "still", "--frames", "8", "--no-teachers")
+    assert result.returncode == 0, result.stderr
+    report = json.loads((tmp_path / "out" / "realcheck.json").read_text())
+    assert report["clips"]["astronaut/still"]["warm_face_frames"] > 0
+    assert report["still_face_hesitancy"]["share"] is None  # not 0 %: nothing was asked
+    assert report["clips"]["astronaut/still"]["hesitant_share"] is None
+    assert "Still-face hesitancy over all warm face-frames: n/a" in (
+        tmp_path / "out" / "realcheck.md").read_text()

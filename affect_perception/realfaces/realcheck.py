@@ -168,9 +168,10 @@ class ModelRunner:
         return result
 
     def clip(self, frames: list[np.ndarray], people: int) -> dict[str, Any]:
-        """Track ids, warm face-frames, hesitancy and valence over one clip of a photo of
-        ``people`` faces."""
+        """Track ids, warm face-frames, hesitancy (None for a model without an A/H head) and
+        valence over one clip of a photo of ``people`` faces."""
         pipeline = self.pipeline(max_faces=people + 2)
+        has_ah = "ah" in pipeline.info.tasks
         ids: set[str] = set()
         warm = hesitant = with_face = 0
         valence: list[float] = []
@@ -184,8 +185,8 @@ class ModelRunner:
             valence += [float(v) for v in np.asarray(faces.data["valence"])[is_warm]]
         return {"frames": len(frames), "frames_with_face": with_face, "faces": people,
                 "track_ids": len(ids),
-                "warm_face_frames": warm, "hesitant": hesitant,
-                "hesitant_share": hesitant / warm if warm else None,
+                "warm_face_frames": warm, "hesitant": hesitant if has_ah else None,
+                "hesitant_share": hesitant / warm if warm and has_ah else None,
                 "mean_valence": float(np.mean(valence)) if valence else None}
 
 
@@ -375,11 +376,13 @@ def run_realcheck(config: RealcheckConfig) -> tuple[dict[str, Any], list[Face],
 
 
 def _still_hesitancy(clips: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """Hesitant share of warm face-frames over every clip (a still face in all of them)."""
+    """Hesitant share of warm face-frames over every clip (a still face in all of them); None
+    where the model has no A/H head."""
     warm = sum(c["warm_face_frames"] for c in clips.values())
-    hesitant = sum(c["hesitant"] for c in clips.values())
+    counts = [c["hesitant"] for c in clips.values()]
+    hesitant = None if None in counts else sum(counts)
     return {"warm_face_frames": warm, "hesitant": hesitant,
-            "share": hesitant / warm if warm else None,
+            "share": hesitant / warm if warm and hesitant is not None else None,
             "per_clip": {k: c["hesitant_share"] for k, c in clips.items()}}
 
 

@@ -79,6 +79,7 @@ def collect(recordings: Sequence[Recording], hashes: Sequence[str], out: Path,
             if not len(faces):
                 continue
             crops = align_faces(rgb, faces, size=config.input_size)
+            assert faces.track_id is not None  # the tracker has named every face
             for k, track_id in enumerate(faces.track_id):
                 name = f"r{index:02d}_{track_id}"
                 track = tracks.setdefault(name, {"recording": sha, "frames": 0, "taught": {}})

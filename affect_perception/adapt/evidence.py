@@ -90,6 +90,7 @@ def run_evidence(out: Path, start: Path, frames: int, adapt: dict[str, Any],
     bags = photo_bags(recorded, out / "recordings", frames, kinds=kinds)
     report = Adapter(AdaptConfig(recordings=tuple(bags), out=out / "adapt", model=start,
                                  score_threshold=CHECK_THRESHOLD, **adapt)).run()
+    assert report is not None  # one process: the report is this one's
     measures = teacher_agreement({"before": start, "after": out / "adapt" / "model"}, measured)
     before, after = measures["before"], measures["after"]
     evidence = {

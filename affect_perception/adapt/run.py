@@ -38,6 +38,7 @@ from affect_perception.model.checkpoint import CONFIG_FILE, load_checkpoint, sav
 from affect_perception.model.export import export_onnx
 from affect_perception.model.imports.onnx_folder import model_from_onnx
 from affect_perception.model_card import write_section
+from affect_perception.model_files import read_model_json
 from affect_perception.runtime.detection.base import DetectorConfig
 from affect_perception.synth.dataset import CROPS_DIR, MANIFEST, DatasetConfig, write_dataset
 from affect_perception.train import distributed
@@ -118,7 +119,7 @@ def start_model(path: Path) -> AffectModel:
 
 def start_model_info(path: Path) -> dict[str, Any]:
     """The starting model's model.json (empty for a checkpoint folder)."""
-    return {} if (path / CONFIG_FILE).is_file() else provenance.read_info(path)
+    return {} if (path / CONFIG_FILE).is_file() else read_model_json(path)
 
 
 def split_tracks(names: list[str], holdout: float, seed: int) -> tuple[list[str], list[str]]:

@@ -27,7 +27,7 @@ from torch import nn
 from affect_perception.model.affect_model import AffectModel
 from affect_perception.model.config import ModelConfig
 from affect_perception.model.heads import LOGIT_TASKS
-from affect_perception.runtime.engine import MODEL_JSON, PRECISION_FILES
+from affect_perception.model_files import MODEL_JSON, PRECISION_FILES
 
 # Prefix the export wrappers (EncoderGraph, TemporalGraph) add to every parameter name.
 GRAPH_PREFIX = "model."
@@ -88,6 +88,7 @@ def _load_backbone(model: AffectModel, encoder: onnx.ModelProto, path: Path) -> 
                 raise OnnxImportError(f"{path}: folded convolution {k} has shape "
                                       f"{weights[0].shape}, expected {tuple(conv.weight.shape)}")
             conv.weight.copy_(torch.from_numpy(weights[0]))
+            assert norm.running_mean is not None and norm.running_var is not None  # tracked
             norm.weight.fill_(1.0)
             norm.bias.copy_(torch.from_numpy(weights[1]))
             norm.running_mean.zero_()

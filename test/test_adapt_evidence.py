@@ -19,6 +19,7 @@ from affect_perception.adapt.evidence import MEASURED, RECORDED, run_evidence
 from affect_perception.adapt.recordings import Recording
 from affect_perception.adapt.run import ADAPTED_KEY, CARD_BEGIN, AdaptConfig, Adapter
 from affect_perception.adapt.targets import COVERED
+from affect_perception.model_files import read_model_json
 from affect_perception.realfaces.realcheck import CHECK_THRESHOLD
 from affect_perception.resources import bundled_model_dir
 
@@ -69,7 +70,7 @@ def test_model_says_what_it_rests_on(evidence):
     out, _ = evidence
     model = out / "adapt" / "model"
     info = json.loads((model / "model.json").read_text())
-    start = provenance.from_info(provenance.read_info(bundled_model_dir()))
+    start = provenance.from_info(read_model_json(bundled_model_dir()))
     taught = info[provenance.PROVENANCE_KEY]
     for task, outputs in taught.items():
         for output, source in outputs.items():

@@ -19,11 +19,15 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from affect_perception.bench.memory import growth, rss_mib
 from affect_perception.child_process import stop_child
+
+if TYPE_CHECKING:
+    from rclpy.qos import QoSProfile
 
 NODE = "/affect_perception_node"
 # Where the frames go (the node's ``image`` is remapped here).
@@ -150,10 +154,13 @@ class NodeUnderLoad:
         image_type: ``sensor_msgs/Image`` (default) or ``CompressedImage`` (set
             ``use_compressed`` in ``params`` too).
         ros_args: more ROS arguments for the node after the parameters (e.g. ``--enclave``).
+        publisher_qos: the image publisher's QoS (default: sensor data, best effort, as camera
+            drivers publish; a reliable one keeps the transport from losing frames under load).
     """
 
     def __init__(self, model_dir: Path, log_path: Path, params: dict[str, object] | None = None,
-                 image_type: type | None = None, ros_args: list[str] | None = None) -> None:
+                 image_type: type | None = None, ros_args: list[str] | None = None,
+                 publisher_qos: QoSProfile | None = None) -> None:
         import rclpy
         from diagnostic_msgs.msg import DiagnosticArray
         from rclpy.executors import SingleThreadedExecutor
@@ -179,7 +186,7 @@ class NodeUnderLoad:
         self.executor = SingleThreadedExecutor()
         self.executor.add_node(self.node)
         self.publisher = self.node.create_publisher(self.image_type, topic,
-                                                    qos_profile_sensor_data)
+                                                    publisher_qos or qos_profile_sensor_data)
         self.outputs: list[tuple[float, object]] = []  # (arrival wall time, message)
         self.diagnostics: list = []
         self._affect = self.node.create_subscription(

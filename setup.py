@@ -1,4 +1,5 @@
 """pip install support; metadata lives in setup.cfg. ROS users build with colcon (CMake)."""
+
 from setuptools import setup
 
 setup()

@@ -20,21 +20,31 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("affect_perception.demo", "run the node on a synthetic bag and show what it saw"),
     "synth": ("affect_perception.synth.cli", "write synthetic face videos with labels"),
     "make-bag": ("affect_perception.evaluation.make_bag", "write a rosbag2 bag of camera frames"),
-    "pretrain": ("affect_perception.train.pretrain_cli",
-                 "pretrain the backbone frame by frame (the stand-in for pretrained weights)"),
+    "pretrain": (
+        "affect_perception.train.pretrain_cli",
+        "pretrain the backbone frame by frame (the stand-in for pretrained weights)",
+    ),
     "train": ("affect_perception.train.cli", "train a model"),
     "export": ("affect_perception.model.export_cli", "export a model to ONNX"),
-    "quantize": ("affect_perception.model.quantize",
-                 "write a model's INT8 encoder (static quantisation, calibrated)"),
-    "import-weights": ("affect_perception.model.imports.cli",
-                       "import trained weights: the paper code's layout or a timm backbone"),
-    "adapt": ("affect_perception.adapt.cli",
-              "fine-tune a model on your own unlabelled recordings, taught by real-face teachers"),
+    "quantize": (
+        "affect_perception.model.quantize",
+        "write a model's INT8 encoder (static quantisation, calibrated)",
+    ),
+    "import-weights": (
+        "affect_perception.model.imports.cli",
+        "import trained weights: the paper code's layout or a timm backbone",
+    ),
+    "adapt": (
+        "affect_perception.adapt.cli",
+        "fine-tune a model on your own unlabelled recordings, taught by real-face teachers",
+    ),
     "score": ("affect_perception.evaluation.score", "score predictions against ABAW labels"),
     "eval": ("affect_perception.evaluation.evaluate", "replay a bag through the pipeline"),
     "bench": ("affect_perception.bench.cli", "benchmark speed against peers and the limit"),
-    "realcheck": ("affect_perception.realfaces.cli",
-                  "measure a model on real faces: detection, ids, invariances, teachers"),
+    "realcheck": (
+        "affect_perception.realfaces.cli",
+        "measure a model on real faces: detection, ids, invariances, teachers",
+    ),
 }
 
 
@@ -58,10 +68,13 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = argparse.ArgumentParser(
         prog="affect-perception",
-        description="Per-face affect perception: data, training, export, evaluation, benchmarks.")
+        description="Per-face affect perception: data, training, export, evaluation, benchmarks.",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    parsers = {name: sub.add_parser(name, help=help_, description=help_)
-               for name, (_, help_) in SUBCOMMANDS.items()}
+    parsers = {
+        name: sub.add_parser(name, help=help_, description=help_)
+        for name, (_, help_) in SUBCOMMANDS.items()
+    }
     command = next((a for a in argv if not a.startswith("-")), None)
     try:
         module = None

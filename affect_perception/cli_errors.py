@@ -19,9 +19,16 @@ DISTRIBUTION = "affect_perception"
 # Import names whose distribution is named differently.
 DISTRIBUTIONS = {"cv2": "opencv-python-headless", "yaml": "PyYAML", "skimage": "scikit-image"}
 # The extra a command's optional dependencies come from, when several extras hold one.
-COMMAND_EXTRAS = {"eval": "eval", "make-bag": "eval", "bench": "eval", "train": "train",
-                  "pretrain": "train", "export": "train", "import-weights": "train",
-                  "realcheck": "eval"}
+COMMAND_EXTRAS = {
+    "eval": "eval",
+    "make-bag": "eval",
+    "bench": "eval",
+    "train": "train",
+    "pretrain": "train",
+    "export": "train",
+    "import-weights": "train",
+    "realcheck": "eval",
+}
 
 
 class InputError(ValueError):
@@ -50,12 +57,16 @@ def existing_path(path: Path, option: str) -> Path:
 def model_folder(path: Path, option: str) -> Path:
     """``path`` for a model folder option: a folder made by ``affect-perception export``."""
     if not path.is_dir():
-        raise InputError(f"{option} {path} is not a folder; pass a model folder made by "
-                         "`affect-perception export`")
+        raise InputError(
+            f"{option} {path} is not a folder; pass a model folder made by "
+            "`affect-perception export`"
+        )
     missing = missing_model_files(path)
     if missing:
-        raise InputError(f"{option} {path} lacks {', '.join(missing)}; pass a model folder "
-                         "made by `affect-perception export`")
+        raise InputError(
+            f"{option} {path} lacks {', '.join(missing)}; pass a model folder "
+            "made by `affect-perception export`"
+        )
     return path
 
 

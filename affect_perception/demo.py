@@ -49,29 +49,50 @@ VIDEO_WIDTH = 640
 NODE_NAME = "affect_perception_node"
 IMAGE_TOPIC = "/demo/image"
 UNTRAINED_DIR = "untrained_model"
-UNTRAINED_NOTE = ("UNTRAINED MODEL: randomly initialised weights. Faces, boxes, ids and "
-                  "timing are real; the valence, arousal, AU, EMI and hesitancy values are "
-                  "NOT (no trained demo model is bundled yet).")
+UNTRAINED_NOTE = (
+    "UNTRAINED MODEL: randomly initialised weights. Faces, boxes, ids and "
+    "timing are real; the valence, arousal, AU, EMI and hesitancy values are "
+    "NOT (no trained demo model is bundled yet)."
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the demo's options to ``parser``."""
-    parser.add_argument("--out", type=Path, default=Path("out/demo"),
-                        help="output folder (default: out/demo)")
-    parser.add_argument("--model", type=Path,
-                        help="model folder (default: the bundled demo model; without one, an "
-                             "untrained model exported into the output folder)")
-    parser.add_argument("--seconds", type=float, default=DEFAULT_SECONDS,
-                        help=f"clip length (default: {DEFAULT_SECONDS:g})")
-    parser.add_argument("--fps", type=float, default=DEFAULT_FPS,
-                        help=f"frame rate the clip is played at (default: {DEFAULT_FPS:g})")
-    parser.add_argument("--faces", type=int, default=DEFAULT_FACES,
-                        help=f"faces in the clip (default: {DEFAULT_FACES})")
-    parser.add_argument("--size", type=_size, default=DEFAULT_SIZE,
-                        help="frame size WIDTHxHEIGHT (default: 640x480)")
+    parser.add_argument(
+        "--out", type=Path, default=Path("out/demo"), help="output folder (default: out/demo)"
+    )
+    parser.add_argument(
+        "--model",
+        type=Path,
+        help="model folder (default: the bundled demo model; without one, an "
+        "untrained model exported into the output folder)",
+    )
+    parser.add_argument(
+        "--seconds",
+        type=float,
+        default=DEFAULT_SECONDS,
+        help=f"clip length (default: {DEFAULT_SECONDS:g})",
+    )
+    parser.add_argument(
+        "--fps",
+        type=float,
+        default=DEFAULT_FPS,
+        help=f"frame rate the clip is played at (default: {DEFAULT_FPS:g})",
+    )
+    parser.add_argument(
+        "--faces",
+        type=int,
+        default=DEFAULT_FACES,
+        help=f"faces in the clip (default: {DEFAULT_FACES})",
+    )
+    parser.add_argument(
+        "--size",
+        type=_size,
+        default=DEFAULT_SIZE,
+        help="frame size WIDTHxHEIGHT (default: 640x480)",
+    )
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="clip seed")
-    parser.add_argument("--mp4", action="store_true",
-                        help="also write the overlay as overlay.mp4")
+    parser.add_argument("--mp4", action="store_true", help="also write the overlay as overlay.mp4")
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -93,9 +114,23 @@ def choose_model(args: argparse.Namespace) -> tuple[Path, bool]:
     folder = args.out / UNTRAINED_DIR
     if not is_model_dir(folder):
         print(f"exporting an untrained (random-init) model to {folder} ...", flush=True)
-        subprocess.run([sys.executable, "-m", "affect_perception.cli", "export", "--random-init",
-                        "--variant", "single", "--window", "8", "--out", str(folder)],
-                       check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "affect_perception.cli",
+                "export",
+                "--random-init",
+                "--variant",
+                "single",
+                "--window",
+                "8",
+                "--out",
+                str(folder),
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
     return folder, False
 
 
@@ -118,29 +153,38 @@ def summary_line(elapsed: float, sent: int, outputs: Outputs) -> str:
     faces = []
     if outputs.affect:
         for face in outputs.affect[-1].faces:
-            state = ("warm" if face.window_fill >= face.window_size
-                     else f"{face.window_fill}/{face.window_size}")
+            state = (
+                "warm"
+                if face.window_fill >= face.window_size
+                else f"{face.window_fill}/{face.window_size}"
+            )
             hesitant = " hesitant" if face.hesitancy else ""
-            faces.append(f"{face.track_id} V{face.valence:+.2f} A{face.arousal:+.2f} "
-                         f"{state}{hesitant}")
+            faces.append(
+                f"{face.track_id} V{face.valence:+.2f} A{face.arousal:+.2f} {state}{hesitant}"
+            )
     diag = outputs.diagnostics
-    return (f"t={elapsed:4.1f}s sent {sent / max(elapsed, 1e-9):4.1f} fps | node in "
-            f"{diag.get('input rate (Hz)', '-')} out {diag.get('output rate (Hz)', '-')} fps, "
-            f"latency p50 {diag.get('latency p50 (ms)', '-')} p95 "
-            f"{diag.get('latency p95 (ms)', '-')} ms | {len(faces)} faces: "
-            + ("; ".join(faces) or "-"))
+    return (
+        f"t={elapsed:4.1f}s sent {sent / max(elapsed, 1e-9):4.1f} fps | node in "
+        f"{diag.get('input rate (Hz)', '-')} out {diag.get('output rate (Hz)', '-')} fps, "
+        f"latency p50 {diag.get('latency p50 (ms)', '-')} p95 "
+        f"{diag.get('latency p95 (ms)', '-')} ms | {len(faces)} faces: "
+        + ("; ".join(faces) or "-")
+    )
 
 
-def write_results(out: Path, outputs: Outputs, frames: int, fps: float, trained: bool,
-                  mp4: bool) -> list[Path]:
+def write_results(
+    out: Path, outputs: Outputs, frames: int, fps: float, trained: bool, mp4: bool
+) -> list[Path]:
     """The contact sheet (and video) of the overlay frames; returns the files written."""
     from affect_perception.visualize.overlay import contact_sheet
 
     indices = sorted(outputs.overlays)
     if not indices:
         return []
-    picks = [indices[round(k)] for k in np.linspace(0, len(indices) - 1,
-                                                    min(SHEET_FRAMES, len(indices)))]
+    picks = [
+        indices[round(k)]
+        for k in np.linspace(0, len(indices) - 1, min(SHEET_FRAMES, len(indices)))
+    ]
     sheet = contact_sheet([outputs.overlays[i] for i in picks], SHEET_COLUMNS, SHEET_TILE_WIDTH)
     if not trained:
         sheet = _captioned(sheet, UNTRAINED_NOTE)
@@ -149,8 +193,9 @@ def write_results(out: Path, outputs: Outputs, frames: int, fps: float, trained:
     if mp4:
         written.append(out / "overlay.mp4")
         height, width = outputs.overlays[indices[0]].shape[:2]
-        video = cv2.VideoWriter(str(written[1]), cv2.VideoWriter_fourcc(*"mp4v"), fps,
-                                (width, height))
+        video = cv2.VideoWriter(
+            str(written[1]), cv2.VideoWriter_fourcc(*"mp4v"), fps, (width, height)
+        )
         latest = None
         for index in range(indices[0], frames):  # real time: hold the last frame the node saw
             latest = outputs.overlays.get(index, latest)
@@ -188,8 +233,10 @@ def _keep(overlay: Any) -> tuple[int, np.ndarray]:
 def run(args: argparse.Namespace) -> int:
     """Run the demo; 0 when the node processed the clip, 1 otherwise."""
     if args.seconds <= 0 or args.fps <= 0 or args.faces < 1:
-        print("affect-perception demo: --seconds, --fps and --faces must be positive",
-              file=sys.stderr)
+        print(
+            "affect-perception demo: --seconds, --fps and --faces must be positive",
+            file=sys.stderr,
+        )
         return 1
     output_folder(args.out, "--out")
     if args.model is not None:
@@ -202,19 +249,31 @@ def run(args: argparse.Namespace) -> int:
     print(f"model: {model}", flush=True)
     card = model / "MODEL_CARD.md"
     if trained and card.is_file():
-        print(f"  what it has seen, how it was trained and how well it scores: {card}",
-              flush=True)
+        print(f"  what it has seen, how it was trained and how well it scores: {card}", flush=True)
     if not trained:
         print("\n" + "!" * 78 + f"\n{UNTRAINED_NOTE}\n" + "!" * 78 + "\n", flush=True)
     log_path = args.out / "node.log"
-    command = [sys.executable, "-m", "affect_perception.ros.node", "--ros-args",
-               "--params-file", str(params_file()), "-p", f"model_dir:={model.resolve()}",
-               "-p", "publish_overlay:=true", "-p", "image_reliability:=reliable",
-               "-r", f"image:={IMAGE_TOPIC}"]
+    command = [
+        sys.executable,
+        "-m",
+        "affect_perception.ros.node",
+        "--ros-args",
+        "--params-file",
+        str(params_file()),
+        "-p",
+        f"model_dir:={model.resolve()}",
+        "-p",
+        "publish_overlay:=true",
+        "-p",
+        "image_reliability:=reliable",
+        "-r",
+        f"image:={IMAGE_TOPIC}",
+    ]
     # a reliable subscription: best effort loses most large raw frames on one machine
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
         try:
             outputs, sent, elapsed = _play(args, proc, log_path)
         finally:
@@ -224,9 +283,11 @@ def run(args: argparse.Namespace) -> int:
     frames = round(args.seconds * args.fps)
     written = write_results(args.out, outputs, frames, args.fps, trained, args.mp4)
     faces = sum(len(m.faces) for m in outputs.affect)
-    print(f"\nsent {sent} frames in {elapsed:.1f} s; the node answered {len(outputs.affect)} "
-          f"({len(outputs.affect) / max(elapsed, 1e-9):.1f} fps, {faces} face estimates; it "
-          f"skips stale frames when it falls behind); node exit status {proc.returncode}")
+    print(
+        f"\nsent {sent} frames in {elapsed:.1f} s; the node answered {len(outputs.affect)} "
+        f"({len(outputs.affect) / max(elapsed, 1e-9):.1f} fps, {faces} face estimates; it "
+        f"skips stale frames when it falls behind); node exit status {proc.returncode}"
+    )
     for path in written:
         print(f"wrote {path}")
     print(f"node log: {log_path}")
@@ -235,8 +296,9 @@ def run(args: argparse.Namespace) -> int:
     return 0 if outputs.affect and proc.returncode == 0 else 1
 
 
-def _play(args: argparse.Namespace, proc: subprocess.Popen, log_path: Path
-          ) -> tuple[Outputs | None, int, float]:
+def _play(
+    args: argparse.Namespace, proc: subprocess.Popen, log_path: Path
+) -> tuple[Outputs | None, int, float]:
     """Render the clip, wait for the node, publish at the clip's rate and collect outputs."""
     import rclpy
     from diagnostic_msgs.msg import DiagnosticArray
@@ -249,11 +311,17 @@ def _play(args: argparse.Namespace, proc: subprocess.Popen, log_path: Path
     from affect_perception.synth.scene import render_video
 
     frames = round(args.seconds * args.fps)
-    print(f"rendering {frames} synthetic frames ({args.faces} faces, "
-          f"{args.size[0]}x{args.size[1]}) while the node starts ...", flush=True)
-    messages = [image_message(f.image, Header(stamp=seconds_to_stamp(f.index / args.fps),
-                                              frame_id="demo_camera"))
-                for f in render_video(args.seed, frames, args.faces, args.size, args.fps)]
+    print(
+        f"rendering {frames} synthetic frames ({args.faces} faces, "
+        f"{args.size[0]}x{args.size[1]}) while the node starts ...",
+        flush=True,
+    )
+    messages = [
+        image_message(
+            f.image, Header(stamp=seconds_to_stamp(f.index / args.fps), frame_id="demo_camera")
+        )
+        for f in render_video(args.seed, frames, args.faces, args.size, args.fps)
+    ]
     outputs = Outputs()
 
     def on_overlay(msg: Image) -> None:
@@ -272,20 +340,24 @@ def _play(args: argparse.Namespace, proc: subprocess.Popen, log_path: Path
         node = rclpy.create_node("affect_perception_demo", context=context)
         executor.add_node(node)
         publisher = node.create_publisher(Image, IMAGE_TOPIC, 10)
-        affect = node.create_subscription(AffectStateArray, f"/{NODE_NAME}/affect",
-                                          outputs.affect.append, 100)
+        affect = node.create_subscription(
+            AffectStateArray, f"/{NODE_NAME}/affect", outputs.affect.append, 100
+        )
         node.create_subscription(Image, f"/{NODE_NAME}/overlay", on_overlay, 10)
         node.create_subscription(DiagnosticArray, "/diagnostics", on_diagnostics, 10)
         deadline = time.monotonic() + NODE_START_S
         while not (publisher.get_subscription_count() and affect.get_publisher_count()):
             if proc.poll() is not None or time.monotonic() > deadline:
-                print(f"the node did not start; {log_path} ends with:\n"
-                      + "\n".join(log_path.read_text(errors="replace").splitlines()[-15:]),
-                      file=sys.stderr)
+                print(
+                    f"the node did not start; {log_path} ends with:\n"
+                    + "\n".join(log_path.read_text(errors="replace").splitlines()[-15:]),
+                    file=sys.stderr,
+                )
                 return None, 0, 0.0
             executor.spin_once(timeout_sec=0.05)
-        print(f"node up; playing {frames} frames at {args.fps:g} fps into {IMAGE_TOPIC}",
-              flush=True)
+        print(
+            f"node up; playing {frames} frames at {args.fps:g} fps into {IMAGE_TOPIC}", flush=True
+        )
         start = time.monotonic()
         next_line = start + 1.0
         for i, msg in enumerate(messages):
@@ -300,7 +372,8 @@ def _play(args: argparse.Namespace, proc: subprocess.Popen, log_path: Path
         last = messages[-1].header.stamp
         drain_until = time.monotonic() + DRAIN_S
         while time.monotonic() < drain_until and not (
-                outputs.affect and outputs.affect[-1].header.stamp == last):
+            outputs.affect and outputs.affect[-1].header.stamp == last
+        ):
             executor.spin_once(timeout_sec=0.05)
         return outputs, len(messages), elapsed
     finally:

@@ -66,7 +66,8 @@ class Detections:
         self.keypoints = np.asarray(self.keypoints, dtype=np.float32)
         if self.keypoints.shape != (n, NUM_KEYPOINTS, 2):
             raise ValueError(
-                f"keypoints must be ({n}, {NUM_KEYPOINTS}, 2), got {self.keypoints.shape}")
+                f"keypoints must be ({n}, {NUM_KEYPOINTS}, 2), got {self.keypoints.shape}"
+            )
         if self.track_id is None:
             self.track_id = np.full(n, None, dtype=object)
         self.track_id = np.asarray(self.track_id, dtype=object).reshape(-1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -10,29 +11,29 @@ from affect_perception.detections import Detections
 
 # Per-face arrays that `AffectPipeline.process` puts in `FrameResult.faces.data`.
 FACE_FIELDS: dict[str, tuple[int, ...]] = {
-    "valence": (),          # float32 in [-1, 1]
-    "arousal": (),          # float32 in [-1, 1]
-    "au_prob": (12,),       # float32 in [0, 1], order labels.AU_NAMES
-    "au_active": (12,),     # bool
-    "emi": (6,),            # float32 in [0, 1], order labels.EMI_NAMES
-    "ah_prob": (),          # float32 in [0, 1]
-    "ah": (),               # bool
-    "window_fill": (),      # int, frames held in the face's temporal window
+    "valence": (),  # float32 in [-1, 1]
+    "arousal": (),  # float32 in [-1, 1]
+    "au_prob": (12,),  # float32 in [0, 1], order labels.AU_NAMES
+    "au_active": (12,),  # bool
+    "emi": (6,),  # float32 in [0, 1], order labels.EMI_NAMES
+    "ah_prob": (),  # float32 in [0, 1]
+    "ah": (),  # bool
+    "window_fill": (),  # int, frames held in the face's temporal window
 }
 
 # Per-face arrays the pipeline adds besides FACE_FIELDS (quality, runtime/quality.py, and the
 # neutral baseline, runtime/baseline.py). Other producers of FrameResults (ground truth, bags)
 # may leave them out: `FrameResult.field` then gives the value they stand for.
 EXTRA_FACE_FIELDS: dict[str, tuple[int, ...]] = {
-    "face_size": (),          # float32 shorter box side in pixels
-    "frontalness": (),        # float32 in [0, 1], NaN without keypoints
-    "sharpness": (),          # float32 variance of the Laplacian of the aligned crop
-    "window_real": (),        # int, frames of the window seen rather than carried over
-    "reliable": (),           # bool, warm and every quality threshold met
+    "face_size": (),  # float32 shorter box side in pixels
+    "frontalness": (),  # float32 in [0, 1], NaN without keypoints
+    "sharpness": (),  # float32 variance of the Laplacian of the aligned crop
+    "window_real": (),  # int, frames of the window seen rather than carried over
+    "reliable": (),  # bool, warm and every quality threshold met
     "valence_corrected": (),  # float32 in [-1, 1], relative to the person's neutral baseline
     "arousal_corrected": (),  # float32 in [-1, 1]
     "au_prob_corrected": (12,),  # float32 in [0, 1]
-    "baseline_frames": (),    # int, neutral frames in the person's baseline
+    "baseline_frames": (),  # int, neutral frames in the person's baseline
 }
 
 
@@ -92,8 +93,10 @@ class FrameResult:
             "baseline_frames": lambda: np.zeros(len(self.faces), np.int64),
         }
         if key not in defaults:
-            raise KeyError(f"{key!r} is not a face field; known: "
-                           f"{', '.join([*FACE_FIELDS, *EXTRA_FACE_FIELDS])}")
+            raise KeyError(
+                f"{key!r} is not a face field; known: "
+                f"{', '.join([*FACE_FIELDS, *EXTRA_FACE_FIELDS])}"
+            )
         return defaults[key]()
 
 
@@ -105,11 +108,13 @@ UINT32_MAX = 2**32 - 1
 def message_extras(result: FrameResult, index: int) -> dict[str, object]:
     """The AffectState fields for quality and baseline of face ``index``, as message field
     name -> value (Python scalars, float32 arrays), for rclpy and rosbags messages alike."""
-    def get(key: str) -> object:
+
+    def get(key: str) -> Any:  # a numpy scalar or array of face ``index``
         return result.face_values(key)[index]
 
     return {
-        "face_size": float(get("face_size")), "frontalness": float(get("frontalness")),
+        "face_size": float(get("face_size")),
+        "frontalness": float(get("frontalness")),
         "sharpness": float(get("sharpness")),
         "window_real_frames": int(min(get("window_real"), UINT16_MAX)),
         "reliable": bool(get("reliable")),

@@ -4,11 +4,27 @@ from __future__ import annotations
 
 # Action units in the order of AffectState.au_probabilities / au_active and the ABAW AU files.
 AU_NAMES: tuple[str, ...] = (
-    "AU1", "AU2", "AU4", "AU6", "AU7", "AU10", "AU12", "AU15", "AU23", "AU24", "AU25", "AU26",
+    "AU1",
+    "AU2",
+    "AU4",
+    "AU6",
+    "AU7",
+    "AU10",
+    "AU12",
+    "AU15",
+    "AU23",
+    "AU24",
+    "AU25",
+    "AU26",
 )
 # Emotional-mimicry dimensions in the order of AffectState.emi_intensities and the EMI CSV.
 EMI_NAMES: tuple[str, ...] = (
-    "Admiration", "Amusement", "Determination", "Empathic Pain", "Excitement", "Joy",
+    "Admiration",
+    "Amusement",
+    "Determination",
+    "Empathic Pain",
+    "Excitement",
+    "Joy",
 )
 VA_NAMES: tuple[str, ...] = ("valence", "arousal")
 # Model heads / tasks, in the order the temporal model emits them.

@@ -30,11 +30,24 @@ PRECISION_FILES: dict[str, tuple[str, str]] = {
 }
 PRECISIONS = tuple(PRECISION_FILES)
 # How to make the files of a precision other than fp32.
-PRECISION_HINT = {"fp16": "`affect-perception export --fp16`",
-                  "int8": "`affect-perception quantize --model-dir <folder>`"}
+PRECISION_HINT = {
+    "fp16": "`affect-perception export --fp16`",
+    "int8": "`affect-perception quantize --model-dir <folder>`",
+}
 # Metadata keys every model file carries, and model.json too; lists are JSON text in ONNX.
-METADATA_KEYS = ("model_id", "variant", "window", "time_patch", "tasks", "au_names",
-                 "emi_names", "feature_names", "input_size", "mean", "std")
+METADATA_KEYS = (
+    "model_id",
+    "variant",
+    "window",
+    "time_patch",
+    "tasks",
+    "au_names",
+    "emi_names",
+    "feature_names",
+    "input_size",
+    "mean",
+    "std",
+)
 
 
 def missing_model_files(folder: Path) -> list[str]:

@@ -29,7 +29,11 @@ UNTRAINED, UNKNOWN = "untrained", "unknown"
 STATES = (*SOURCES, UNTRAINED, UNKNOWN)
 # The outputs of each task, in message order.
 OUTPUTS: dict[str, tuple[str, ...]] = {
-    "va": VA_NAMES, "au": AU_NAMES, "emi": EMI_NAMES, "ah": ("hesitancy",)}
+    "va": VA_NAMES,
+    "au": AU_NAMES,
+    "emi": EMI_NAMES,
+    "ah": ("hesitancy",),
+}
 
 
 def uniform(source: str, tasks: tuple[str, ...] | list[str] = TASKS) -> dict[str, dict[str, str]]:
@@ -43,8 +47,9 @@ def _check_source(source: str) -> None:
         raise ValueError(f"provenance must be one of {list(STATES)}, got {source!r}")
 
 
-def from_info(info: dict[str, Any], tasks: tuple[str, ...] | None = None
-              ) -> dict[str, dict[str, str]]:
+def from_info(
+    info: dict[str, Any], tasks: tuple[str, ...] | None = None
+) -> dict[str, dict[str, str]]:
     """Per task and output of ``info`` (a parsed model.json), its source; ``UNKNOWN`` where
     model.json does not say. ``tasks``: the model's (default: model.json's, else all).
 
@@ -58,15 +63,18 @@ def from_info(info: dict[str, Any], tasks: tuple[str, ...] | None = None
         raise ValueError(f"model.json {PROVENANCE_KEY} must be an object, got {given!r}")
     extra = set(given) - set(tasks)
     if extra:
-        raise ValueError(f"model.json {PROVENANCE_KEY} names tasks the model lacks: "
-                         f"{sorted(extra)}")
+        raise ValueError(
+            f"model.json {PROVENANCE_KEY} names tasks the model lacks: {sorted(extra)}"
+        )
     result = {}
     for task in tasks:
         stated = given.get(task, {})
         unknown_outputs = set(stated) - set(OUTPUTS[task])
         if unknown_outputs:
-            raise ValueError(f"model.json {PROVENANCE_KEY}.{task} names unknown outputs "
-                             f"{sorted(unknown_outputs)}")
+            raise ValueError(
+                f"model.json {PROVENANCE_KEY}.{task} names unknown outputs "
+                f"{sorted(unknown_outputs)}"
+            )
         for source in stated.values():
             _check_source(source)
         result[task] = {o: stated.get(o, UNKNOWN) for o in OUTPUTS[task]}
@@ -75,8 +83,11 @@ def from_info(info: dict[str, Any], tasks: tuple[str, ...] | None = None
 
 def _names(task: str, outputs: list[str]) -> str:
     if len(outputs) == len(OUTPUTS[task]) > 1:
-        return {"va": "valence and arousal", "au": f"all {len(outputs)} AUs",
-                "emi": f"all {len(outputs)} EMI"}[task]
+        return {
+            "va": "valence and arousal",
+            "au": f"all {len(outputs)} AUs",
+            "emi": f"all {len(outputs)} EMI",
+        }[task]
     return ", ".join("A/H" if o == "hesitancy" else o for o in outputs)
 
 
@@ -104,14 +115,18 @@ def evidence(info: dict[str, Any]) -> str:
     summary = info.get(EVIDENCE_KEY)
     if not summary:
         return "none (run affect-perception realcheck --write-model)"
-    compared = [_agreement(o, a) for group in summary.get("teacher_agreement", {}).values()
-                for o, a in group.items()]
+    compared = [
+        _agreement(o, a)
+        for group in summary.get("teacher_agreement", {}).values()
+        for o, a in group.items()
+    ]
     share = summary.get("still_face_hesitant_share")
-    parts = [f"realcheck on {summary.get('faces', '?')} faces in "
-             f"{len(summary.get('photos', []))} photos"]
+    parts = [
+        f"realcheck on {summary.get('faces', '?')} faces in "
+        f"{len(summary.get('photos', []))} photos"
+    ]
     if compared:
-        parts.append("best Spearman with a real-face teacher (ceiling) "
-                     + ", ".join(compared))
+        parts.append("best Spearman with a real-face teacher (ceiling) " + ", ".join(compared))
     if share is not None:
         parts.append(f"still faces called hesitant in {100 * share:.0f} % of warm frames")
     return "; ".join(parts)

@@ -66,8 +66,10 @@ def find(*relative: str, holding: tuple[str, ...] = (), what: str | None = None)
         if path.exists() and all((path / name).is_file() for name in holding):
             return path
     raise ResourceNotFoundError(
-        f"{what or '/'.join(relative)} not found in " + ", ".join(map(str, tried))
-        + "; run scripts/setup.sh, or colcon build and source install/setup.bash")
+        f"{what or '/'.join(relative)} not found in "
+        + ", ".join(map(str, tried))
+        + "; run scripts/setup.sh, or colcon build and source install/setup.bash"
+    )
 
 
 def bundled_model_dir(name: str = DEMO_MODEL) -> Path:

@@ -52,36 +52,54 @@ class CueConfig:
     become the new normal.
     """
 
-    hesitancy_on: float = _param(0.6, "hesitancy probability at or above which a person turns "
-                                      "hesitant")
-    hesitancy_off: float = _param(0.4, "hesitancy probability below which they stop being "
-                                       "hesitant")
-    valence_drop: float = _param(0.3, "fall of valence below the person's own baseline that "
-                                      "cues")
-    valence_recover: float = _param(0.15, "fall below the baseline under which the valence cue "
-                                          "re-arms")
-    baseline_alpha: float = _param(0.05, "weight of each new reliable valence in the person's "
-                                         "moving-average baseline (used until the node's "
-                                         "neutral baseline is in)")
-    neutral_frames: int = _param(15, "baseline_frames from which the node's neutral baseline "
-                                     "is used: valence_corrected is then compared with 0 (at "
-                                     "least the node's baseline.min_frames)")
-    min_frames: int = _param(3, "reliable frames in a row a condition must hold before it "
-                                "cues")
-    forget_after_s: float = _param(5.0, "seconds (by message stamps) after which a track not "
-                                        "seen is forgotten")
+    hesitancy_on: float = _param(
+        0.6, "hesitancy probability at or above which a person turns hesitant"
+    )
+    hesitancy_off: float = _param(
+        0.4, "hesitancy probability below which they stop being hesitant"
+    )
+    valence_drop: float = _param(0.3, "fall of valence below the person's own baseline that cues")
+    valence_recover: float = _param(
+        0.15, "fall below the baseline under which the valence cue re-arms"
+    )
+    baseline_alpha: float = _param(
+        0.05,
+        "weight of each new reliable valence in the person's "
+        "moving-average baseline (used until the node's "
+        "neutral baseline is in)",
+    )
+    neutral_frames: int = _param(
+        15,
+        "baseline_frames from which the node's neutral baseline "
+        "is used: valence_corrected is then compared with 0 (at "
+        "least the node's baseline.min_frames)",
+    )
+    min_frames: int = _param(3, "reliable frames in a row a condition must hold before it cues")
+    forget_after_s: float = _param(
+        5.0, "seconds (by message stamps) after which a track not seen is forgotten"
+    )
 
     def __post_init__(self) -> None:
         if not 0 <= self.hesitancy_off < self.hesitancy_on <= 1:
-            raise ValueError("need 0 <= hesitancy_off < hesitancy_on <= 1, got "
-                             f"{self.hesitancy_off} and {self.hesitancy_on}")
+            raise ValueError(
+                "need 0 <= hesitancy_off < hesitancy_on <= 1, got "
+                f"{self.hesitancy_off} and {self.hesitancy_on}"
+            )
         if not 0 <= self.valence_recover < self.valence_drop <= 2:
-            raise ValueError("need 0 <= valence_recover < valence_drop <= 2, got "
-                             f"{self.valence_recover} and {self.valence_drop}")
-        if (not 0 < self.baseline_alpha <= 1 or self.min_frames < 1 or self.neutral_frames < 1
-                or self.forget_after_s <= 0):
-            raise ValueError("need baseline_alpha in (0, 1], min_frames >= 1, "
-                             "neutral_frames >= 1, forget_after_s > 0")
+            raise ValueError(
+                "need 0 <= valence_recover < valence_drop <= 2, got "
+                f"{self.valence_recover} and {self.valence_drop}"
+            )
+        if (
+            not 0 < self.baseline_alpha <= 1
+            or self.min_frames < 1
+            or self.neutral_frames < 1
+            or self.forget_after_s <= 0
+        ):
+            raise ValueError(
+                "need baseline_alpha in (0, 1], min_frames >= 1, "
+                "neutral_frames >= 1, forget_after_s > 0"
+            )
 
 
 @dataclass(frozen=True)
@@ -122,11 +140,11 @@ class CueDetector:
                 continue  # cold window, or a small, turned, blurred or half-seen face
             track = self.tracks.setdefault(face.track_id, _Track(last_seen=stamp))
             track.last_seen = stamp
-            cues += self._hesitancy(face.track_id, track, float(face.hesitancy_probability),
-                                    stamp)
+            cues += self._hesitancy(face.track_id, track, float(face.hesitancy_probability), stamp)
             cues += self._valence(face.track_id, track, face, stamp)
-        gone = [t for t, s in self.tracks.items()
-                if stamp - s.last_seen > self.config.forget_after_s]
+        gone = [
+            t for t, s in self.tracks.items() if stamp - s.last_seen > self.config.forget_after_s
+        ]
         for track_id in gone:
             del self.tracks[track_id]
         return cues
@@ -167,9 +185,14 @@ class HesitancyCueNode(Node):
 
     def __init__(self) -> None:
         super().__init__("hesitancy_cue_node")
-        values = {f.name: self.declare_parameter(
-            f.name, f.default, ParameterDescriptor(description=f.metadata["doc"], read_only=True)
-        ).value for f in dataclasses.fields(CueConfig)}
+        values = {
+            f.name: self.declare_parameter(
+                f.name,
+                f.default,
+                ParameterDescriptor(description=f.metadata["doc"], read_only=True),
+            ).value
+            for f in dataclasses.fields(CueConfig)
+        }
         self.detector = CueDetector(CueConfig(**values))
         self.publisher = self.create_publisher(String, "cue", 10)
         self.create_subscription(AffectStateArray, "affect", self.on_affect, 10)

@@ -32,19 +32,37 @@ DDS_PROFILE = ("config", "fastdds_large_images.xml")
 DDS_PROFILE_VARIABLE = "FASTRTPS_DEFAULT_PROFILES_FILE"
 # (name, default, description) of every launch argument; params_file's default is set below.
 ARGUMENTS = (
-    ("image", "/camera/image_raw", "camera image topic (sensor_msgs/Image); with "
-     "compressed:=true the node subscribes to <image>/compressed"),
-    ("compressed", "false", "subscribe to <image>/compressed (sensor_msgs/CompressedImage) "
-     "instead of <image>"),
+    (
+        "image",
+        "/camera/image_raw",
+        "camera image topic (sensor_msgs/Image); with "
+        "compressed:=true the node subscribes to <image>/compressed",
+    ),
+    (
+        "compressed",
+        "false",
+        "subscribe to <image>/compressed (sensor_msgs/CompressedImage) instead of <image>",
+    ),
     ("params_file", "", "parameter file (default: config/affect.yaml of the installed package)"),
-    ("model_dir", "", "model folder made by `affect-perception export` (empty: the bundled "
-     "demo model)"),
+    (
+        "model_dir",
+        "",
+        "model folder made by `affect-perception export` (empty: the bundled demo model)",
+    ),
     ("namespace", "", "namespace of the node and its ~/ topics"),
     ("log_level", "info", "log level: debug, info, warn, error or fatal"),
-    ("auto_activate", "true", "configure and activate the managed node at start-up (false: it "
-     "waits unconfigured for lifecycle transitions)"),
-    ("large_images_profile", "true", "set FASTRTPS_DEFAULT_PROFILES_FILE to the shipped Fast "
-     "DDS profile for large images for what this file launches (false: leave it as it is)"),
+    (
+        "auto_activate",
+        "true",
+        "configure and activate the managed node at start-up (false: it "
+        "waits unconfigured for lifecycle transitions)",
+    ),
+    (
+        "large_images_profile",
+        "true",
+        "set FASTRTPS_DEFAULT_PROFILES_FILE to the shipped Fast "
+        "DDS profile for large images for what this file launches (false: leave it as it is)",
+    ),
 )
 
 
@@ -52,22 +70,31 @@ def generate_launch_description() -> LaunchDescription:
     """The node with its remappings, parameter file, log level and Fast DDS profile."""
     share = FindPackageShare(PACKAGE)
     defaults = {"params_file": PathJoinSubstitution([share, *PARAMS_FILE])}
-    arguments = [DeclareLaunchArgument(name, default_value=defaults.get(name, default),
-                                       description=description)
-                 for name, default, description in ARGUMENTS]
+    arguments = [
+        DeclareLaunchArgument(
+            name, default_value=defaults.get(name, default), description=description
+        )
+        for name, default, description in ARGUMENTS
+    ]
     image = LaunchConfiguration("image")
     profile = SetEnvironmentVariable(
-        DDS_PROFILE_VARIABLE, PathJoinSubstitution([share, *DDS_PROFILE]),
-        condition=IfCondition(LaunchConfiguration("large_images_profile")))
+        DDS_PROFILE_VARIABLE,
+        PathJoinSubstitution([share, *DDS_PROFILE]),
+        condition=IfCondition(LaunchConfiguration("large_images_profile")),
+    )
     node = Node(
         package=PACKAGE,
         executable=EXECUTABLE,
         name=EXECUTABLE,
         namespace=LaunchConfiguration("namespace"),
-        parameters=[LaunchConfiguration("params_file"),
-                    {"model_dir": LaunchConfiguration("model_dir"),
-                     "use_compressed": LaunchConfiguration("compressed"),
-                     "autostart": LaunchConfiguration("auto_activate")}],
+        parameters=[
+            LaunchConfiguration("params_file"),
+            {
+                "model_dir": LaunchConfiguration("model_dir"),
+                "use_compressed": LaunchConfiguration("compressed"),
+                "autostart": LaunchConfiguration("auto_activate"),
+            },
+        ],
         remappings=[("image", image), ("image/compressed", [image, "/compressed"])],
         arguments=["--ros-args", "--log-level", LaunchConfiguration("log_level")],
         output="screen",

@@ -18,12 +18,20 @@ ERROR = re.compile(r"^(?P<file>[^:]+):\d+(?::\d+)?: error: (?P<text>.*)$")
 
 def current_errors() -> Counter[str]:
     """mypy's errors on the package as ``file: message [code]`` lines, counted."""
-    done = subprocess.run([sys.executable, "-m", "mypy", "affect_perception"], cwd=ROOT,
-                          capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "mypy", "affect_perception"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if done.returncode not in (0, 1):
         sys.exit(f"mypy failed to run: {done.stderr or done.stdout}")
-    return Counter(f"{m['file']}: {m['text']}" for line in done.stdout.splitlines()
-                   if (m := ERROR.match(line)))
+    return Counter(
+        f"{m['file']}: {m['text']}"
+        for line in done.stdout.splitlines()
+        if (m := ERROR.match(line))
+    )
 
 
 def main(argv: list[str]) -> int:
@@ -40,8 +48,11 @@ def main(argv: list[str]) -> int:
             print(f"  {line}", file=sys.stderr)
         return 1
     fixed = sum((known - errors).values())
-    print(f"types: no new errors ({sum(errors.values())} known"
-          + (f", {fixed} fixed: run scripts/check_types.py --update" if fixed else "") + ")")
+    print(
+        f"types: no new errors ({sum(errors.values())} known"
+        + (f", {fixed} fixed: run scripts/check_types.py --update" if fixed else "")
+        + ")"
+    )
     return 0
 
 

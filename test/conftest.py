@@ -20,7 +20,8 @@ os.environ.setdefault("ROS_DOMAIN_ID", str(random.randint(1, 100)))
 os.environ.setdefault("ROS_LOG_DIR", tempfile.mkdtemp(prefix="affect_perception_roslog_"))
 # Children import this checkout's sources, not an installed copy.
 os.environ["PYTHONPATH"] = os.pathsep.join(
-    p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)
+    p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p
+)
 
 
 @pytest.fixture(scope="session")
@@ -51,6 +52,7 @@ def random_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     torch.manual_seed(0)
     out = tmp_path_factory.mktemp("random_model")
-    export_onnx(AffectModel(ModelConfig(variant="single", window=8)).eval(), out,
-                taught_on=UNTRAINED)
+    export_onnx(
+        AffectModel(ModelConfig(variant="single", window=8)).eval(), out, taught_on=UNTRAINED
+    )
     return out

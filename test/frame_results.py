@@ -11,9 +11,15 @@ from affect_perception.labels import AU_NAMES, EMI_NAMES
 WINDOW = 8
 
 
-def make_result(boxes: list[tuple[float, float, float, float]], *, fill: list[int] | None = None,
-                valence: list[float] | None = None, hesitant: list[bool] | None = None,
-                size: tuple[int, int] = (320, 240), stamp: float = 12.5) -> FrameResult:
+def make_result(
+    boxes: list[tuple[float, float, float, float]],
+    *,
+    fill: list[int] | None = None,
+    valence: list[float] | None = None,
+    hesitant: list[bool] | None = None,
+    size: tuple[int, int] = (320, 240),
+    stamp: float = 12.5,
+) -> FrameResult:
     """A FrameResult with one face per box; ids f0001, f0002, ...; other outputs fixed."""
     n = len(boxes)
     au_prob = np.tile(np.linspace(0.05, 0.95, len(AU_NAMES), dtype=np.float32), (n, 1))
@@ -31,6 +37,8 @@ def make_result(boxes: list[tuple[float, float, float, float]], *, fill: list[in
             "ah_prob": np.where(hesitant, 0.8, 0.2).astype(np.float32),
             "ah": np.array(hesitant, bool),
             "window_fill": np.array(fill if fill is not None else [WINDOW] * n, np.int64),
-        })
-    return FrameResult(stamp=stamp, image_size=size, faces=faces, window_size=WINDOW,
-                       model_id="test-model")
+        },
+    )
+    return FrameResult(
+        stamp=stamp, image_size=size, faces=faces, window_size=WINDOW, model_id="test-model"
+    )

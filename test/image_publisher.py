@@ -24,8 +24,7 @@ def frame_message(index: int, fps: float, width: int, height: int) -> Image:
     """Frame ``index``: a grey gradient that moves with the index."""
     row = ((np.arange(width) + 4 * index) % 256).astype(np.uint8)
     rgb = np.repeat(np.broadcast_to(row, (height, width))[..., None], 3, axis=2)
-    msg = Image(height=height, width=width, encoding="rgb8", step=3 * width,
-                data=rgb.tobytes())
+    msg = Image(height=height, width=width, encoding="rgb8", step=3 * width, data=rgb.tobytes())
     stamp = FIRST_STAMP_S + index / fps
     msg.header.stamp.sec, msg.header.stamp.nanosec = int(stamp), round(stamp % 1 * 1e9)
     msg.header.frame_id = "camera"

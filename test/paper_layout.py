@@ -60,31 +60,51 @@ def feed_forward(width: int, expansion: float, layer: type[nn.Module]) -> nn.Seq
     """layer, GELU, dropout, layer, dropout (indices 0 and 3 hold the weights)."""
     hidden = int(width * expansion)
     make = (lambda i, o: nn.Conv1d(i, o, kernel_size=1)) if layer is nn.Conv1d else layer
-    return nn.Sequential(make(width, hidden), nn.GELU(), nn.Dropout(0.0),
-                         make(hidden, width), nn.Dropout(0.0))
+    return nn.Sequential(
+        make(width, hidden), nn.GELU(), nn.Dropout(0.0), make(hidden, width), nn.Dropout(0.0)
+    )
 
 
-def mixer_3d(side: int, frames: int, channels: int, patch: int, time_patch: int = 4,
-             dim: int = 256, depth: int = 1, out_dim: int = 256) -> nn.Sequential:
+def mixer_3d(
+    side: int,
+    frames: int,
+    channels: int,
+    patch: int,
+    time_patch: int = 4,
+    dim: int = 256,
+    depth: int = 1,
+    out_dim: int = 256,
+) -> nn.Sequential:
     """Their mixer as one nn.Sequential: rearranges at 0 and 1, the embedding at 2."""
     tokens = (side // patch) ** 2 * (frames // time_patch)
-    blocks = [nn.Sequential(PreNormResidual(dim, feed_forward(tokens, 4, nn.Conv1d)),
-                            PreNormResidual(dim, feed_forward(dim, 0.5, nn.Linear)))
-              for _ in range(depth)]
-    return nn.Sequential(FramesToChannels(), Patches(patch, time_patch),
-                         nn.Linear(time_patch * patch * patch * channels, dim), *blocks,
-                         nn.LayerNorm(dim), MeanTokens(), nn.Linear(dim, out_dim))
+    blocks = [
+        nn.Sequential(
+            PreNormResidual(dim, feed_forward(tokens, 4, nn.Conv1d)),
+            PreNormResidual(dim, feed_forward(dim, 0.5, nn.Linear)),
+        )
+        for _ in range(depth)
+    ]
+    return nn.Sequential(
+        FramesToChannels(),
+        Patches(patch, time_patch),
+        nn.Linear(time_patch * patch * patch * channels, dim),
+        *blocks,
+        nn.LayerNorm(dim),
+        MeanTokens(),
+        nn.Linear(dim, out_dim),
+    )
 
 
 class PaperLayoutModel(nn.Module):
     """Backbone, the last ``n_mixer`` mixers and a classifier for ``task``, as theirs."""
 
-    def __init__(self, task: str = "VA", seq_len: int = 8, n_mixer: int = 3,
-                 depth: int = 1) -> None:
+    def __init__(
+        self, task: str = "VA", seq_len: int = 8, n_mixer: int = 3, depth: int = 1
+    ) -> None:
         super().__init__()
         self.task, self.seq_len = task, seq_len
         self.backbone = timm.create_model(BACKBONE, pretrained=False, features_only=True)
-        self.used = MIXERS[3 - n_mixer:]
+        self.used = MIXERS[3 - n_mixer :]
         for name, side, channels, patch in self.used:
             setattr(self, name, mixer_3d(side, seq_len, channels, patch, depth=depth))
         self.dropout = nn.Dropout(0.3)
@@ -93,9 +113,11 @@ class PaperLayoutModel(nn.Module):
     def forward(self, clip: torch.Tensor) -> torch.Tensor:
         """(B, T, 3, 224, 224) -> (B, outputs): one estimate per window."""
         batch = clip.shape[0]
-        maps = self.backbone(clip.flatten(0, 1))[-len(self.used):]
-        pooled = [getattr(self, name)(m.reshape(batch, self.seq_len, -1, side, side))
-                  for (name, side, _, _), m in zip(self.used, maps, strict=True)]
+        maps = self.backbone(clip.flatten(0, 1))[-len(self.used) :]
+        pooled = [
+            getattr(self, name)(m.reshape(batch, self.seq_len, -1, side, side))
+            for (name, side, _, _), m in zip(self.used, maps, strict=True)
+        ]
         out = self.classifier(self.dropout(torch.cat(pooled, dim=-1)))
         return torch.tanh(out) if self.task == "VA" else out
 
@@ -116,22 +138,48 @@ def randomise(model: nn.Module, seed: int) -> nn.Module:
 
 def lightning_checkpoint(model: PaperLayoutModel, n_mixer: int) -> dict:
     """What PyTorch Lightning's ModelCheckpoint(save_weights_only=True) saves for it."""
-    checkpoint_state = {"monitor": "val_metric", "best_model_score": torch.tensor(0.41),
-                        "best_model_path": "lightning_logs/version_0/checkpoints/e3.ckpt",
-                        "best_k_models": {"e3.ckpt": torch.tensor(0.41)},
-                        "kth_value": torch.tensor(0.41), "last_model_path": ""}
-    stopping_state = {"wait_count": 0, "stopped_epoch": 0, "best_score": torch.tensor(0.41),
-                      "patience": 3}
-    return {"epoch": 3, "global_step": 1200, "pytorch-lightning_version": "2.5.1",
-            "state_dict": model.state_dict(),
-            "loops": {"fit_loop": {"state_dict": {}, "epoch_progress": {
-                "total": {"ready": 4, "started": 4, "processed": 4, "completed": 3}}}},
-            "callbacks": {"ModelCheckpoint{'monitor': 'val_metric', 'mode': 'max'}":
-                          checkpoint_state,
-                          "EarlyStopping{'monitor': 'val_metric', 'mode': 'max'}":
-                          stopping_state},
-            "hparams_name": "kwargs",
-            "hyper_parameters": {"task": model.task, "seq_len": model.seq_len,
-                                 "learning_rate": 5e-4, "focal_alpha": 0.75,
-                                 "focal_gamma": 2.0, "label_smoothing": 0.1, "wd": 2e-5,
-                                 "threshold": 0.5, "batch_size": 128, "n_mixer": n_mixer}}
+    checkpoint_state = {
+        "monitor": "val_metric",
+        "best_model_score": torch.tensor(0.41),
+        "best_model_path": "lightning_logs/version_0/checkpoints/e3.ckpt",
+        "best_k_models": {"e3.ckpt": torch.tensor(0.41)},
+        "kth_value": torch.tensor(0.41),
+        "last_model_path": "",
+    }
+    stopping_state = {
+        "wait_count": 0,
+        "stopped_epoch": 0,
+        "best_score": torch.tensor(0.41),
+        "patience": 3,
+    }
+    return {
+        "epoch": 3,
+        "global_step": 1200,
+        "pytorch-lightning_version": "2.5.1",
+        "state_dict": model.state_dict(),
+        "loops": {
+            "fit_loop": {
+                "state_dict": {},
+                "epoch_progress": {
+                    "total": {"ready": 4, "started": 4, "processed": 4, "completed": 3}
+                },
+            }
+        },
+        "callbacks": {
+            "ModelCheckpoint{'monitor': 'val_metric', 'mode': 'max'}": checkpoint_state,
+            "EarlyStopping{'monitor': 'val_metric', 'mode': 'max'}": stopping_state,
+        },
+        "hparams_name": "kwargs",
+        "hyper_parameters": {
+            "task": model.task,
+            "seq_len": model.seq_len,
+            "learning_rate": 5e-4,
+            "focal_alpha": 0.75,
+            "focal_gamma": 2.0,
+            "label_smoothing": 0.1,
+            "wd": 2e-5,
+            "threshold": 0.5,
+            "batch_size": 128,
+            "n_mixer": n_mixer,
+        },
+    }

@@ -15,14 +15,20 @@ from affect_perception.child_process import stop_child
 REPO = Path(__file__).resolve().parents[1]
 
 
-def start_process(args: list[str], log_path: Path,
-                  env: dict[str, str] | None = None) -> subprocess.Popen:
+def start_process(
+    args: list[str], log_path: Path, env: dict[str, str] | None = None
+) -> subprocess.Popen:
     """Start a child Python process (``python args...``) writing stdout and stderr to a file;
     ``env`` adds to (or replaces) this process's environment."""
     log = open(log_path, "wb")  # noqa: SIM115 - closed by stop_process
-    proc = subprocess.Popen([sys.executable, *args], stdout=log, stderr=subprocess.STDOUT,
-                            cwd=REPO, env={**os.environ, **(env or {})},
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, *args],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=REPO,
+        env={**os.environ, **(env or {})},
+        start_new_session=True,
+    )
     proc.log_file = log  # type: ignore[attr-defined]
     return proc
 
@@ -34,8 +40,9 @@ def stop_process(proc: subprocess.Popen, sig: int = signal.SIGINT, timeout: floa
     return status
 
 
-def spin_until(node: object, condition: Callable[[], bool], timeout: float,
-               executor: object | None = None) -> bool:
+def spin_until(
+    node: object, condition: Callable[[], bool], timeout: float, executor: object | None = None
+) -> bool:
     """Spin ``node`` until ``condition()`` holds or the timeout passes; return whether it held."""
     import rclpy
 

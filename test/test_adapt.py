@@ -36,6 +36,7 @@ from affect_perception.train.trainer import Trainer, read_videos
 
 # ---- the demo model folder (ONNX only) back into a trainable torch model ----
 
+
 def test_demo_model_rebuilt_from_onnx_computes_what_the_onnx_files_do():
     model = model_from_onnx(bundled_model_dir())
     engine = AffectEngine(EngineConfig(model_dir=bundled_model_dir()))
@@ -53,10 +54,13 @@ def test_demo_model_rebuilt_from_onnx_computes_what_the_onnx_files_do():
     assert np.abs(out["emi"].numpy() - ort_out["emi"]).max() < 1e-4
 
 
-@pytest.mark.parametrize("damage", [
-    "missing_temporal",   # a file of the pair is gone
-    "other_config",       # model.json describes another architecture
-])
+@pytest.mark.parametrize(
+    "damage",
+    [
+        "missing_temporal",  # a file of the pair is gone
+        "other_config",  # model.json describes another architecture
+    ],
+)
 def test_a_model_folder_that_does_not_fit_gives_one_clear_error(tmp_path, damage):
     folder = tmp_path / "model"
     shutil.copytree(bundled_model_dir(), folder)
@@ -85,6 +89,7 @@ def test_a_graph_with_changed_weights_fails_the_numeric_check(tmp_path):
 
 
 # ---- recordings ----
+
 
 def test_recordings_of_each_kind_are_read_and_hashed(tmp_path):
     frames = [np.full((48, 64, 3), v, np.uint8) for v in (10, 200)]
@@ -119,6 +124,7 @@ def test_a_changed_file_changes_the_hash(tmp_path):
 
 # ---- targets from teachings ----
 
+
 def _probs(top: str) -> list[float]:
     p = np.full(len(CLASSES), 0.02)
     p[CLASSES.index(top)] = 1 - 0.02 * (len(CLASSES) - 1)
@@ -128,18 +134,23 @@ def _probs(top: str) -> list[float]:
 def _taught(top: str, mouth: float) -> dict:
     features = dict.fromkeys(FEATURES, 1.0)
     features["mouth_width"] = mouth
-    return {"expressions": {"face_api": _probs(top), "human": _probs(top)},
-            "features": features}
+    return {"expressions": {"face_api": _probs(top), "human": _probs(top)}, "features": features}
 
 
 def _tracks() -> dict:
     return {
         # a person who is neutral, then smiles: own neutral
-        "r00_f0001": {"recording": "x", "frames": 6,
-                      "taught": {"0": _taught("neutral", 1.0), "3": _taught("happy", 1.2)}},
+        "r00_f0001": {
+            "recording": "x",
+            "frames": 6,
+            "taught": {"0": _taught("neutral", 1.0), "3": _taught("happy", 1.2)},
+        },
         # someone who smiles throughout: the recordings' neutral
-        "r00_f0002": {"recording": "x", "frames": 4,
-                      "taught": {"0": _taught("happy", 1.4), "2": _taught("happy", 1.4)}},
+        "r00_f0002": {
+            "recording": "x",
+            "frames": 4,
+            "taught": {"0": _taught("happy", 1.4), "2": _taught("happy", 1.4)},
+        },
         # a second neutral person with a wider mouth
         "r01_f0001": {"recording": "y", "frames": 4, "taught": {"0": _taught("neutral", 1.1)}},
     }
@@ -157,8 +168,7 @@ def test_track_targets_and_masks_cover_only_the_taught_outputs(tmp_path):
     tracks = _tracks()
     neutral = neutrals(tracks)
     scales = au_scales(tracks, neutral)
-    video = track_video("r00_f0001", tracks["r00_f0001"], tmp_path, neutral["r00_f0001"],
-                        scales)
+    video = track_video("r00_f0001", tracks["r00_f0001"], tmp_path, neutral["r00_f0001"], scales)
     au12 = AU_NAMES.index("AU12")
     # AU12 proxies over the taught frames: 0, 0.2 (this track), 0.35, 0.35, 0: the scale is
     # their 90th percentile, 0.35; frames 0-1 hold the neutral teaching, 2-5 the smile
@@ -170,8 +180,7 @@ def test_track_targets_and_masks_cover_only_the_taught_outputs(tmp_path):
     assert video.labels["emi"][5, joy] == pytest.approx(0.88)
     assert video.masks["va"][:, 0].all() and not video.masks["va"][:, 1].any()
     assert {AU_NAMES[i] for i in np.flatnonzero(video.masks["au"][0])} == set(COVERED["au"])
-    assert {EMI_NAMES[i] for i in np.flatnonzero(video.masks["emi"][0])} == {"Joy",
-                                                                            "Amusement"}
+    assert {EMI_NAMES[i] for i in np.flatnonzero(video.masks["emi"][0])} == {"Joy", "Amusement"}
     assert not video.masks["ah"].any()
 
 
@@ -180,11 +189,14 @@ def test_no_taught_face_is_a_clear_error():
         neutrals({"r00_f0001": {"recording": "x", "frames": 3, "taught": {}}})
 
 
-@pytest.mark.parametrize(("count", "holdout", "held"), [
-    (2, 0.25, 1),    # the fewest: one each side
-    (8, 0.25, 2),
-    (4, 0.9, 3),     # never every track
-])
+@pytest.mark.parametrize(
+    ("count", "holdout", "held"),
+    [
+        (2, 0.25, 1),  # the fewest: one each side
+        (8, 0.25, 2),
+        (4, 0.9, 3),  # never every track
+    ],
+)
 def test_split_holds_out_whole_tracks(count, holdout, held):
     names = [f"t{i}" for i in range(count)]
     train, out = split_tracks(names, holdout, seed=3)
@@ -200,29 +212,46 @@ def test_one_track_is_too_few():
 
 # ---- the trainer's fine-tune switches ----
 
+
 def test_init_weights_and_frozen_norm_statistics(tmp_path):
     root = synth_root(tmp_path / "data", videos=4, frames=16)
     first = Trainer(tiny_config(root, tmp_path / "a", epochs=1))
     start = save_checkpoint(first.model, tmp_path / "start")
     stats = {n: b.clone() for n, b in first.model.named_buffers() if "running" in n}
-    trainer = Trainer(tiny_config(root, tmp_path / "b", epochs=1, init_weights=str(start),
-                                  freeze_norm=True),
-                      train_videos=[column_masks(v) for v in read_videos((str(root),),
-                                                                         "Train_Set")])
-    for (name, a), b in zip(first.model.state_dict().items(),
-                            trainer.model.state_dict().values(), strict=True):
+    trainer = Trainer(
+        tiny_config(root, tmp_path / "b", epochs=1, init_weights=str(start), freeze_norm=True),
+        train_videos=[column_masks(v) for v in read_videos((str(root),), "Train_Set")],
+    )
+    for (name, a), b in zip(
+        first.model.state_dict().items(), trainer.model.state_dict().values(), strict=True
+    ):
         assert torch.equal(a, b), name
     trainer.fit()
     after = dict(trainer.model.named_buffers())
     assert all(torch.equal(stats[n], after[n]) for n in stats)  # BatchNorm stats unchanged
-    assert any(not torch.equal(a, b) for a, b in zip(
-        first.model.parameters(), trainer.model.parameters(), strict=True))
+    assert any(
+        not torch.equal(a, b)
+        for a, b in zip(first.model.parameters(), trainer.model.parameters(), strict=True)
+    )
 
 
 def test_cli_names_a_missing_recording_on_one_line(tmp_path):
-    done = subprocess.run([sys.executable, "-m", "affect_perception.cli", "adapt", "--bag",
-                           str(tmp_path / "nowhere"), "--out", str(tmp_path / "out")],
-                          capture_output=True, text=True, timeout=120, check=False)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "affect_perception.cli",
+            "adapt",
+            "--bag",
+            str(tmp_path / "nowhere"),
+            "--out",
+            str(tmp_path / "out"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert done.returncode == 2
     assert done.stderr.strip().splitlines()[-1].startswith("affect-perception adapt: error:")
     assert "nowhere does not exist" in done.stderr

@@ -24,8 +24,15 @@ from affect_perception.realfaces.realcheck import CHECK_THRESHOLD
 from affect_perception.resources import bundled_model_dir
 
 KINDS = ("zoom",)
-ADAPT = {"epochs": 1, "steps_per_epoch": 8, "synth_videos": 8, "synth_frames": 64,
-         "teach_every": 6, "threads": 2, "progress": False}
+ADAPT = {
+    "epochs": 1,
+    "steps_per_epoch": 8,
+    "synth_videos": 8,
+    "synth_frames": 64,
+    "teach_every": 6,
+    "threads": 2,
+    "progress": False,
+}
 FRAMES = 20
 # Largest fall of a goal output's Spearman agreement on the held-out faces read as "no worse":
 # with 13 faces one swapped pair of ranks moves it by about 0.01.
@@ -78,7 +85,8 @@ def test_model_says_what_it_rests_on(evidence):
             assert source == want, (task, output)
     bags = _bags(out)
     assert [r["sha256"] for r in info[ADAPTED_KEY]["recordings"]] == [
-        Recording.at(b).sha256() for b in bags]
+        Recording.at(b).sha256() for b in bags
+    ]
     card = (model / "MODEL_CARD.md").read_text()
     assert CARD_BEGIN in card and "| valence |" in card
 
@@ -88,19 +96,34 @@ def test_resume_finishes_without_training_again(evidence):
     bags = _bags(out)
     metrics = (out / "adapt" / "run" / "metrics.jsonl").read_text()
     model_id = json.loads((out / "adapt" / "model" / "model.json").read_text())["model_id"]
-    Adapter(AdaptConfig(recordings=bags, out=out / "adapt", model=bundled_model_dir(),
-                        score_threshold=CHECK_THRESHOLD, resume=True, **ADAPT)).run()
+    Adapter(
+        AdaptConfig(
+            recordings=bags,
+            out=out / "adapt",
+            model=bundled_model_dir(),
+            score_threshold=CHECK_THRESHOLD,
+            resume=True,
+            **ADAPT,
+        )
+    ).run()
     assert (out / "adapt" / "run" / "metrics.jsonl").read_text() == metrics
-    assert json.loads((out / "adapt" / "model" / "model.json").read_text())[
-        "model_id"] == model_id
+    assert json.loads((out / "adapt" / "model" / "model.json").read_text())["model_id"] == model_id
 
 
 def test_a_used_folder_needs_resume(evidence):
     out, _ = evidence
     bags = _bags(out)
     with pytest.raises(ValueError, match="not empty"):
-        Adapter(AdaptConfig(recordings=bags, out=out / "adapt", model=bundled_model_dir(),
-                            **ADAPT)).run()
+        Adapter(
+            AdaptConfig(recordings=bags, out=out / "adapt", model=bundled_model_dir(), **ADAPT)
+        ).run()
     with pytest.raises(ValueError, match="other recordings"):
-        Adapter(AdaptConfig(recordings=bags[:1], out=out / "adapt",
-                            model=bundled_model_dir(), resume=True, **ADAPT)).run()
+        Adapter(
+            AdaptConfig(
+                recordings=bags[:1],
+                out=out / "adapt",
+                model=bundled_model_dir(),
+                resume=True,
+                **ADAPT,
+            )
+        ).run()

@@ -39,10 +39,15 @@ def rolled() -> dict[str, np.ndarray | Detections]:
     upright = detector.detect(ASTRONAUT)
     centre = tuple(float(c) for c in (upright.xyxy[0, :2] + upright.xyxy[0, 2:]) / 2)
     rotation = cv2.getRotationMatrix2D(centre, ROLL, 1.0)
-    image = cv2.warpAffine(ASTRONAUT, rotation, ASTRONAUT.shape[1::-1],
-                           borderMode=cv2.BORDER_REPLICATE)
-    return {"upright": upright, "rotation": rotation, "image": image,
-            "faces": detector.detect(image)}
+    image = cv2.warpAffine(
+        ASTRONAUT, rotation, ASTRONAUT.shape[1::-1], borderMode=cv2.BORDER_REPLICATE
+    )
+    return {
+        "upright": upright,
+        "rotation": rotation,
+        "image": image,
+        "faces": detector.detect(image),
+    }
 
 
 def test_rolled_face_comes_out_upright(rolled: dict) -> None:
@@ -100,8 +105,7 @@ def test_transform_points_matches_opencv(rolled: dict) -> None:
     np.testing.assert_allclose(transform_points(transform, faces.keypoints), expected, atol=1e-3)
 
 
-@pytest.mark.parametrize(("border", "corner_is_black"), [("constant", True),
-                                                         ("replicate", False)])
+@pytest.mark.parametrize(("border", "corner_is_black"), [("constant", True), ("replicate", False)])
 def test_border_outside_the_frame(border: str, corner_is_black: bool) -> None:
     crop = align_faces(ASTRONAUT, _faces([[-50, -50, 50, 50]]), size=64, margin=0, border=border)
     assert (crop[0, 0, 0].max() == 0) == corner_is_black
@@ -112,16 +116,20 @@ def test_normalize_matches_the_formula() -> None:
     crops = rng.integers(0, 256, (3, 8, 8, 3), dtype=np.uint8)
     mean, std = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
     expected = (crops / 255.0 - mean) / std
-    np.testing.assert_allclose(normalize(crops, mean, std), expected.transpose(0, 3, 1, 2),
-                               rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        normalize(crops, mean, std), expected.transpose(0, 3, 1, 2), rtol=1e-5, atol=1e-5
+    )
 
 
-@pytest.mark.parametrize(("call", "message"), [
-    (lambda: align_faces(ASTRONAUT, Detections.empty(), border="wrap"), "border"),
-    (lambda: alignment_transforms(Detections.empty(), size=0), "size"),
-    (lambda: normalize(np.zeros((1, 4, 4, 3), np.uint8), 0.5, 0.0), "std"),
-    (lambda: normalize(np.zeros((4, 4, 3), np.uint8), 0.5, 0.5), "crops"),
-])
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: align_faces(ASTRONAUT, Detections.empty(), border="wrap"), "border"),
+        (lambda: alignment_transforms(Detections.empty(), size=0), "size"),
+        (lambda: normalize(np.zeros((1, 4, 4, 3), np.uint8), 0.5, 0.0), "std"),
+        (lambda: normalize(np.zeros((4, 4, 3), np.uint8), 0.5, 0.5), "crops"),
+    ],
+)
 def test_bad_arguments(call, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         call()

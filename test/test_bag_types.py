@@ -26,17 +26,30 @@ def rosbags_array(store, stamp_ns: int, valence: float):
     Array = ns[MSGTYPE]
     header = Header(stamp=Time(sec=stamp_ns // 10**9, nanosec=stamp_ns % 10**9), frame_id="cam")
     state = State(
-        header=header, track_id="f0001",
+        header=header,
+        track_id="f0001",
         roi=Roi(x_offset=1, y_offset=2, height=3, width=4, do_rectify=False),
-        detection_score=0.5, valence=valence, arousal=-0.25,
+        detection_score=0.5,
+        valence=valence,
+        arousal=-0.25,
         au_probabilities=np.linspace(0, 1, 12, dtype=np.float32),
         au_active=np.arange(12) % 2 == 0,
         emi_intensities=np.full(6, 0.5, np.float32),
-        hesitancy_probability=0.125, hesitancy=False,
-        window_fill=8, window_size=8, model_id="test", face_size=120.0, frontalness=0.9,
-        sharpness=80.0, window_real_frames=8, reliable=True, valence_corrected=valence,
-        arousal_corrected=-0.25, au_probabilities_corrected=np.zeros(12, np.float32),
-        baseline_frames=0)
+        hesitancy_probability=0.125,
+        hesitancy=False,
+        window_fill=8,
+        window_size=8,
+        model_id="test",
+        face_size=120.0,
+        frontalness=0.9,
+        sharpness=80.0,
+        window_real_frames=8,
+        reliable=True,
+        valence_corrected=valence,
+        arousal_corrected=-0.25,
+        au_probabilities_corrected=np.zeros(12, np.float32),
+        baseline_frames=0,
+    )
     return Array(header=header, faces=[state])
 
 

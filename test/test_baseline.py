@@ -38,32 +38,47 @@ class Person:
         return row
 
 
-def step(tracker: BaselineTracker, ids: list[str], rows: list[np.ndarray], stamp: float,
-         reliable: bool = True, pose: np.ndarray | None = None) -> dict[str, np.ndarray]:
+def step(
+    tracker: BaselineTracker,
+    ids: list[str],
+    rows: list[np.ndarray],
+    stamp: float,
+    reliable: bool = True,
+    pose: np.ndarray | None = None,
+) -> dict[str, np.ndarray]:
     rows_ = np.stack(rows)
     au = rows_[:, 2:]
-    values = {"valence": rows_[:, 0], "arousal": rows_[:, 1], "au_prob": au,
-              "au_active": au >= 0.5}
+    values = {
+        "valence": rows_[:, 0],
+        "arousal": rows_[:, 1],
+        "au_prob": au,
+        "au_active": au >= 0.5,
+    }
     pose = np.zeros((len(ids), 2)) if pose is None else pose
     return tracker.update(ids, stamp, values, np.full(len(ids), reliable), pose)
 
 
-@pytest.mark.parametrize(("arousal", "active", "reliable", "speed", "neutral"), [
-    (0.0, False, True, 0.0, True),
-    (0.3, False, True, 0.5, True),           # at both limits
-    (0.31, False, True, 0.0, False),         # aroused
-    (0.0, True, True, 0.0, False),           # an action unit on
-    (0.0, False, False, 0.0, False),         # estimate not reliable
-    (0.0, False, True, 0.6, False),          # head moving
-    (0.0, False, True, np.nan, True),        # no keypoints: pose unknown, counts as still
-    (0.0, False, True, np.inf, False),       # a track's first frame
-])
-def test_the_neutral_rule(arousal: float, active: bool, reliable: bool, speed: float,
-                          neutral: bool) -> None:
+@pytest.mark.parametrize(
+    ("arousal", "active", "reliable", "speed", "neutral"),
+    [
+        (0.0, False, True, 0.0, True),
+        (0.3, False, True, 0.5, True),  # at both limits
+        (0.31, False, True, 0.0, False),  # aroused
+        (0.0, True, True, 0.0, False),  # an action unit on
+        (0.0, False, False, 0.0, False),  # estimate not reliable
+        (0.0, False, True, 0.6, False),  # head moving
+        (0.0, False, True, np.nan, True),  # no keypoints: pose unknown, counts as still
+        (0.0, False, True, np.inf, False),  # a track's first frame
+    ],
+)
+def test_the_neutral_rule(
+    arousal: float, active: bool, reliable: bool, speed: float, neutral: bool
+) -> None:
     au_active = np.zeros((1, len(AU_NAMES)), bool)
     au_active[0, AU12] = active
-    got = is_neutral(np.array([arousal]), au_active, np.array([reliable]), np.array([speed]),
-                     BaselineConfig())
+    got = is_neutral(
+        np.array([arousal]), au_active, np.array([reliable]), np.array([speed]), BaselineConfig()
+    )
     assert got.tolist() == [neutral]
 
 
@@ -72,8 +87,10 @@ def test_resting_offsets_read_zero_and_later_changes_are_kept() -> None:
     positive and aroused): both read about zero at rest once the baseline holds; a smile that
     follows keeps its full size, and does not enter the baseline."""
     tracker = BaselineTracker(CONFIG)
-    people = {"f0001": Person(-0.3, 0.2, au4=0.35, seed=1),
-              "f0002": Person(0.25, -0.2, au4=0.05, seed=2)}
+    people = {
+        "f0001": Person(-0.3, 0.2, au4=0.35, seed=1),
+        "f0002": Person(0.25, -0.2, au4=0.05, seed=2),
+    }
     ids = list(people)
     frame = 0
 
@@ -153,19 +170,23 @@ def test_after_max_frames_the_baseline_follows_a_slow_drift() -> None:
     assert abs(out["valence_corrected"][0]) < 0.1
 
 
-@pytest.mark.parametrize(("changes", "message"), [
-    ({"min_frames": 0}, "min_frames"),
-    ({"min_frames": 50, "max_frames": 20}, "min_frames <= max_frames"),
-    ({"max_arousal": 2.0}, "max_arousal"),
-    ({"max_pose_speed": -1.0}, "max_pose_speed"),
-])
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"min_frames": 0}, "min_frames"),
+        ({"min_frames": 50, "max_frames": 20}, "min_frames <= max_frames"),
+        ({"max_arousal": 2.0}, "max_arousal"),
+        ({"max_pose_speed": -1.0}, "max_pose_speed"),
+    ],
+)
 def test_invalid_settings_are_refused(changes: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         BaselineConfig(**changes)
 
 
 def test_the_corrected_fields_flow_from_the_pipeline_to_the_message(
-        random_model_dir: Path) -> None:
+    random_model_dir: Path,
+) -> None:
     """The random model's outputs do not track faces, so only the plumbing is checked: with
     the baseline on (and every frame allowed to count), the baseline grows and the corrected
     values differ from the raw ones; off, they equal them."""
@@ -179,11 +200,20 @@ def test_the_corrected_fields_flow_from_the_pipeline_to_the_message(
 
     # seed 0: the face stays in view and BlazeFace finds it in every frame
     frames = [f.image for f in render_video(0, 14, faces=1, size=(320, 240))]
-    permissive = dict(au_threshold=1 - 1e-6, quality=QualityConfig(0, 0, 0, 0),
-                      model_dir=random_model_dir, intra_op_threads=1)
-    on = AffectPipeline(PipelineConfig(
-        **permissive, baseline=BaselineConfig(enabled=True, min_frames=1, max_arousal=1.0,
-                                              max_pose_speed=1e6)))
+    permissive = dict(
+        au_threshold=1 - 1e-6,
+        quality=QualityConfig(0, 0, 0, 0),
+        model_dir=random_model_dir,
+        intra_op_threads=1,
+    )
+    on = AffectPipeline(
+        PipelineConfig(
+            **permissive,
+            baseline=BaselineConfig(
+                enabled=True, min_frames=1, max_arousal=1.0, max_pose_speed=1e6
+            ),
+        )
+    )
     results: list[FrameResult] = [on.process(rgb, k / FPS) for k, rgb in enumerate(frames)]
     last = results[-1]
     assert len(last.faces) == 1 and bool(last.face_values("reliable")[0])
@@ -193,8 +223,9 @@ def test_the_corrected_fields_flow_from_the_pipeline_to_the_message(
     (msg,) = face_messages(last, Header())
     assert msg.baseline_frames == frames_in and msg.reliable
     assert msg.valence_corrected == pytest.approx(float(last.face_values("valence_corrected")[0]))
-    np.testing.assert_allclose(msg.au_probabilities_corrected,
-                               last.face_values("au_prob_corrected")[0])
+    np.testing.assert_allclose(
+        msg.au_probabilities_corrected, last.face_values("au_prob_corrected")[0]
+    )
     on.reset_baseline()
     assert int(on.process(frames[-1], 14 / FPS).face_values("baseline_frames")[0]) <= 1
 

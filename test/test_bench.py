@@ -34,6 +34,7 @@ class FakeClock:
         def call() -> None:
             self.calls.append(name)
             self.now += seconds[len([c for c in self.calls if c == name]) - 1]
+
         return call
 
 
@@ -71,15 +72,18 @@ def test_flop_count_of_a_linear_layer_is_two_per_multiply_add() -> None:
     assert flops.count_flops(layer, torch.zeros(5, 64)) == 2 * 5 * 64 * 32
 
 
-@pytest.mark.parametrize(("flags", "simd", "lanes", "per_thread_gflops"), [
-    ({"avx512f", "avx2", "fma"}, "avx512f", 16, 2.0 * 16 * 2 * 2),  # 2 GHz, FMA, 2 units
-    ({"avx2", "fma", "sse2"}, "avx2", 8, 2.0 * 8 * 2 * 2),
-    ({"sse2"}, "sse2", 4, 2.0 * 4 * 1 * 2),                          # no FMA: 1 FLOP per lane
-    ({"asimd"}, "asimd", 4, 2.0 * 4 * 2 * 2),                        # Arm NEON has FMA
-])
-def test_theoretical_peak_from_the_cpu_flags(monkeypatch: pytest.MonkeyPatch, flags: set,
-                                             simd: str, lanes: int,
-                                             per_thread_gflops: float) -> None:
+@pytest.mark.parametrize(
+    ("flags", "simd", "lanes", "per_thread_gflops"),
+    [
+        ({"avx512f", "avx2", "fma"}, "avx512f", 16, 2.0 * 16 * 2 * 2),  # 2 GHz, FMA, 2 units
+        ({"avx2", "fma", "sse2"}, "avx2", 8, 2.0 * 8 * 2 * 2),
+        ({"sse2"}, "sse2", 4, 2.0 * 4 * 1 * 2),  # no FMA: 1 FLOP per lane
+        ({"asimd"}, "asimd", 4, 2.0 * 4 * 2 * 2),  # Arm NEON has FMA
+    ],
+)
+def test_theoretical_peak_from_the_cpu_flags(
+    monkeypatch: pytest.MonkeyPatch, flags: set, simd: str, lanes: int, per_thread_gflops: float
+) -> None:
     monkeypatch.setattr(flops, "cpu_description", lambda: ("test cpu", 2000.0, flags))
     monkeypatch.setattr(flops, "gemm_gflops", lambda threads, repeats: 10.0 * threads)
     peak = flops.cpu_peak(threads=2, repeats=1)
@@ -126,14 +130,23 @@ def test_ort_against_torch_times_the_same_step(bench_model: BenchModel) -> None:
 
 
 def test_encoder_limit_counts_the_encoder_flops(bench_model: BenchModel) -> None:
-    peak = flops.CpuPeak(model="x", threads=1, clock_mhz=1000.0, simd="avx2", lanes=8, fma=True,
-                         theoretical_gflops=32.0, gemm_gflops=16.0)
+    peak = flops.CpuPeak(
+        model="x",
+        threads=1,
+        clock_mhz=1000.0,
+        simd="avx2",
+        lanes=8,
+        fma=True,
+        theoretical_gflops=32.0,
+        gemm_gflops=16.0,
+    )
     result = flops.encoder_limit(bench_model, peak, CPU, faces=1, repeats=2)
     # MobileNetV4-conv-small up to its 7×7 map: about 0.37 GFLOPs per 224² crop
     assert 0.3 < result["gflops"] < 0.45
     assert result["limit_ms_gemm"] == pytest.approx(2 * result["limit_ms_theoretical"])
     assert result["ratio_theoretical"] == pytest.approx(
-        result["ms"] / result["limit_ms_theoretical"])
+        result["ms"] / result["limit_ms_theoretical"]
+    )
 
 
 def test_end_to_end_stream_counts_every_frame(random_model_dir: Path) -> None:
@@ -146,8 +159,16 @@ def test_end_to_end_stream_counts_every_frame(random_model_dir: Path) -> None:
     assert 0 < result["fps_out"] <= 31
     assert 0 < result["latency_ms"]["p50"] <= result["latency_ms"]["p99"]
     assert result["faces_per_frame"] > 0.5  # the synthetic face is found
-    assert {"decode", "detect", "align", "encode", "temporal", "publish", "serialise",
-            "total"} <= set(result["stage_ms"])
+    assert {
+        "decode",
+        "detect",
+        "align",
+        "encode",
+        "temporal",
+        "publish",
+        "serialise",
+        "total",
+    } <= set(result["stage_ms"])
     assert result["peak_rss_mib"] > 50
 
 
@@ -163,13 +184,28 @@ def test_targets_and_table() -> None:
     assert lines[3].split() == ["encoder_ms", "5.25"]
 
 
-def test_cli_runs_the_chosen_sections_and_writes_json(tmp_path: Path,
-                                                      capsys: pytest.CaptureFixture) -> None:
+def test_cli_runs_the_chosen_sections_and_writes_json(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     parser = argparse.ArgumentParser()
     cli.add_arguments(parser)
     out = tmp_path / "bench.json"
-    args = parser.parse_args(["--quick", "--threads", "1", "--json", str(out), "--skip",
-                              "streaming", "runtimes", "backbones", "e2e", "int8", "threads"])
+    args = parser.parse_args(
+        [
+            "--quick",
+            "--threads",
+            "1",
+            "--json",
+            str(out),
+            "--skip",
+            "streaming",
+            "runtimes",
+            "backbones",
+            "e2e",
+            "int8",
+            "threads",
+        ]
+    )
     assert cli.run(args) == 0
     results = json.loads(out.read_text())
     assert set(results["sections"]) == {"flops"}
@@ -177,8 +213,10 @@ def test_cli_runs_the_chosen_sections_and_writes_json(tmp_path: Path,
     # measured time over the time at each peak; the theoretical peak takes the nominal clock
     # (turbo not counted), so a turbo-boosted run may come in just under 1
     one = results["sections"]["flops"]["encoder"]["faces_1"]
-    for figure, limit in (("flop_limit_ratio", "limit_ms_theoretical"),
-                          ("flop_limit_ratio_gemm", "limit_ms_gemm")):
+    for figure, limit in (
+        ("flop_limit_ratio", "limit_ms_theoretical"),
+        ("flop_limit_ratio_gemm", "limit_ms_gemm"),
+    ):
         assert one[limit] > 0
         assert figures[figure] == pytest.approx(figures["encoder_ms"] / one[limit])
     assert results["machine"]["cores"] >= 1 and results["threads"] == 1
@@ -195,8 +233,12 @@ def test_threads_section_alternates_and_takes_medians(monkeypatch: pytest.Monkey
         threads = stream.params["intra_op_threads"]
         calls.append((stream.faces, threads, stream.params["detector.threads"]))
         fps = 10.0 * threads + len(calls)  # later runs a little faster
-        return {"fps_out": fps, "latency_ms": {"p99": 100.0 / threads}, "dropped": 0,
-                "stage_ms": {"encode": 5.0 * stream.faces}}
+        return {
+            "fps_out": fps,
+            "latency_ms": {"p99": 100.0 / threads},
+            "dropped": 0,
+            "stage_ms": {"encode": 5.0 * stream.faces},
+        }
 
     monkeypatch.setattr(end_to_end, "run_in_child", fake_run)
     parser = argparse.ArgumentParser()
@@ -204,8 +246,16 @@ def test_threads_section_alternates_and_takes_medians(monkeypatch: pytest.Monkey
     params = cli.node_params(parser.parse_args(["--detect-every", "3"]))
     section, figures = cli._threads(Path("m"), CPU, 3.0, params)
     assert params == {"detect_every": 3, "intra_op_threads": 1}  # the flag given, the threads
-    assert calls == [(1, 1, 1), (1, 2, 2), (1, 2, 2), (1, 1, 1),
-                     (4, 1, 1), (4, 2, 2), (4, 2, 2), (4, 1, 1)]
+    assert calls == [
+        (1, 1, 1),
+        (1, 2, 2),
+        (1, 2, 2),
+        (1, 1, 1),
+        (4, 1, 1),
+        (4, 2, 2),
+        (4, 2, 2),
+        (4, 1, 1),
+    ]
     assert section["faces_1_threads_1"]["fps"] == pytest.approx(12.5)  # runs 1 and 4
     assert section["faces_4_threads_2"]["stage_ms"] == {"encode": 20.0}
     assert figures["threads_faces_4_threads_2_p99_ms"] == 50.0

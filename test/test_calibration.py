@@ -57,8 +57,7 @@ def root(tmp_path_factory):
 
 
 def test_training_calibrates_the_best_checkpoint_on_validation(root, tmp_path):
-    config = tiny_config(root, tmp_path / "run").updated(
-        {"model": {"tasks": ["va", "au", "ah"]}})
+    config = tiny_config(root, tmp_path / "run").updated({"model": {"tasks": ["va", "au", "ah"]}})
     trainer = Trainer(config)
     trainer.fit()
     assert not (tmp_path / "run" / CALIBRATION_FILE).exists()  # off by default
@@ -77,8 +76,7 @@ def test_training_calibrates_the_best_checkpoint_on_validation(root, tmp_path):
     calibrated = load_checkpoint(tmp_path / "run" / BEST)
     pred = trainer._predict_with(calibrated, trainer.val_videos, trainer.val_cache)
     for video in trainer.val_videos:
-        assert np.array_equal(pred[video.name]["au"] >= 0.5,
-                              raw_pred[video.name]["au"] >= chosen)
+        assert np.array_equal(pred[video.name]["au"] >= 0.5, raw_pred[video.name]["au"] >= chosen)
         np.testing.assert_allclose(pred[video.name]["va"], raw_pred[video.name]["va"])
     before, after = record["val_before"], record["val_after"]
     assert after["au_f1_mean"] >= before["au_f1_mean"]
@@ -87,7 +85,8 @@ def test_training_calibrates_the_best_checkpoint_on_validation(root, tmp_path):
 
 def test_a_run_calibrates_after_its_last_epoch_only(root, tmp_path):
     config = tiny_config(root, tmp_path / "run", epochs=1, calibrate=True).updated(
-        {"model": {"tasks": ["au"]}})
+        {"model": {"tasks": ["au"]}}
+    )
     trainer = Trainer(config)
     trainer.fit()
     path = tmp_path / "run" / CALIBRATION_FILE

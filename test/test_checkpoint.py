@@ -57,8 +57,9 @@ def test_torch_file_round_trip(model: AffectModel, tmp_path: Path) -> None:
     assert_same(model, load_checkpoint(path))
 
 
-def test_local_backbone_file_is_not_needed_after_saving(model: AffectModel,
-                                                        tmp_path: Path) -> None:
+def test_local_backbone_file_is_not_needed_after_saving(
+    model: AffectModel, tmp_path: Path
+) -> None:
     path = tmp_path / "last.pt"
     config = {**model.config.to_dict(), "backbone_weights": str(tmp_path / "gone.safetensors")}
     torch.save({"config": config, "state_dict": model.state_dict()}, path)
@@ -105,8 +106,9 @@ def config_with_bad_window(ckpt: Path) -> Damage:
 
 
 def config_of_another_variant(ckpt: Path) -> Damage:
-    edit_config(ckpt, json.dumps({**json.loads((ckpt / CONFIG_FILE).read_text()),
-                                  "variant": "two"}))
+    edit_config(
+        ckpt, json.dumps({**json.loads((ckpt / CONFIG_FILE).read_text()), "variant": "two"})
+    )
     return ckpt, ckpt
 
 
@@ -150,11 +152,12 @@ BAD_CHECKPOINTS = [
 ]
 
 
-@pytest.mark.parametrize(("damage", "message"), BAD_CHECKPOINTS,
-                         ids=[damage.__name__ for damage, _ in BAD_CHECKPOINTS])
-def test_bad_checkpoints_raise_a_clear_error(checkpoint: Path, tmp_path: Path,
-                                             damage: Callable[[Path], Damage],
-                                             message: str) -> None:
+@pytest.mark.parametrize(
+    ("damage", "message"), BAD_CHECKPOINTS, ids=[damage.__name__ for damage, _ in BAD_CHECKPOINTS]
+)
+def test_bad_checkpoints_raise_a_clear_error(
+    checkpoint: Path, tmp_path: Path, damage: Callable[[Path], Damage], message: str
+) -> None:
     target, named = damage(copy_checkpoint(checkpoint, tmp_path / "ckpt"))
     with pytest.raises(CheckpointError, match=message) as err:
         load_checkpoint(target)

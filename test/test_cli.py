@@ -28,8 +28,12 @@ def test_unknown_subcommand_is_an_error() -> None:
 
 
 def test_console_script_runs_as_module() -> None:
-    result = subprocess.run([sys.executable, "-m", "affect_perception.cli", "--help"],
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "affect_perception.cli", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0 and "score" in result.stdout
 
 
@@ -45,36 +49,46 @@ def one_line_error(capsys: pytest.CaptureFixture[str], argv: list[str]) -> str:
 
 def test_eval_report_on_an_existing_file(tmp_path: Path, capsys) -> None:
     (tmp_path / "report").write_text("")
-    line = one_line_error(capsys, ["eval", "--bag", str(tmp_path / "bag"), "--report",
-                                   str(tmp_path / "report")])
+    line = one_line_error(
+        capsys, ["eval", "--bag", str(tmp_path / "bag"), "--report", str(tmp_path / "report")]
+    )
     assert "--report" in line and "is a file" in line
 
 
 def test_eval_labels_on_a_missing_path(tmp_path: Path, capsys) -> None:
-    line = one_line_error(capsys, ["eval", "--bag", str(tmp_path / "bag"), "--report",
-                                   str(tmp_path / "out"), "--labels", str(tmp_path / "VA")])
+    line = one_line_error(
+        capsys,
+        [
+            "eval",
+            "--bag",
+            str(tmp_path / "bag"),
+            "--report",
+            str(tmp_path / "out"),
+            "--labels",
+            str(tmp_path / "VA"),
+        ],
+    )
     assert f"--labels {tmp_path / 'VA'} does not exist" in line
 
 
 def test_synth_out_on_a_file(tmp_path: Path, capsys) -> None:
     (tmp_path / "data").write_text("")
-    line = one_line_error(capsys, ["synth", "--out", str(tmp_path / "data"), "--videos", "1",
-                                   "--frames", "2"])
+    line = one_line_error(
+        capsys, ["synth", "--out", str(tmp_path / "data"), "--videos", "1", "--frames", "2"]
+    )
     assert "--out" in line and "is a file" in line
 
 
 @pytest.mark.parametrize("model", ["missing", "empty"])
 def test_bench_soak_with_a_bad_model_folder(tmp_path: Path, capsys, model: str) -> None:
     (tmp_path / "empty").mkdir()
-    line = one_line_error(capsys, ["bench", "--soak", "0.1", "--model-dir",
-                                   str(tmp_path / model)])
+    line = one_line_error(capsys, ["bench", "--soak", "0.1", "--model-dir", str(tmp_path / model)])
     assert "--model-dir" in line and "affect-perception export" in line
 
 
 def test_demo_model_on_a_missing_folder_renders_nothing(tmp_path: Path, capsys) -> None:
     out = tmp_path / "demo"
-    line = one_line_error(capsys, ["demo", "--model", str(tmp_path / "nope"), "--out",
-                                   str(out)])
+    line = one_line_error(capsys, ["demo", "--model", str(tmp_path / "nope"), "--out", str(out)])
     assert "--model" in line and "is not a folder" in line
     assert not out.exists()
 
@@ -87,9 +101,13 @@ def test_a_missing_optional_dependency_names_its_extra(capsys, monkeypatch) -> N
 
 
 def test_node_help_prints_the_usage_and_starts_nothing() -> None:
-    result = subprocess.run([sys.executable, "-m", "affect_perception.ros.node", "--help"],
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "affect_perception.ros.node", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("usage: affect_perception_node")
-    assert "image_reliability (string, default \"best_available\")" in result.stdout
+    assert 'image_reliability (string, default "best_available")' in result.stdout
     assert "configured" not in result.stdout + result.stderr

@@ -33,12 +33,15 @@ def header(sec: int = 1700000000, nanosec: int = 123456789, frame_id: str = "cam
     return h
 
 
-@pytest.mark.parametrize(("seconds", "sec", "nanosec"), [
-    (0.0, 0, 0),
-    (1.5, 1, 500_000_000),
-    (12.000000001, 12, 1),
-    (3.9999999999, 4, 0),  # rounds up into the next second
-])
+@pytest.mark.parametrize(
+    ("seconds", "sec", "nanosec"),
+    [
+        (0.0, 0, 0),
+        (1.5, 1, 500_000_000),
+        (12.000000001, 12, 1),
+        (3.9999999999, 4, 0),  # rounds up into the next second
+    ],
+)
 def test_seconds_to_stamp_and_back(seconds: float, sec: int, nanosec: int) -> None:
     stamp = seconds_to_stamp(seconds)
     assert (stamp.sec, stamp.nanosec) == (sec, nanosec)
@@ -56,8 +59,12 @@ def test_frame_message_copies_the_source_header_exactly() -> None:
 
 
 def test_face_fields_are_mapped_one_to_one() -> None:
-    result = make_result([(10, 20, 110, 140), (150, 30, 250, 150)], fill=[3, 8],
-                         valence=[-0.75, 0.5], hesitant=[True, False])
+    result = make_result(
+        [(10, 20, 110, 140), (150, 30, 250, 150)],
+        fill=[3, 8],
+        valence=[-0.75, 0.5],
+        hesitant=[True, False],
+    )
     first, second = face_messages(result, header())
     data = result.faces.data
     assert (first.track_id, second.track_id) == ("f0001", "f0002")
@@ -73,17 +80,24 @@ def test_face_fields_are_mapped_one_to_one() -> None:
     assert (first.window_fill, second.window_fill) == (3, 8)
     assert first.window_size == WINDOW and first.model_id == "test-model"
     # the messages survive serialisation (a numpy bool array in bool[12] used to abort)
-    restored = deserialize_message(serialize_message(frame_message(result, header())),
-                                   AffectStateArray)
+    restored = deserialize_message(
+        serialize_message(frame_message(result, header())), AffectStateArray
+    )
     assert list(restored.faces[0].au_active) == data["au_active"][0].tolist()
 
 
-@pytest.mark.parametrize(("box", "roi"), [
-    ((10.2, 20.7, 110.1, 140.0), (10, 20, 101, 120)),   # inside: floor / ceil to whole pixels
-    ((-30.0, -10.0, 50.0, 60.0), (0, 0, 50, 60)),       # over the top-left corner: clipped
-    ((280.0, 200.0, 400.0, 300.0), (280, 200, 40, 40)),  # over the bottom-right corner: clipped
-    ((330.0, 250.0, 400.0, 300.0), (320, 240, 0, 0)),    # outside: empty at the border
-])
+@pytest.mark.parametrize(
+    ("box", "roi"),
+    [
+        ((10.2, 20.7, 110.1, 140.0), (10, 20, 101, 120)),  # inside: floor / ceil to whole pixels
+        ((-30.0, -10.0, 50.0, 60.0), (0, 0, 50, 60)),  # over the top-left corner: clipped
+        (
+            (280.0, 200.0, 400.0, 300.0),
+            (280, 200, 40, 40),
+        ),  # over the bottom-right corner: clipped
+        ((330.0, 250.0, 400.0, 300.0), (320, 240, 0, 0)),  # outside: empty at the border
+    ],
+)
 def test_roi_is_the_box_clipped_to_the_image(box: tuple, roi: tuple) -> None:
     (face,) = face_messages(make_result([box], size=(320, 240)), header())
     assert (face.roi.x_offset, face.roi.y_offset, face.roi.width, face.roi.height) == roi
@@ -106,12 +120,15 @@ def test_window_fill_saturates_at_the_uint16_limit() -> None:
     assert face.window_fill == 65535
 
 
-@pytest.mark.parametrize(("track_id", "token"), [
-    ("f0003", "f0003"),
-    ("face-7", "face_7"),   # '-' is not allowed in a topic token
-    ("12", "f12"),          # a token must not start with a digit
-    ("", "f"),
-])
+@pytest.mark.parametrize(
+    ("track_id", "token"),
+    [
+        ("f0003", "f0003"),
+        ("face-7", "face_7"),  # '-' is not allowed in a topic token
+        ("12", "f12"),  # a token must not start with a digit
+        ("", "f"),
+    ],
+)
 def test_face_topics_follow_rep155(track_id: str, token: str) -> None:
     assert face_token(track_id) == token
     assert face_topic(track_id) == f"/humans/faces/{token}/affect"
@@ -129,7 +146,11 @@ def test_image_message_round_trip(encoding: str) -> None:
         rgb[:] = rgb[..., :1]  # grey survives mono8
     msg = image_message(rgb, header(), encoding)
     assert (msg.width, msg.height, msg.encoding, msg.header.frame_id) == (
-        10, 6, encoding, "camera")
+        10,
+        6,
+        encoding,
+        "camera",
+    )
     np.testing.assert_array_equal(decode_image_msg(msg), rgb)
 
 

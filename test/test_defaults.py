@@ -26,8 +26,11 @@ REPO = Path(__file__).resolve().parents[1]
 MODEL = REPO / "models" / "demo"
 PARAMS = REPO / "config" / "affect.yaml"
 # launch argument -> the node parameter it sets, and the launch text of the parameter's default
-LAUNCH_PARAMETERS = {"compressed": "use_compressed", "auto_activate": "autostart",
-                     "model_dir": "model_dir"}
+LAUNCH_PARAMETERS = {
+    "compressed": "use_compressed",
+    "auto_activate": "autostart",
+    "model_dir": "model_dir",
+}
 
 
 def parser_defaults(module: object) -> dict[str, object]:
@@ -50,9 +53,11 @@ def test_the_parameter_file_holds_the_table_defaults_but_smoothing() -> None:
 
 def test_launch_arguments_default_to_the_node_defaults() -> None:
     tree = ast.parse((REPO / "launch" / "affect.launch.py").read_text())
-    (arguments,) = [ast.literal_eval(node.value) for node in tree.body
-                    if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "")
-                    == "ARGUMENTS"]
+    (arguments,) = [
+        ast.literal_eval(node.value)
+        for node in tree.body
+        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "ARGUMENTS"
+    ]
     launch = {name: value for name, value, _ in arguments}
     for argument, parameter in LAUNCH_PARAMETERS.items():
         assert launch[argument] == launch_text(default(parameter)), argument
@@ -64,8 +69,14 @@ def bench_params(*flags: str) -> dict[str, object]:
     return bench_cli.node_params(parser.parse_args(list(flags)))
 
 
-NODE_FLAGS = ("threads", "precision", "detect_every", "temporal_every", "detector_variant",
-              "params_file")
+NODE_FLAGS = (
+    "threads",
+    "precision",
+    "detect_every",
+    "temporal_every",
+    "detector_variant",
+    "params_file",
+)
 
 
 def test_bench_runs_the_node_defaults_or_its_parameter_file() -> None:
@@ -77,22 +88,26 @@ def test_bench_runs_the_node_defaults_or_its_parameter_file() -> None:
     assert stream_config(MODEL, Stream(params=bench_params())) == node
     params = bench_params("--params-file", str(PARAMS), "--detect-every", "3")
     # the runs name --providers (default the CPU) over the file's
-    config = stream_config(MODEL, Stream(params={**params,
-                                                 "providers": ["CPUExecutionProvider"]}))
+    config = stream_config(MODEL, Stream(params={**params, "providers": ["CPUExecutionProvider"]}))
     assert config.one_euro is not None and config.detect_every == 3  # the file's, the flag's
-    assert config == node_pipeline_config(MODEL, **{**read_params_file(PARAMS),
-                                                    "providers": ["CPUExecutionProvider"],
-                                                    "detect_every": 3})
+    assert config == node_pipeline_config(
+        MODEL,
+        **{**read_params_file(PARAMS), "providers": ["CPUExecutionProvider"], "detect_every": 3},
+    )
 
 
-@pytest.mark.parametrize(("text", "words"), [
-    ("/**:\n  ros__parameters:\n    max_faces: 0\n", "parameter 'max_faces': 0 is outside"),
-    ("/**:\n  ros__parameters:\n    no_such: 1\n", "unknown parameter no_such"),
-    ("other_node:\n  ros__parameters:\n    max_faces: 2\n", "no ros__parameters section"),
-    ("/**: [", "parameter file"),  # not YAML
-])
-def test_bench_refuses_a_bad_parameter_file_in_one_line(tmp_path: Path, text: str,
-                                                        words: str) -> None:
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("/**:\n  ros__parameters:\n    max_faces: 0\n", "parameter 'max_faces': 0 is outside"),
+        ("/**:\n  ros__parameters:\n    no_such: 1\n", "unknown parameter no_such"),
+        ("other_node:\n  ros__parameters:\n    max_faces: 2\n", "no ros__parameters section"),
+        ("/**: [", "parameter file"),  # not YAML
+    ],
+)
+def test_bench_refuses_a_bad_parameter_file_in_one_line(
+    tmp_path: Path, text: str, words: str
+) -> None:
     path = tmp_path / "params.yaml"
     path.write_text(text)
     with pytest.raises(InputError, match=re.escape(words)):

@@ -16,15 +16,30 @@ from affect_perception.demo import UNTRAINED_DIR, UNTRAINED_NOTE, Outputs, write
 pytestmark = pytest.mark.ros
 
 
-def test_demo_runs_the_node_and_writes_what_it_saw(random_model_dir: Path,
-                                                   tmp_path: Path) -> None:
+def test_demo_runs_the_node_and_writes_what_it_saw(random_model_dir: Path, tmp_path: Path) -> None:
     out = tmp_path / "demo"
     # the untrained model the demo would export (saves the torch export here)
     shutil.copytree(random_model_dir, out / UNTRAINED_DIR)
     done = subprocess.run(
-        [sys.executable, "-m", "affect_perception.cli", "demo", "--out", str(out),
-         "--seconds", "3", "--faces", "1", "--size", "320x240", "--mp4"],
-        capture_output=True, text=True, timeout=150)
+        [
+            sys.executable,
+            "-m",
+            "affect_perception.cli",
+            "demo",
+            "--out",
+            str(out),
+            "--seconds",
+            "3",
+            "--faces",
+            "1",
+            "--size",
+            "320x240",
+            "--mp4",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=150,
+    )
     text = done.stdout + done.stderr
     assert done.returncode == 0, text
     assert text.count("t=") >= 2  # a summary line per second
@@ -40,7 +55,8 @@ def test_demo_runs_the_node_and_writes_what_it_saw(random_model_dir: Path,
 
 @pytest.mark.parametrize(("trained", "caption"), [(True, False), (False, True)])
 def test_contact_sheet_of_an_untrained_model_carries_the_warning(
-        tmp_path: Path, trained: bool, caption: bool) -> None:
+    tmp_path: Path, trained: bool, caption: bool
+) -> None:
     import cv2
 
     outputs = Outputs(overlays={i: np.full((48, 64, 3), 10 * i, np.uint8) for i in range(12)})

@@ -13,8 +13,12 @@ from affect_perception import cli
 from affect_perception.resources import bundled_model_dir
 
 # Scores the demo model is held to on the bag: (target, the task's name on the model card).
-TARGETS = {"va_ccc": (0.8, "VA"), "au_f1_mean": (0.8, "AU"), "emi_pearson_mean": (0.7, "EMI"),
-           "ah_f1": (0.8, "A/H")}
+TARGETS = {
+    "va_ccc": (0.8, "VA"),
+    "au_f1_mean": (0.8, "AU"),
+    "emi_pearson_mean": (0.7, "EMI"),
+    "ah_f1": (0.8, "A/H"),
+}
 # Largest difference to the stored report: the same bag and model on another CPU.
 TOLERANCE = 0.01
 
@@ -22,10 +26,29 @@ TOLERANCE = 0.01
 @pytest.fixture(scope="module")
 def report(tmp_path_factory: pytest.TempPathFactory) -> dict:
     out = tmp_path_factory.mktemp("demo_model")
-    assert cli.main(["make-bag", "--synthetic", "--seed", "7", "--frames", "600", "--faces",
-                     "2", "--out", str(out / "bag")]) == 0
-    assert cli.main(["eval", "--bag", str(out / "bag"), "--report", str(out / "eval"),
-                     "--threads", "2"]) == 0
+    assert (
+        cli.main(
+            [
+                "make-bag",
+                "--synthetic",
+                "--seed",
+                "7",
+                "--frames",
+                "600",
+                "--faces",
+                "2",
+                "--out",
+                str(out / "bag"),
+            ]
+        )
+        == 0
+    )
+    assert (
+        cli.main(
+            ["eval", "--bag", str(out / "bag"), "--report", str(out / "eval"), "--threads", "2"]
+        )
+        == 0
+    )
     return json.loads((out / "eval" / "report.json").read_text())
 
 

@@ -40,7 +40,7 @@ def _two_faces() -> tuple[np.ndarray, np.ndarray]:
     boxes = []
     for left, top, scale in PASTES:
         face = cv2.resize(FACE_CROP, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-        frame[top:top + face.shape[0], left:left + face.shape[1]] = face
+        frame[top : top + face.shape[0], left : left + face.shape[1]] = face
         boxes.append((ASTRONAUT_FACE - [140, 40, 140, 40]) * scale + [left, top, left, top])
     return frame, np.array(boxes, np.float32)
 
@@ -98,12 +98,15 @@ def test_max_faces_keeps_the_largest() -> None:
     assert len(faces) == 1 and box_iou(faces.xyxy, TWO_FACE_BOXES[:1])[0, 0] > 0.7
 
 
-@pytest.mark.parametrize(("min_face_size", "count"), [
-    (0, 2),    # off
-    (60, 2),   # below both faces (about 70 and 100 pixels)
-    (85, 1),   # between them: the small one goes
-    (120, 0),  # above both
-])
+@pytest.mark.parametrize(
+    ("min_face_size", "count"),
+    [
+        (0, 2),  # off
+        (60, 2),  # below both faces (about 70 and 100 pixels)
+        (85, 1),  # between them: the small one goes
+        (120, 0),  # above both
+    ],
+)
 def test_min_face_size_on_frame_pixels(min_face_size: float, count: int) -> None:
     for downscale in (0, 0.5):  # measured on the original frame either way
         detector = create_detector(min_face_size=min_face_size, downscale=downscale)
@@ -141,11 +144,14 @@ def test_detectors_follow_the_protocol(back: FaceDetector) -> None:
     assert isinstance(create_detector("haar"), FaceDetector)
 
 
-@pytest.mark.parametrize("frame", [
-    np.zeros((10, 10), np.uint8),        # grey, no channel axis
-    np.zeros((10, 10, 3), np.float32),   # not uint8
-    np.zeros((0, 10, 3), np.uint8),      # empty
-])
+@pytest.mark.parametrize(
+    "frame",
+    [
+        np.zeros((10, 10), np.uint8),  # grey, no channel axis
+        np.zeros((10, 10, 3), np.float32),  # not uint8
+        np.zeros((0, 10, 3), np.uint8),  # empty
+    ],
+)
 def test_detect_rejects_non_rgb(back: FaceDetector, frame: np.ndarray) -> None:
     with pytest.raises(ValueError, match="RGB"):
         back.detect(frame)
@@ -161,8 +167,9 @@ def test_yunet_needs_an_existing_file(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("backend", ["blazeface", "yunet"])
 @pytest.mark.parametrize("content", [None, b"", b"garbage \x00\xff" * 10, "passwd", "encoder"])
-def test_every_model_load_failure_names_the_parameter(tmp_path: Path, random_model_dir: Path,
-                                                      backend: str, content: object) -> None:
+def test_every_model_load_failure_names_the_parameter(
+    tmp_path: Path, random_model_dir: Path, backend: str, content: object
+) -> None:
     """onnxruntime raises InvalidProtobuf, NoSuchFile, Fail...; OpenCV cv2.error; a file that
     is no detector ValueError or IndexError: all one DetectorLoadError (issue 22, defect 4)."""
     path = tmp_path / "model.onnx"
@@ -180,15 +187,15 @@ def test_every_model_load_failure_names_the_parameter(tmp_path: Path, random_mod
 
 # parameters -> text the ValueError must contain
 BAD_SETTINGS = [
-    ({"name": "retinaface"}, "backend"),          # unknown backend
+    ({"name": "retinaface"}, "backend"),  # unknown backend
     ({"score": 0.5}, "unknown detector parameter"),  # misspelt field
-    ({"score_threshold": 0.0}, "score_threshold"),   # would keep every anchor
-    ({"score_threshold": 1.0}, "score_threshold"),   # would keep none
+    ({"score_threshold": 0.0}, "score_threshold"),  # would keep every anchor
+    ({"score_threshold": 1.0}, "score_threshold"),  # would keep none
     ({"nms_iou": 0.0}, "nms_iou"),
     ({"min_face_size": -1}, "min_face_size"),
     ({"max_faces": -1}, "max_faces"),
     ({"downscale": -0.5}, "downscale"),
-    ({"variant": "side"}, "variant"),              # BlazeFace has front and back only
+    ({"variant": "side"}, "variant"),  # BlazeFace has front and back only
 ]
 
 
@@ -198,8 +205,9 @@ def test_bad_settings_raise(params: dict, message: str) -> None:
         create_detector(**params)
 
 
-@pytest.mark.parametrize(("downscale", "expected"), [
-    (0, 1.0), (1, 1.0), (0.5, 0.5), (320, 0.5), (1280, 1.0)])
+@pytest.mark.parametrize(
+    ("downscale", "expected"), [(0, 1.0), (1, 1.0), (0.5, 0.5), (320, 0.5), (1280, 1.0)]
+)
 def test_downscale_factor(downscale: float, expected: float) -> None:
     assert DetectorConfig(downscale=downscale).scale_for(640, 480) == expected
 

@@ -13,8 +13,12 @@ BOXES = np.array([[0, 0, 10, 10], [5, 5, 25, 25], [100, 100, 110, 130]], np.floa
 
 
 def three() -> Detections:
-    return Detections(xyxy=BOXES, score=[0.9, 0.8, 0.7], track_id=["a", "b", "c"],
-                      data={"valence": np.array([0.1, 0.2, 0.3])})
+    return Detections(
+        xyxy=BOXES,
+        score=[0.9, 0.8, 0.7],
+        track_id=["a", "b", "c"],
+        data={"valence": np.array([0.1, 0.2, 0.3])},
+    )
 
 
 @pytest.mark.parametrize(
@@ -23,16 +27,26 @@ def three() -> Detections:
         ({"xyxy": BOXES, "score": [1, 1, 1]}, does_not_raise()),  # minimal, defaults filled
         ({"xyxy": np.zeros((0, 4)), "score": []}, does_not_raise()),  # no faces
         ({"xyxy": [], "score": []}, does_not_raise()),  # empty list reshaped to (0, 4)
-        ({"xyxy": BOXES[:, :3], "score": [1, 1, 1]},
-         pytest.raises(ValueError, match=r"xyxy must be \(_, 4\)")),  # wrong box width
-        ({"xyxy": BOXES, "score": [1, 1]},
-         pytest.raises(ValueError, match=r"score must be \(3,\)")),  # one score short
-        ({"xyxy": BOXES, "score": [1, 1, 1], "keypoints": np.zeros((3, 5, 2))},
-         pytest.raises(ValueError, match="keypoints must be")),  # 5 keypoints, not 6
-        ({"xyxy": BOXES, "score": [1, 1, 1], "track_id": ["a"]},
-         pytest.raises(ValueError, match="track_id must be")),  # ids for one face only
-        ({"xyxy": BOXES, "score": [1, 1, 1], "data": {"v": np.zeros(2)}},
-         pytest.raises(ValueError, match=r"data\['v'\] must have first dimension 3")),
+        (
+            {"xyxy": BOXES[:, :3], "score": [1, 1, 1]},
+            pytest.raises(ValueError, match=r"xyxy must be \(_, 4\)"),
+        ),  # wrong box width
+        (
+            {"xyxy": BOXES, "score": [1, 1]},
+            pytest.raises(ValueError, match=r"score must be \(3,\)"),
+        ),  # one score short
+        (
+            {"xyxy": BOXES, "score": [1, 1, 1], "keypoints": np.zeros((3, 5, 2))},
+            pytest.raises(ValueError, match="keypoints must be"),
+        ),  # 5 keypoints, not 6
+        (
+            {"xyxy": BOXES, "score": [1, 1, 1], "track_id": ["a"]},
+            pytest.raises(ValueError, match="track_id must be"),
+        ),  # ids for one face only
+        (
+            {"xyxy": BOXES, "score": [1, 1, 1], "data": {"v": np.zeros(2)}},
+            pytest.raises(ValueError, match=r"data\['v'\] must have first dimension 3"),
+        ),
     ],
 )
 def test_validation(kwargs: dict, expectation) -> None:
@@ -69,13 +83,16 @@ def test_area_wh_empty_and_merge() -> None:
 LEFT, RIGHT = [0, 0, 100, 100], [200, 0, 300, 100]
 
 
-@pytest.mark.parametrize(("a", "b", "expected"), [
-    (LEFT, LEFT, 1.0),                      # the same box
-    (LEFT, RIGHT, 0.0),                     # apart
-    (LEFT, [50, 0, 150, 100], 1 / 3),       # half of each overlaps
-    (LEFT, [0, 0, 50, 50], 0.25),           # one inside the other
-    ([0, 0, 0, 0], [0, 0, 0, 0], 0.0),      # empty boxes: no division by zero
-])
+@pytest.mark.parametrize(
+    ("a", "b", "expected"),
+    [
+        (LEFT, LEFT, 1.0),  # the same box
+        (LEFT, RIGHT, 0.0),  # apart
+        (LEFT, [50, 0, 150, 100], 1 / 3),  # half of each overlaps
+        (LEFT, [0, 0, 50, 50], 0.25),  # one inside the other
+        ([0, 0, 0, 0], [0, 0, 0, 0], 0.0),  # empty boxes: no division by zero
+    ],
+)
 def test_box_iou_pairs(a: list[float], b: list[float], expected: float) -> None:
     assert box_iou(np.array([a]), np.array([b]))[0, 0] == pytest.approx(expected)
 

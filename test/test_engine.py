@@ -37,18 +37,24 @@ def copy_model(src: Path, dst: Path) -> Path:
 
 
 def test_missing_providers_fall_back_to_cpu_with_a_warning(
-        random_model_dir: Path, caplog: pytest.LogCaptureFixture) -> None:
+    random_model_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     with caplog.at_level(logging.WARNING):
-        engine = AffectEngine(EngineConfig(
-            model_dir=random_model_dir, warmup=False,
-            providers=("TensorrtExecutionProvider", "CUDAExecutionProvider")))
+        engine = AffectEngine(
+            EngineConfig(
+                model_dir=random_model_dir,
+                warmup=False,
+                providers=("TensorrtExecutionProvider", "CUDAExecutionProvider"),
+            )
+        )
     assert engine.active_provider == "CPUExecutionProvider"
     warned = " ".join(r.getMessage() for r in caplog.records if r.levelno == logging.WARNING)
     assert "TensorrtExecutionProvider" in warned and "CUDAExecutionProvider" in warned
 
 
 def test_default_providers_fall_back_without_a_warning(
-        random_model_dir: Path, caplog: pytest.LogCaptureFixture) -> None:
+    random_model_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     with caplog.at_level(logging.INFO):
         engine = AffectEngine(EngineConfig(model_dir=random_model_dir, warmup=False))
     assert engine.active_provider == "CPUExecutionProvider"
@@ -78,7 +84,11 @@ def test_zero_faces_give_empty_outputs(engine: AffectEngine) -> None:
     assert features["feat_7_embed"].shape == (0, 4 * 256, 7, 7)
     out = engine.temporal({k: v[:, None] for k, v in features.items()})
     assert {k: v.shape for k, v in out.items()} == {
-        "va": (0, 2), "au": (0, 12), "emi": (0, 6), "ah": (0, 1)}
+        "va": (0, 2),
+        "au": (0, 12),
+        "emi": (0, 6),
+        "ah": (0, 1),
+    }
 
 
 def test_reads_the_preprocessing_contract_from_metadata(engine: AffectEngine) -> None:
@@ -106,7 +116,8 @@ def test_corrupt_file_names_the_file(tmp_path: Path, random_model_dir: Path) -> 
 
 
 def test_files_from_different_models_are_rejected(
-        tmp_path: Path, random_model_dir: Path, window4_model_dir: Path) -> None:
+    tmp_path: Path, random_model_dir: Path, window4_model_dir: Path
+) -> None:
     model = copy_model(random_model_dir, tmp_path / "m")
     shutil.copy(window4_model_dir / "temporal.onnx", model / "temporal.onnx")
     with pytest.raises(ModelLoadError, match="come from different models"):

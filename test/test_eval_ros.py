@@ -19,13 +19,48 @@ FRAMES = 24
 
 def test_replay_through_the_node(tmp_path: Path, random_model_dir: Path) -> None:
     bag = tmp_path / "bag"
-    assert cli.main(["make-bag", "--synthetic", "--out", str(bag), "--frames", str(FRAMES),
-                     "--faces", "1", "--size", "320x240", "--compressed"]) == 0
+    assert (
+        cli.main(
+            [
+                "make-bag",
+                "--synthetic",
+                "--out",
+                str(bag),
+                "--frames",
+                str(FRAMES),
+                "--faces",
+                "1",
+                "--size",
+                "320x240",
+                "--compressed",
+            ]
+        )
+        == 0
+    )
     report_dir, recorded = tmp_path / "report", tmp_path / "pred"
     done = subprocess.run(
-        [sys.executable, "-m", "affect_perception.cli", "eval", "--bag", str(bag), "--mode",
-         "ros", "--rate", "1", "--model", str(random_model_dir), "--record", str(recorded),
-         "--report", str(report_dir)], capture_output=True, text=True, timeout=120)
+        [
+            sys.executable,
+            "-m",
+            "affect_perception.cli",
+            "eval",
+            "--bag",
+            str(bag),
+            "--mode",
+            "ros",
+            "--rate",
+            "1",
+            "--model",
+            str(random_model_dir),
+            "--record",
+            str(recorded),
+            "--report",
+            str(report_dir),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     report = json.loads((report_dir / "report.json").read_text())
     assert (report["mode"], report["rate"], report["frames"]) == ("ros", 1.0, FRAMES)

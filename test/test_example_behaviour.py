@@ -37,27 +37,46 @@ example = load_example()
 CueConfig, CueDetector = example.CueConfig, example.CueDetector
 
 
-def face(track: str = "f0001", p: float = 0.1, valence: float = 0.4, fill: int = WINDOW,
-         reliable: bool | None = None, corrected: float | None = None, baseline: int = 0):
+def face(
+    track: str = "f0001",
+    p: float = 0.1,
+    valence: float = 0.4,
+    fill: int = WINDOW,
+    reliable: bool | None = None,
+    corrected: float | None = None,
+    baseline: int = 0,
+):
     """An AffectState-like face; reliable when warm unless said, corrected valence equal to the
     raw one unless a baseline is given."""
     return SimpleNamespace(
-        track_id=track, hesitancy_probability=p, valence=valence, window_fill=fill,
-        window_size=WINDOW, reliable=fill >= WINDOW if reliable is None else reliable,
-        valence_corrected=valence if corrected is None else corrected, baseline_frames=baseline)
+        track_id=track,
+        hesitancy_probability=p,
+        valence=valence,
+        window_fill=fill,
+        window_size=WINDOW,
+        reliable=fill >= WINDOW if reliable is None else reliable,
+        valence_corrected=valence if corrected is None else corrected,
+        baseline_frames=baseline,
+    )
 
 
 def run(frames: list[list]) -> list[tuple[int, str, str]]:
     """(frame index, track, cue) for a list of frames, each a list of faces, at 30 fps."""
     detector = CueDetector()
-    return [(i, c.track_id, c.cue) for i, faces in enumerate(frames)
-            for c in detector.update(i / FPS, faces)]
+    return [
+        (i, c.track_id, c.cue)
+        for i, faces in enumerate(frames)
+        for c in detector.update(i / FPS, faces)
+    ]
 
 
-@pytest.mark.parametrize("unreliable", [
-    {"fill": 3},                        # cold window (never reliable)
-    {"reliable": False},                # warm, but small, turned, blurred or half seen
-])
+@pytest.mark.parametrize(
+    "unreliable",
+    [
+        {"fill": 3},  # cold window (never reliable)
+        {"reliable": False},  # warm, but small, turned, blurred or half seen
+    ],
+)
 def test_estimates_that_are_not_reliable_are_ignored(unreliable: dict) -> None:
     detector = CueDetector()
     for i in range(10):
@@ -70,43 +89,53 @@ def test_unreliable_frames_neither_cue_nor_break_a_run() -> None:
     assert run(frames) == [(3, "f0001", "hesitant")]
 
 
-@pytest.mark.parametrize(("probabilities", "cue_frames"), [
-    ([0.7] * 3, [2]),                                   # three frames in a row cue once
-    ([0.7] * 20, [2]),                                  # staying hesitant cues once
-    ([0.7, 0.3] * 10, []),                              # never three in a row
-    ([0.7] * 3 + [0.5, 0.45] * 5 + [0.7] * 3, [2]),     # between the thresholds: still hesitant
-    ([0.7] * 3 + [0.3] + [0.7] * 3, [2, 6]),            # below off, then hesitant again
-    ([0.59] * 10, []),                                  # just under on
-])
+@pytest.mark.parametrize(
+    ("probabilities", "cue_frames"),
+    [
+        ([0.7] * 3, [2]),  # three frames in a row cue once
+        ([0.7] * 20, [2]),  # staying hesitant cues once
+        ([0.7, 0.3] * 10, []),  # never three in a row
+        ([0.7] * 3 + [0.5, 0.45] * 5 + [0.7] * 3, [2]),  # between the thresholds: still hesitant
+        ([0.7] * 3 + [0.3] + [0.7] * 3, [2, 6]),  # below off, then hesitant again
+        ([0.59] * 10, []),  # just under on
+    ],
+)
 def test_hesitancy_has_hysteresis_and_debounce(probabilities: list, cue_frames: list) -> None:
     cues = run([[face(p=p)] for p in probabilities])
     assert cues == [(i, "f0001", "hesitant") for i in cue_frames]
 
 
-@pytest.mark.parametrize(("valences", "cue_frames"), [
-    ([0.4] * 10 + [0.0] * 10, [12]),                    # a fall of 0.4 below the baseline
-    ([0.4] * 10 + [0.2] * 10, []),                      # 0.2 is within the normal swing
-    ([0.4] * 10 + [0.0] * 5 + [0.35] * 3 + [0.0] * 5, [12, 20]),  # recovered, then again
-    ([0.4] * 10 + [0.0] * 5 + [0.2] * 3 + [0.0] * 5, [12]),  # not recovered: no second cue
-    ([-0.5] * 10 + [-0.9] * 10, [12]),                  # relative to the person's own baseline
-])
+@pytest.mark.parametrize(
+    ("valences", "cue_frames"),
+    [
+        ([0.4] * 10 + [0.0] * 10, [12]),  # a fall of 0.4 below the baseline
+        ([0.4] * 10 + [0.2] * 10, []),  # 0.2 is within the normal swing
+        ([0.4] * 10 + [0.0] * 5 + [0.35] * 3 + [0.0] * 5, [12, 20]),  # recovered, then again
+        ([0.4] * 10 + [0.0] * 5 + [0.2] * 3 + [0.0] * 5, [12]),  # not recovered: no second cue
+        ([-0.5] * 10 + [-0.9] * 10, [12]),  # relative to the person's own baseline
+    ],
+)
 def test_valence_drop_is_relative_to_the_baseline(valences: list, cue_frames: list) -> None:
     cues = run([[face(valence=v)] for v in valences])
     assert cues == [(i, "f0001", "valence_drop") for i in cue_frames]
 
 
-@pytest.mark.parametrize(("faces", "cue_frames"), [
-    # the node's baseline is in: a drop is measured from the person at rest (0), at once
-    ([face(valence=0.1, corrected=-0.35, baseline=20)] * 5, [2]),
-    # someone whose resting face reads negative: raw -0.5, corrected 0: no cue
-    ([face(valence=-0.5, corrected=0.0, baseline=20)] * 10, []),
-    # too few neutral frames yet: the example's own moving baseline of valence_corrected
-    ([face(valence=0.1, corrected=-0.35, baseline=5)] * 5, []),
-    # once it is in, it replaces the moving baseline (0.4 here, which would cue)
-    ([face(corrected=0.4, baseline=5)] * 10 + [face(corrected=0.05, baseline=20)] * 5, []),
-])
-def test_valence_drop_uses_the_nodes_neutral_baseline_when_it_is_in(faces: list,
-                                                                    cue_frames: list) -> None:
+@pytest.mark.parametrize(
+    ("faces", "cue_frames"),
+    [
+        # the node's baseline is in: a drop is measured from the person at rest (0), at once
+        ([face(valence=0.1, corrected=-0.35, baseline=20)] * 5, [2]),
+        # someone whose resting face reads negative: raw -0.5, corrected 0: no cue
+        ([face(valence=-0.5, corrected=0.0, baseline=20)] * 10, []),
+        # too few neutral frames yet: the example's own moving baseline of valence_corrected
+        ([face(valence=0.1, corrected=-0.35, baseline=5)] * 5, []),
+        # once it is in, it replaces the moving baseline (0.4 here, which would cue)
+        ([face(corrected=0.4, baseline=5)] * 10 + [face(corrected=0.05, baseline=20)] * 5, []),
+    ],
+)
+def test_valence_drop_uses_the_nodes_neutral_baseline_when_it_is_in(
+    faces: list, cue_frames: list
+) -> None:
     assert run([[f] for f in faces]) == [(i, "f0001", "valence_drop") for i in cue_frames]
 
 
@@ -120,13 +149,19 @@ def test_tracks_are_independent_and_forgotten_after_leaving() -> None:
     assert set(detector.tracks) == {"f0002"}
 
 
-@pytest.mark.parametrize(("changes", "expectation"), [
-    ({}, does_not_raise()),
-    ({"hesitancy_on": 0.3, "hesitancy_off": 0.4}, pytest.raises(ValueError, match="hesitancy")),
-    ({"valence_recover": 0.5}, pytest.raises(ValueError, match="valence_recover")),
-    ({"min_frames": 0}, pytest.raises(ValueError, match="min_frames")),
-    ({"neutral_frames": 0}, pytest.raises(ValueError, match="neutral_frames")),
-])
+@pytest.mark.parametrize(
+    ("changes", "expectation"),
+    [
+        ({}, does_not_raise()),
+        (
+            {"hesitancy_on": 0.3, "hesitancy_off": 0.4},
+            pytest.raises(ValueError, match="hesitancy"),
+        ),
+        ({"valence_recover": 0.5}, pytest.raises(ValueError, match="valence_recover")),
+        ({"min_frames": 0}, pytest.raises(ValueError, match="min_frames")),
+        ({"neutral_frames": 0}, pytest.raises(ValueError, match="neutral_frames")),
+    ],
+)
 def test_config_validation(changes: dict, expectation) -> None:
     with expectation:
         CueConfig(**changes)
@@ -134,11 +169,16 @@ def test_config_validation(changes: dict, expectation) -> None:
 
 def test_cue_json() -> None:
     cue = example.Cue("f0003", "hesitant", 0.71, 12.5)
-    assert json.loads(cue.to_json()) == {"track_id": "f0003", "cue": "hesitant", "value": 0.71,
-                                         "stamp": 12.5}
+    assert json.loads(cue.to_json()) == {
+        "track_id": "f0003",
+        "cue": "hesitant",
+        "value": 0.71,
+        "stamp": 12.5,
+    }
 
 
 # --- a recorded bag: two people, one turns hesitant, the other's valence drops ---------------
+
 
 def scripted_state(store, index: int, track: str):
     """Face ``track`` in frame ``index``: f0001 hesitant from frame 30 but turned away (not
@@ -146,24 +186,43 @@ def scripted_state(store, index: int, track: str):
     baseline (in from the start) corrects to 0, and falls to -0.2 at frame 45; both windows
     fill over the first 8 frames."""
     types = store.types
-    time = types["builtin_interfaces/msg/Time"](sec=index // FPS,
-                                                 nanosec=(index % FPS) * 10**9 // FPS)
+    time = types["builtin_interfaces/msg/Time"](
+        sec=index // FPS, nanosec=(index % FPS) * 10**9 // FPS
+    )
     header = types["std_msgs/msg/Header"](stamp=time, frame_id="camera")
     p = 0.8 if track == "f0001" and index >= 30 else 0.2
     valence = -0.2 if track == "f0002" and index >= 45 else 0.5
     baseline = 30 if track == "f0002" else 0
     corrected = valence - 0.5 if baseline else valence
     reliable = index + 1 >= WINDOW and not (track == "f0001" and 30 <= index <= 33)
-    roi = types["sensor_msgs/msg/RegionOfInterest"](x_offset=0, y_offset=0, height=50,
-                                                    width=50, do_rectify=False)
+    roi = types["sensor_msgs/msg/RegionOfInterest"](
+        x_offset=0, y_offset=0, height=50, width=50, do_rectify=False
+    )
     return header, types["affect_perception/msg/AffectState"](
-        header=header, track_id=track, roi=roi, detection_score=0.9, valence=valence,
-        arousal=0.0, au_probabilities=np.zeros(12, np.float32), au_active=np.zeros(12, bool),
-        emi_intensities=np.zeros(6, np.float32), hesitancy_probability=p, hesitancy=p > 0.5,
-        window_fill=min(index + 1, WINDOW), window_size=WINDOW, model_id="scripted",
-        face_size=50.0, frontalness=0.9, sharpness=60.0, window_real_frames=min(index + 1, WINDOW),
-        reliable=reliable, valence_corrected=corrected, arousal_corrected=0.0,
-        au_probabilities_corrected=np.zeros(12, np.float32), baseline_frames=baseline)
+        header=header,
+        track_id=track,
+        roi=roi,
+        detection_score=0.9,
+        valence=valence,
+        arousal=0.0,
+        au_probabilities=np.zeros(12, np.float32),
+        au_active=np.zeros(12, bool),
+        emi_intensities=np.zeros(6, np.float32),
+        hesitancy_probability=p,
+        hesitancy=p > 0.5,
+        window_fill=min(index + 1, WINDOW),
+        window_size=WINDOW,
+        model_id="scripted",
+        face_size=50.0,
+        frontalness=0.9,
+        sharpness=60.0,
+        window_real_frames=min(index + 1, WINDOW),
+        reliable=reliable,
+        valence_corrected=corrected,
+        arousal_corrected=0.0,
+        au_probabilities_corrected=np.zeros(12, np.float32),
+        baseline_frames=baseline,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -198,8 +257,9 @@ def test_bag_through_the_class(recorded_bag: Path) -> None:
 
 
 @pytest.mark.ros
-def test_bag_replayed_into_the_example_node(rclpy_init: None, recorded_bag: Path,
-                                            tmp_path: Path) -> None:
+def test_bag_replayed_into_the_example_node(
+    rclpy_init: None, recorded_bag: Path, tmp_path: Path
+) -> None:
     from rclpy.node import Node
     from std_msgs.msg import String
 
@@ -211,11 +271,20 @@ def test_bag_replayed_into_the_example_node(rclpy_init: None, recorded_bag: Path
     cues: list[dict] = []
     try:
         publisher = node.create_publisher(AffectStateArray, "/replay/affect", 10)
-        subscription = node.create_subscription(String, "/cue",
-                                                lambda m: cues.append(json.loads(m.data)), 10)
-        assert spin_until(node, lambda: proc.poll() is not None or (
-            publisher.get_subscription_count() > 0 and subscription.get_publisher_count() > 0),
-            timeout=30), log.read_text()
+        subscription = node.create_subscription(
+            String, "/cue", lambda m: cues.append(json.loads(m.data)), 10
+        )
+        assert spin_until(
+            node,
+            lambda: (
+                proc.poll() is not None
+                or (
+                    publisher.get_subscription_count() > 0
+                    and subscription.get_publisher_count() > 0
+                )
+            ),
+            timeout=30,
+        ), log.read_text()
         for raw in bag_messages(recorded_bag):
             publisher.publish(raw)  # the bag's CDR bytes, as recorded
             spin_until(node, lambda: False, timeout=1 / FPS)

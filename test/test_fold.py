@@ -31,17 +31,21 @@ def export(out: Path, **config: object) -> Path:
 
 
 @pytest.fixture(scope="module", params=["single", "two", "three"])
-def variant_dir(request: pytest.FixtureRequest,
-                tmp_path_factory: pytest.TempPathFactory) -> Path:
+def variant_dir(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An untrained model of each variant (128-pixel input keeps the export short)."""
-    return export(tmp_path_factory.mktemp(request.param), variant=request.param, window=8,
-                  input_size=128)
+    return export(
+        tmp_path_factory.mktemp(request.param), variant=request.param, window=8, input_size=128
+    )
 
 
 def engines(model_dir: Path) -> tuple[AffectEngine, AffectEngine]:
     """The folded engine and the one running the files as they are."""
-    return tuple(AffectEngine(EngineConfig(model_dir=model_dir, intra_op_threads=1, fold=fold,
-                                           warmup=False)) for fold in (True, False))
+    return tuple(
+        AffectEngine(
+            EngineConfig(model_dir=model_dir, intra_op_threads=1, fold=fold, warmup=False)
+        )
+        for fold in (True, False)
+    )
 
 
 def streamed(engine: AffectEngine, crops: np.ndarray, missed: set[int]) -> list[dict]:
@@ -83,18 +87,20 @@ def test_folded_batch_of_faces(variant_dir: Path) -> None:
 
     def outputs(engine: AffectEngine) -> dict[str, np.ndarray]:
         entries = engine.encode(frames)
-        return engine.temporal({n: v.reshape(3, engine.info.window, *v.shape[1:])
-                                for n, v in entries.items()})
+        return engine.temporal(
+            {n: v.reshape(3, engine.info.window, *v.shape[1:]) for n, v in entries.items()}
+        )
 
     assert largest_difference([outputs(folded)], [outputs(plain)]) < TOLERANCE
 
 
 def test_window_32_folds(tmp_path: Path) -> None:
-    folded, plain = engines(export(tmp_path / "w32", variant="single", window=32,
-                                   input_size=128))
+    folded, plain = engines(export(tmp_path / "w32", variant="single", window=32, input_size=128))
     frames = crops(plain, count=40)
-    assert largest_difference(streamed(folded, frames, set()),
-                              streamed(plain, frames, set())) < TOLERANCE
+    assert (
+        largest_difference(streamed(folded, frames, set()), streamed(plain, frames, set()))
+        < TOLERANCE
+    )
 
 
 def test_the_bundled_model_folder_folds_from_its_onnx_files() -> None:
@@ -103,5 +109,7 @@ def test_the_bundled_model_folder_folds_from_its_onnx_files() -> None:
     folded, plain = engines(model_dir)
     assert folded.folded
     frames = crops(plain)
-    assert largest_difference(streamed(folded, frames, {10, 11}),
-                              streamed(plain, frames, {10, 11})) < TOLERANCE
+    assert (
+        largest_difference(streamed(folded, frames, {10, 11}), streamed(plain, frames, {10, 11}))
+        < TOLERANCE
+    )

@@ -29,10 +29,14 @@ def test_advancing_stamps_are_kept() -> None:
 
 
 @pytest.mark.ros
-def test_zero_stamps_do_not_freeze_the_smoothed_output(rclpy_init: None, random_model_dir: Path,
-                                                        tmp_path: Path) -> None:
-    load = NodeUnderLoad(random_model_dir, tmp_path / "node.log",
-                         {"intra_op_threads": 1, "smoothing.enabled": "true"})
+def test_zero_stamps_do_not_freeze_the_smoothed_output(
+    rclpy_init: None, random_model_dir: Path, tmp_path: Path
+) -> None:
+    load = NodeUnderLoad(
+        random_model_dir,
+        tmp_path / "node.log",
+        {"intra_op_threads": 1, "smoothing.enabled": "true"},
+    )
     try:
         load.wait_ready()
         for msg in render_messages(1, (320, 240))[:FRAMES]:

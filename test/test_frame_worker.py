@@ -82,8 +82,11 @@ def test_a_failing_frame_is_reported_and_the_worker_goes_on() -> None:
     finally:
         assert worker.stop(WAIT_S)
     assert handled == [0, 2, 4]
-    assert [(f, str(e)) for f, e in errors] == [(1, "bad frame 1"), (3, "bad frame 3"),
-                                                (5, "bad frame 5")]
+    assert [(f, str(e)) for f, e in errors] == [
+        (1, "bad frame 1"),
+        (3, "bad frame 3"),
+        (5, "bad frame 5"),
+    ]
     assert worker.counts() == WorkerCounts(received=6, dropped=0, handled=3, failed=3)
 
 
@@ -91,8 +94,10 @@ def test_a_fast_stream_is_handled_in_order_with_bounded_backlog() -> None:
     """A producer far faster than the handler: frames handled only ever move forward, and
     every frame is handled, dropped, or (at most one) still waiting."""
     handled: list[int] = []
-    worker = FrameWorker(lambda f: (time.sleep(0.002), handled.append(f)),
-                         lambda f, e: pytest.fail(f"unexpected error {e}"))
+    worker = FrameWorker(
+        lambda f: (time.sleep(0.002), handled.append(f)),
+        lambda f, e: pytest.fail(f"unexpected error {e}"),
+    )
     worker.start()
     try:
         for frame in range(2000):
@@ -167,9 +172,9 @@ def test_a_failing_frame_does_not_cost_the_frame_it_replaced() -> None:
     try:
         worker.submit(1)
         assert busy.wait(WAIT_S)
-        worker.submit(2)     # good, waits in the slot
-        worker.submit(-1)    # bad, replaces 2 (kept as the backup)
-        worker.submit(-2)    # bad, replaces -1 (dropped; the backup stays 2)
+        worker.submit(2)  # good, waits in the slot
+        worker.submit(-1)  # bad, replaces 2 (kept as the backup)
+        worker.submit(-2)  # bad, replaces -1 (dropped; the backup stays 2)
         go.set()
         assert wait_for(lambda: worker.counts().handled + worker.counts().failed == 3)
         assert handled == [1, 2] and errors == [-2]

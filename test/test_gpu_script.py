@@ -24,10 +24,17 @@ def fake_nvidia_smi(folder: Path, found: bool) -> dict[str, str]:
     return {**os.environ, "PATH": f"{folder}{os.pathsep}{os.environ['PATH']}"}
 
 
-def script(*args: str, env: dict[str, str] | None = None,
-           timeout: float = 60) -> subprocess.CompletedProcess:
-    return subprocess.run(["bash", str(SCRIPT), *args], capture_output=True, text=True,
-                          env=env, timeout=timeout, check=False)
+def script(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        ["bash", str(SCRIPT), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
+        check=False,
+    )
 
 
 def test_syntax_and_help() -> None:
@@ -41,7 +48,8 @@ def test_no_gpu_is_one_clear_line(tmp_path: Path) -> None:
     assert done.returncode == 1
     assert done.stderr.strip().splitlines() == [
         "bench/gpu.sh: no NVIDIA GPU here (nvidia-smi finds none); bench/gpu.sh --cpu-only "
-        "runs the CPU column, .venv/bin/affect-perception bench the CPU figures"]
+        "runs the CPU column, .venv/bin/affect-perception bench the CPU figures"
+    ]
 
 
 def test_missing_gpu_venv_says_to_set_it_up(tmp_path: Path) -> None:
@@ -58,21 +66,28 @@ def test_missing_provider_is_named() -> None:
 
 
 def test_bad_options_are_refused(tmp_path: Path) -> None:
-    done = script("--cpu-only", "--seconds", "1", env={**os.environ,
-                                                      "GPU_BENCH_CACHE": str(tmp_path)})
+    done = script(
+        "--cpu-only", "--seconds", "1", env={**os.environ, "GPU_BENCH_CACHE": str(tmp_path)}
+    )
     assert done.returncode == 2 and "--seconds must exceed" in done.stderr
 
 
 def test_cpu_only_prints_the_cpu_column(tmp_path: Path) -> None:
     out = tmp_path / "gpu.json"
     env = {**os.environ, "GPU_BENCH_CACHE": str(tmp_path / "cache")}
-    done = script("--cpu-only", "--seconds", "3", "--repeats", "2", "--json", str(out),
-                  env=env, timeout=300)
+    done = script(
+        "--cpu-only", "--seconds", "3", "--repeats", "2", "--json", str(out), env=env, timeout=300
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     rows = {line.split()[0]: line.split()[1:] for line in done.stdout.strip().splitlines()}
     assert rows["figure"] == ["cpu"]
-    for figure in ("faces_per_s_b1", "faces_per_s_b4", "faces_per_s_b16", "e2e_fps_1",
-                   "e2e_fps_4"):
+    for figure in (
+        "faces_per_s_b1",
+        "faces_per_s_b4",
+        "faces_per_s_b16",
+        "e2e_fps_1",
+        "e2e_fps_4",
+    ):
         assert float(rows[figure][0]) > 0, figure
     results = json.loads(out.read_text())["results"]["cpu"]
     assert results["provider"] == "CPUExecutionProvider"

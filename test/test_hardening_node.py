@@ -27,8 +27,11 @@ HUGE = 200_000  # characters of the huge string
 
 @pytest.fixture(scope="module")
 def load(rclpy_init: None, random_model_dir: Path, tmp_path_factory) -> Iterator[NodeUnderLoad]:
-    node = NodeUnderLoad(random_model_dir, tmp_path_factory.mktemp("hardening") / "node.log",
-                         {"intra_op_threads": 1})
+    node = NodeUnderLoad(
+        random_model_dir,
+        tmp_path_factory.mktemp("hardening") / "node.log",
+        {"intra_op_threads": 1},
+    )
     node.wait_ready()
     yield node
     assert node.stop(signal.SIGTERM) == 0, node.log_path.read_text()[-3000:]
@@ -47,14 +50,24 @@ def attacked(load: NodeUnderLoad, send: Callable[[], object], hz: float) -> list
     finally:
         load.node.destroy_timer(timer)
     assert load.spin_until(lambda: all(f.done() for f in futures), ANSWER_WAIT_S), (
-        f"{sum(not f.done() for f in futures)} of {len(futures)} requests unanswered")
+        f"{sum(not f.done() for f in futures)} of {len(futures)} requests unanswered"
+    )
     assert load.process.poll() is None, load.log_path.read_text()[-3000:]
     load.spin_until(lambda: False, 1.0)  # the last answers
     answered = len(load.outputs) - first
-    counts = {key: load.fresh_diagnostic(key) for key in (
-        "frames received", "frames processed", "frames dropped (stale)", "decode errors")}
-    print(f"{len(futures)} requests at {hz:g} Hz, all answered; good frames {answered} of "
-          f"{record.sent} answered; {counts}")  # figures for RELIABILITY.md (pytest -s)
+    counts = {
+        key: load.fresh_diagnostic(key)
+        for key in (
+            "frames received",
+            "frames processed",
+            "frames dropped (stale)",
+            "decode errors",
+        )
+    }
+    print(
+        f"{len(futures)} requests at {hz:g} Hz, all answered; good frames {answered} of "
+        f"{record.sent} answered; {counts}"
+    )  # figures for RELIABILITY.md (pytest -s)
     assert answered >= ANSWERED * record.sent, (answered, record.sent, counts)
     assert int(load.fresh_diagnostic("frames dropped (stale)")) == before
     return [f.result() for f in futures]
@@ -96,10 +109,13 @@ def test_huge_string_is_cut_in_the_log_and_the_node_goes_on(load) -> None:
 
     client = _client(load, SetParameters, "set_parameters")
     huge = "x" * HUGE
-    params = [Parameter(name=name, value=ParameterValue(type=4, string_value=huge))
-              for name in ("baseline.reset_track", "detector.backend")]
-    answers = attacked(load, lambda: client.call_async(SetParameters.Request(parameters=params)),
-                       hz=2.0)
+    params = [
+        Parameter(name=name, value=ParameterValue(type=4, string_value=huge))
+        for name in ("baseline.reset_track", "detector.backend")
+    ]
+    answers = attacked(
+        load, lambda: client.call_async(SetParameters.Request(parameters=params)), hz=2.0
+    )
     for answer in answers:
         assert len(answer.results) == 2 and not answer.results[1].successful
         assert len(answer.results[1].reason) < 2 * MAX_LOG_CHARS
@@ -123,23 +139,31 @@ def test_lifecycle_spam_is_answered_and_the_node_goes_on(load) -> None:
         if n == 0:
             return change.call_async(ChangeState.Request(transition=Transition(id=next(ids))))
         return (state if n == 1 else transitions).call_async(
-            (GetState if n == 1 else GetAvailableTransitions).Request())
+            (GetState if n == 1 else GetAvailableTransitions).Request()
+        )
 
     answers = attacked(load, send, hz=25.0)  # 50 change_state calls in 6 s
     changes = [a for a in answers if isinstance(a, ChangeState.Response)]
     assert len(changes) >= 45 and not any(a.success for a in changes)
-    assert all(a.current_state.label == "active" for a in answers
-               if isinstance(a, GetState.Response))
+    assert all(
+        a.current_state.label == "active" for a in answers if isinstance(a, GetState.Response)
+    )
 
 
 def test_100_hz_service_calls_are_answered_and_the_node_goes_on(load) -> None:
     from rcl_interfaces.srv import DescribeParameters, GetParameters, ListParameters
 
-    clients = [(_client(load, ListParameters, "list_parameters"), ListParameters.Request()),
-               (_client(load, GetParameters, "get_parameters"),
-                GetParameters.Request(names=["max_faces", "model_dir"])),
-               (_client(load, DescribeParameters, "describe_parameters"),
-                DescribeParameters.Request(names=["ema_alpha"]))]
+    clients = [
+        (_client(load, ListParameters, "list_parameters"), ListParameters.Request()),
+        (
+            _client(load, GetParameters, "get_parameters"),
+            GetParameters.Request(names=["max_faces", "model_dir"]),
+        ),
+        (
+            _client(load, DescribeParameters, "describe_parameters"),
+            DescribeParameters.Request(names=["ema_alpha"]),
+        ),
+    ]
     calls = iter(range(1_000_000))
 
     def send():

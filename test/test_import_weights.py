@@ -45,8 +45,9 @@ def clip(window: int, seed: int = 1) -> torch.Tensor:
     return torch.randn(1, window, 3, 224, 224, generator=torch.Generator().manual_seed(seed))
 
 
-def save_paper(path: Path, task: str, window: int, n_mixer: int,
-               lightning: bool = True) -> PaperLayoutModel:
+def save_paper(
+    path: Path, task: str, window: int, n_mixer: int, lightning: bool = True
+) -> PaperLayoutModel:
     """A random paper-layout model saved as a Lightning checkpoint (or a bare state dict)."""
     model = randomise(PaperLayoutModel(task, window, n_mixer), seed=n_mixer + window)
     torch.save(lightning_checkpoint(model, n_mixer) if lightning else model.state_dict(), path)
@@ -63,15 +64,18 @@ def paper_file(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, PaperLay
 
 # Every variant their code builds: n_mixer 1..3, tasks VA and AU, any window divisible by 4;
 # one checkpoint is a bare state dict, without the hyper-parameters.
-@pytest.mark.parametrize(("task", "window", "n_mixer", "lightning", "variant"), [
-    ("AU", 4, 1, True, "single"),
-    ("VA", 4, 2, False, "two"),
-    ("VA", 8, 3, True, "three"),
-    ("AU", 4, 3, True, "three"),
-])
-def test_paper_layout_imports_with_equal_outputs(tmp_path: Path, task: str, window: int,
-                                                 n_mixer: int, lightning: bool,
-                                                 variant: str) -> None:
+@pytest.mark.parametrize(
+    ("task", "window", "n_mixer", "lightning", "variant"),
+    [
+        ("AU", 4, 1, True, "single"),
+        ("VA", 4, 2, False, "two"),
+        ("VA", 8, 3, True, "three"),
+        ("AU", 4, 3, True, "three"),
+    ],
+)
+def test_paper_layout_imports_with_equal_outputs(
+    tmp_path: Path, task: str, window: int, n_mixer: int, lightning: bool, variant: str
+) -> None:
     path = tmp_path / "paper.ckpt"
     theirs = save_paper(path, task, window, n_mixer, lightning)
     paper = read_paper_model(read_weight_file(path))
@@ -113,8 +117,9 @@ def test_each_mixer_equals_theirs_and_token_order_matters(tmp_path: Path) -> Non
 
 def runtime_outputs(folder: Path, crops: np.ndarray) -> dict[str, np.ndarray]:
     """The runtime's engine on one window of uint8 RGB crops (W, S, S, 3), oldest first."""
-    engine = AffectEngine(EngineConfig(folder, providers=("CPUExecutionProvider",),
-                                       intra_op_threads=1, warmup=False))
+    engine = AffectEngine(
+        EngineConfig(folder, providers=("CPUExecutionProvider",), intra_op_threads=1, warmup=False)
+    )
     maps = engine.encode(crops)
     return engine.temporal({name: m[None] for name, m in maps.items()})
 
@@ -127,8 +132,8 @@ def normalised(crops: np.ndarray) -> torch.Tensor:
 
 
 def test_cli_writes_a_model_folder_with_provenance(
-        tmp_path: Path, paper_file: tuple[Path, PaperLayoutModel],
-        capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, paper_file: tuple[Path, PaperLayoutModel], capsys: pytest.CaptureFixture[str]
+) -> None:
     path, theirs = paper_file
     out = tmp_path / "imported"
     assert cli.main(["import-weights", str(path), "--out", str(out)]) == 0
@@ -149,6 +154,7 @@ def test_cli_writes_a_model_folder_with_provenance(
     assert np.abs(runtime_outputs(out, crops)["au"] - want).max() <= ONNX_TOLERANCE
     # the folder is also a checkpoint of this project
     from affect_perception.model.checkpoint import load_checkpoint
+
     with torch.no_grad():
         again = load_checkpoint(out).eval()(frames)["au"]
     assert (torch.sigmoid(again) - torch.from_numpy(want)).abs().max().item() <= TOLERANCE
@@ -168,12 +174,23 @@ def project_backbone(weights: Path) -> torch.nn.Module:
 @pytest.mark.parametrize("no_ema", [False, True])
 def test_timm_train_checkpoint_becomes_backbone_weights(tmp_path: Path, no_ema: bool) -> None:
     raw, ema = timm_model(1), timm_model(2)
-    args = argparse.Namespace(model=BACKBONE, img_size=112, data="affectnet/", mean=None,
-                              decay_milestones=[90, 180])
+    args = argparse.Namespace(
+        model=BACKBONE, img_size=112, data="affectnet/", mean=None, decay_milestones=[90, 180]
+    )
     path = tmp_path / "model_best.pth.tar"
-    torch.save({"epoch": 7, "arch": BACKBONE, "state_dict": raw.state_dict(),
-                "state_dict_ema": ema.state_dict(), "optimizer": {"state": {}, "param_groups": []},
-                "version": 2, "args": args, "metric": 61.2}, path)
+    torch.save(
+        {
+            "epoch": 7,
+            "arch": BACKBONE,
+            "state_dict": raw.state_dict(),
+            "state_dict_ema": ema.state_dict(),
+            "optimizer": {"state": {}, "param_groups": []},
+            "version": 2,
+            "args": args,
+            "metric": 61.2,
+        },
+        path,
+    )
     out = tmp_path / "out"
     argv = ["import-weights", str(path), "--out", str(out)] + (["--no-ema"] if no_ema else [])
     assert cli.main(argv) == 0
@@ -237,35 +254,63 @@ def altered(paper_file: tuple[Path, PaperLayoutModel], tmp_path: Path, **changes
 
 
 # (checkpoint change or extra arguments, what the one line must say)
-@pytest.mark.parametrize(("change", "extra", "message"), [
-    # a key of their layout is missing
-    ({"state": {"last_mixer.4.weight": None}}, [], "missing ['last_mixer.4.weight'] (1 in all)"),
-    # the backbone is not mobilenetv4_conv_small's
-    ({"state": {"backbone.conv_stem.weight": torch.zeros(16, 3, 3, 3)}}, [],
-     "backbone.conv_stem.weight (16, 3, 3, 3) (want (32, 3, 3, 3))"),
-    # the patch embedding does not fit the 960-channel map
-    ({"state": {"last_mixer.2.weight": torch.zeros(256, 1000)}}, [],
-     "'last_mixer.2.weight' has shape (256, 1000)"),
-    # a window other than the one the tensors were built for
-    ({}, ["--window", "16"], "--window is 16 but the mixers' token counts give a window of 8"),
-    ({"seq_len": 16}, [], "hyper_parameters seq_len is 16"),
-    # an input size whose maps the mixers' tokens do not tile
-    ({}, ["--input-size", "160"], "--input-size it was trained at"),
-    ({}, ["--input-size", "100"], "input size 100 is not a positive multiple of 32"),
-    # the hyper-parameters name more mixers than the tensors hold
-    ({"n_mixer": 3}, [], "hyper_parameters say n_mixer 3 but the checkpoint holds the mixers"),
-    # a task this project has no head for
-    ({"state": {"classifier.weight": torch.zeros(8, 256), "classifier.bias": torch.zeros(8)},
-      "task": "EXPR"}, [], "no expression head"),
-    # named as the other format
-    ({}, ["--format", "timm"], "not a timm mobilenetv4_conv_small state dict"),
-])
+@pytest.mark.parametrize(
+    ("change", "extra", "message"),
+    [
+        # a key of their layout is missing
+        (
+            {"state": {"last_mixer.4.weight": None}},
+            [],
+            "missing ['last_mixer.4.weight'] (1 in all)",
+        ),
+        # the backbone is not mobilenetv4_conv_small's
+        (
+            {"state": {"backbone.conv_stem.weight": torch.zeros(16, 3, 3, 3)}},
+            [],
+            "backbone.conv_stem.weight (16, 3, 3, 3) (want (32, 3, 3, 3))",
+        ),
+        # the patch embedding does not fit the 960-channel map
+        (
+            {"state": {"last_mixer.2.weight": torch.zeros(256, 1000)}},
+            [],
+            "'last_mixer.2.weight' has shape (256, 1000)",
+        ),
+        # a window other than the one the tensors were built for
+        ({}, ["--window", "16"], "--window is 16 but the mixers' token counts give a window of 8"),
+        ({"seq_len": 16}, [], "hyper_parameters seq_len is 16"),
+        # an input size whose maps the mixers' tokens do not tile
+        ({}, ["--input-size", "160"], "--input-size it was trained at"),
+        ({}, ["--input-size", "100"], "input size 100 is not a positive multiple of 32"),
+        # the hyper-parameters name more mixers than the tensors hold
+        ({"n_mixer": 3}, [], "hyper_parameters say n_mixer 3 but the checkpoint holds the mixers"),
+        # a task this project has no head for
+        (
+            {
+                "state": {
+                    "classifier.weight": torch.zeros(8, 256),
+                    "classifier.bias": torch.zeros(8),
+                },
+                "task": "EXPR",
+            },
+            [],
+            "no expression head",
+        ),
+        # named as the other format
+        ({}, ["--format", "timm"], "not a timm mobilenetv4_conv_small state dict"),
+    ],
+)
 def test_bad_paper_checkpoints_end_in_one_line(
-        tmp_path: Path, paper_file: tuple[Path, PaperLayoutModel], capsys,
-        change: dict, extra: list[str], message: str) -> None:
+    tmp_path: Path,
+    paper_file: tuple[Path, PaperLayoutModel],
+    capsys,
+    change: dict,
+    extra: list[str],
+    message: str,
+) -> None:
     path = altered(paper_file, tmp_path, **change) if change else paper_file[0]
-    line = one_line_error(capsys, ["import-weights", str(path), "--out", str(tmp_path / "o"),
-                                   *extra])
+    line = one_line_error(
+        capsys, ["import-weights", str(path), "--out", str(tmp_path / "o"), *extra]
+    )
     assert message in line
 
 
@@ -274,24 +319,34 @@ def test_other_inputs_end_in_one_line(tmp_path: Path, capsys) -> None:
     torch.save({"encoder.weight": torch.zeros(2, 2)}, unknown)
     line = one_line_error(capsys, ["import-weights", str(unknown), "--out", str(tmp_path)])
     assert "cannot tell the format" in line
-    line = one_line_error(capsys, ["import-weights", str(unknown), "--out", str(tmp_path),
-                                   "--format", "paper"])
+    line = one_line_error(
+        capsys, ["import-weights", str(unknown), "--out", str(tmp_path), "--format", "paper"]
+    )
     assert "missing key 'last_mixer.2.weight'" in line
-    line = one_line_error(capsys, ["import-weights", str(unknown), "--out", str(tmp_path),
-                                   "--format", "onnx"])
+    line = one_line_error(
+        capsys, ["import-weights", str(unknown), "--out", str(tmp_path), "--format", "onnx"]
+    )
     assert "unknown format 'onnx': choose one of ['paper', 'timm']" in line
     other = tmp_path / "other.pth.tar"
-    torch.save({"state_dict": {"conv_stem.weight": torch.zeros(1)},
-                "args": argparse.Namespace(model="resnet50")}, other)
+    torch.save(
+        {
+            "state_dict": {"conv_stem.weight": torch.zeros(1)},
+            "args": argparse.Namespace(model="resnet50"),
+        },
+        other,
+    )
     line = one_line_error(capsys, ["import-weights", str(other), "--out", str(tmp_path)])
     assert "timm model 'resnet50'" in line
-    line = one_line_error(capsys, ["import-weights", str(other), "--out", str(tmp_path),
-                                   "--window", "8"])
+    line = one_line_error(
+        capsys, ["import-weights", str(other), "--out", str(tmp_path), "--window", "8"]
+    )
     assert "leave them out" in line
-    line = one_line_error(capsys, ["import-weights", str(tmp_path / "gone.pt"), "--out",
-                                   str(tmp_path)])
+    line = one_line_error(
+        capsys, ["import-weights", str(tmp_path / "gone.pt"), "--out", str(tmp_path)]
+    )
     assert "does not exist" in line
     (tmp_path / "text.pt").write_text("not a checkpoint")
-    line = one_line_error(capsys, ["import-weights", str(tmp_path / "text.pt"), "--out",
-                                   str(tmp_path)])
+    line = one_line_error(
+        capsys, ["import-weights", str(tmp_path / "text.pt"), "--out", str(tmp_path)]
+    )
     assert "not a readable torch checkpoint" in line

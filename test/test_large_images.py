@@ -43,27 +43,50 @@ def run_stream(tmp_path: Path, env: dict[str, str]) -> tuple[int, dict[str, str 
     executor.add_node(probe)
     answered: set[tuple[int, int]] = set()
     diagnostics: list = []
-    probe.create_subscription(AffectStateArray, f"{NODE}/affect", lambda m: answered.add(
-        (m.header.stamp.sec, m.header.stamp.nanosec)), 50)
+    probe.create_subscription(
+        AffectStateArray,
+        f"{NODE}/affect",
+        lambda m: answered.add((m.header.stamp.sec, m.header.stamp.nanosec)),
+        50,
+    )
     probe.create_subscription(DiagnosticArray, "/diagnostics", diagnostics.append, 10)
-    node = start_process(["-m", "affect_perception.ros.node", "--ros-args", "-r",
-                          f"image:={TOPIC}"], tmp_path / "node.log", env)
+    node = start_process(
+        ["-m", "affect_perception.ros.node", "--ros-args", "-r", f"image:={TOPIC}"],
+        tmp_path / "node.log",
+        env,
+    )
     publisher = None
     try:
-        assert spin_until(probe, lambda: latest_value(diagnostics, NODE, "lifecycle state")
-                          == "active", START_S, executor), (tmp_path / "node.log").read_text()
-        publisher = start_process([str(REPO / "test" / "image_publisher.py"), "--topic", TOPIC,
-                                   "--count", str(FRAMES), "--fps", str(FPS)],
-                                  tmp_path / "publisher.log", env)
+        assert spin_until(
+            probe,
+            lambda: latest_value(diagnostics, NODE, "lifecycle state") == "active",
+            START_S,
+            executor,
+        ), (tmp_path / "node.log").read_text()
+        publisher = start_process(
+            [
+                str(REPO / "test" / "image_publisher.py"),
+                "--topic",
+                TOPIC,
+                "--count",
+                str(FRAMES),
+                "--fps",
+                str(FPS),
+            ],
+            tmp_path / "publisher.log",
+            env,
+        )
         assert spin_until(probe, lambda: publisher.poll() is not None, STREAM_S, executor)
         assert publisher.returncode == 0, (tmp_path / "publisher.log").read_text()
         end = time.monotonic() + DRAIN_S
-        spin_until(probe, lambda: len(answered) >= FRAMES or time.monotonic() > end,
-                   DRAIN_S + 1, executor)
+        spin_until(
+            probe, lambda: len(answered) >= FRAMES or time.monotonic() > end, DRAIN_S + 1, executor
+        )
         diagnostics.clear()
         assert spin_until(probe, lambda: bool(diagnostics), START_S, executor)
-        values = {key: latest_value(diagnostics, NODE, key)
-                  for key in ("frames received", LOST_KEY)}
+        values = {
+            key: latest_value(diagnostics, NODE, key) for key in ("frames received", LOST_KEY)
+        }
     finally:
         if publisher is not None:
             stop_process(publisher)
@@ -75,15 +98,17 @@ def run_stream(tmp_path: Path, env: dict[str, str]) -> tuple[int, dict[str, str 
     return len(answered), values
 
 
-def test_with_the_shipped_profile_every_frame_is_answered(rclpy_init: None,
-                                                          tmp_path: Path) -> None:
+def test_with_the_shipped_profile_every_frame_is_answered(
+    rclpy_init: None, tmp_path: Path
+) -> None:
     answered, values = run_stream(tmp_path, {PROFILE_VARIABLE: str(PROFILE)})
     assert answered >= 0.99 * FRAMES, (answered, values)
     assert int(values[LOST_KEY]) <= 0.01 * FRAMES, values
 
 
-def test_without_it_the_loss_shows_in_diagnostics(rclpy_init: None, tmp_path: Path,
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_without_it_the_loss_shows_in_diagnostics(
+    rclpy_init: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv(PROFILE_VARIABLE, raising=False)
     monkeypatch.delenv("FASTDDS_DEFAULT_PROFILES_FILE", raising=False)
     answered, values = run_stream(tmp_path, {})
@@ -104,16 +129,19 @@ def test_best_available_follows_the_publishers(rclpy_init: None, tmp_path: Path)
     from sensor_msgs.msg import Image
 
     probe = Node("best_available_probe")
-    node = start_process(["-m", "affect_perception.ros.node", "--ros-args", "-r",
-                          f"image:={TOPIC}"], tmp_path / "node.log")
+    node = start_process(
+        ["-m", "affect_perception.ros.node", "--ros-args", "-r", f"image:={TOPIC}"],
+        tmp_path / "node.log",
+    )
 
     def subscribed(policy: ReliabilityPolicy) -> bool:
         infos = probe.get_subscriptions_info_by_topic(TOPIC)
         return len(infos) == 1 and infos[0].qos_profile.reliability == policy
 
     try:
-        assert spin_until(probe, lambda: subscribed(ReliabilityPolicy.BEST_EFFORT), START_S), \
-            (tmp_path / "node.log").read_text()
+        assert spin_until(probe, lambda: subscribed(ReliabilityPolicy.BEST_EFFORT), START_S), (
+            tmp_path / "node.log"
+        ).read_text()
         probe.create_publisher(Image, TOPIC, QoSProfile(depth=1))  # reliable by default
         assert spin_until(probe, lambda: subscribed(ReliabilityPolicy.RELIABLE), 10.0)
         probe.create_publisher(Image, TOPIC, qos_profile_sensor_data)

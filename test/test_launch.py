@@ -41,8 +41,9 @@ class Recorded:
         self.args, self.kwargs = args, kwargs
 
     def __eq__(self, other: object) -> bool:
-        return (type(self) is type(other) and self.args == other.args
-                and self.kwargs == other.kwargs)
+        return (
+            type(self) is type(other) and self.args == other.args and self.kwargs == other.kwargs
+        )
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}{self.args}{self.kwargs}"
@@ -88,14 +89,23 @@ def test_declared_arguments_are_the_table(described: list) -> None:
     declared = by_type(described, "DeclareLaunchArgument")
     table = constants()["ARGUMENTS"]
     assert [d.args[0] for d in declared] == [name for name, _, _ in table]
-    assert {"image", "compressed", "params_file", "model_dir", "namespace", "log_level",
-            "auto_activate", "large_images_profile"} <= {d.args[0] for d in declared}
+    assert {
+        "image",
+        "compressed",
+        "params_file",
+        "model_dir",
+        "namespace",
+        "log_level",
+        "auto_activate",
+        "large_images_profile",
+    } <= {d.args[0] for d in declared}
     assert all(d.kwargs["description"] for d in declared)
 
 
 def test_default_params_file_is_config_affect_yaml_of_the_package_share(described: list) -> None:
-    (params,) = [d for d in by_type(described, "DeclareLaunchArgument")
-                 if d.args[0] == "params_file"]
+    (params,) = [
+        d for d in by_type(described, "DeclareLaunchArgument") if d.args[0] == "params_file"
+    ]
     join = params.kwargs["default_value"]
     assert type(join).__name__ == "PathJoinSubstitution"
     share, *parts = join.args[0]
@@ -105,14 +115,19 @@ def test_default_params_file_is_config_affect_yaml_of_the_package_share(describe
 
 
 def test_node_runs_the_installed_executable_with_params_remaps_and_log_level(
-        described: list) -> None:
+    described: list,
+) -> None:
     (node,) = by_type(described, "Node")
     kw = node.kwargs
     assert (kw["package"], kw["executable"]) == ("affect_perception", "affect_perception_node")
-    assert kw["parameters"] == [launch_config("params_file"),
-                                {"model_dir": launch_config("model_dir"),
-                                 "use_compressed": launch_config("compressed"),
-                                 "autostart": launch_config("auto_activate")}]
+    assert kw["parameters"] == [
+        launch_config("params_file"),
+        {
+            "model_dir": launch_config("model_dir"),
+            "use_compressed": launch_config("compressed"),
+            "autostart": launch_config("auto_activate"),
+        },
+    ]
     image = launch_config("image")
     assert kw["remappings"] == [("image", image), ("image/compressed", [image, "/compressed"])]
     assert kw["namespace"] == launch_config("namespace")
@@ -120,7 +135,8 @@ def test_node_runs_the_installed_executable_with_params_remaps_and_log_level(
 
 
 def test_the_large_images_profile_is_set_for_what_it_launches_unless_turned_off(
-        described: list) -> None:
+    described: list,
+) -> None:
     (profile,) = by_type(described, "SetEnvironmentVariable")
     name, value = profile.args
     assert name == "FASTRTPS_DEFAULT_PROFILES_FILE"

@@ -53,8 +53,7 @@ class Driver:
         self.images = self.node.create_publisher(Image, IMAGE_TOPIC, 10)
         self.affect: list = []
         self.diagnostics: list = []
-        self.node.create_subscription(AffectStateArray, f"{NODE}/affect", self.affect.append,
-                                      100)
+        self.node.create_subscription(AffectStateArray, f"{NODE}/affect", self.affect.append, 100)
         self.node.create_subscription(DiagnosticArray, "/diagnostics", self.on_diagnostics, 10)
 
     def on_diagnostics(self, msg) -> None:
@@ -82,11 +81,13 @@ class Driver:
         from lifecycle_msgs.msg import Transition
         from lifecycle_msgs.srv import ChangeState
 
-        ids = {"configure": Transition.TRANSITION_CONFIGURE,
-               "cleanup": Transition.TRANSITION_CLEANUP,
-               "activate": Transition.TRANSITION_ACTIVATE,
-               "deactivate": Transition.TRANSITION_DEACTIVATE,
-               "shutdown": Transition.TRANSITION_UNCONFIGURED_SHUTDOWN}
+        ids = {
+            "configure": Transition.TRANSITION_CONFIGURE,
+            "cleanup": Transition.TRANSITION_CLEANUP,
+            "activate": Transition.TRANSITION_ACTIVATE,
+            "deactivate": Transition.TRANSITION_DEACTIVATE,
+            "shutdown": Transition.TRANSITION_UNCONFIGURED_SHUTDOWN,
+        }
         request = ChangeState.Request()
         request.transition.id = ids[transition]
         return self.call(self.change_client, request).success
@@ -94,15 +95,17 @@ class Driver:
     def state(self) -> str:
         from lifecycle_msgs.srv import GetState
 
-        return self.call(self.state_client, GetState.Request(),
-                         resend_s=RESEND_S).current_state.label
+        return self.call(
+            self.state_client, GetState.Request(), resend_s=RESEND_S
+        ).current_state.label
 
     def set_parameter(self, name: str, value: object):
         from rcl_interfaces.srv import SetParameters
         from rclpy.parameter import Parameter
 
-        request = SetParameters.Request(parameters=[Parameter(name, value=value)
-                                                    .to_parameter_msg()])
+        request = SetParameters.Request(
+            parameters=[Parameter(name, value=value).to_parameter_msg()]
+        )
         return self.call(self.param_client, request).results[0]
 
     def diagnostic(self, key: str) -> str | None:
@@ -119,8 +122,9 @@ class Driver:
         due = time.monotonic()
         for k, rgb in enumerate(frames):
             header = Header(frame_id="camera")
-            header.stamp.sec, header.stamp.nanosec = divmod((first_index + k) * 33_333_333,
-                                                            1_000_000_000)
+            header.stamp.sec, header.stamp.nanosec = divmod(
+                (first_index + k) * 33_333_333, 1_000_000_000
+            )
             self.images.publish(image_message(rgb, header))
             due += 1 / FPS
             self.spin_until(lambda d=due: time.monotonic() >= d, 1.0)
@@ -149,9 +153,18 @@ def driver(rclpy_init: None):
 
 
 def node_args(*params: str) -> list[str]:
-    return ["-m", "affect_perception.ros.node", "--ros-args", "-r", f"image:={IMAGE_TOPIC}",
-            *[arg for p in ("autostart:=false", "image_reliability:=reliable", *params)
-              for arg in ("-p", p)]]
+    return [
+        "-m",
+        "affect_perception.ros.node",
+        "--ros-args",
+        "-r",
+        f"image:={IMAGE_TOPIC}",
+        *[
+            arg
+            for p in ("autostart:=false", "image_reliability:=reliable", *params)
+            for arg in ("-p", p)
+        ],
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -159,8 +172,9 @@ def frames() -> list[np.ndarray]:
     return [f.image for f in render_video(1, 12, faces=1, size=SIZE, fps=FPS)]
 
 
-def test_every_transition_with_frames_flowing(driver: Driver, random_model_dir: Path,
-                                              frames: list, tmp_path: Path) -> None:
+def test_every_transition_with_frames_flowing(
+    driver: Driver, random_model_dir: Path, frames: list, tmp_path: Path
+) -> None:
     log = tmp_path / "node.log"
     proc = start_process(node_args(f"model_dir:={random_model_dir}"), log)
     try:
@@ -171,8 +185,9 @@ def test_every_transition_with_frames_flowing(driver: Driver, random_model_dir: 
 
         assert driver.change("configure"), log.read_text()
         assert driver.state() == "inactive"
-        assert driver.spin_until(lambda: driver.diagnostic("lifecycle state") == "inactive",
-                                 MESSAGE_S)
+        assert driver.spin_until(
+            lambda: driver.diagnostic("lifecycle state") == "inactive", MESSAGE_S
+        )
         assert driver.diagnostic("window size") == str(WINDOW)  # the model is loaded
         assert driver.images.get_subscription_count() == 0  # inactive: no camera yet
 
@@ -183,19 +198,21 @@ def test_every_transition_with_frames_flowing(driver: Driver, random_model_dir: 
         assert driver.spin_until(lambda: driver.answered(len(frames) - 1), MESSAGE_S)
         first_run = [face for msg in driver.affect for face in msg.faces]
         assert [face.window_fill for face in first_run] == [  # one face, its window filling
-            min(k + 1, WINDOW) for k in range(len(first_run))]
-        assert driver.spin_until(lambda: driver.diagnostic("lifecycle state") == "active",
-                                 MESSAGE_S)
+            min(k + 1, WINDOW) for k in range(len(first_run))
+        ]
+        assert driver.spin_until(
+            lambda: driver.diagnostic("lifecycle state") == "active", MESSAGE_S
+        )
 
         assert driver.change("deactivate")
         assert driver.state() == "inactive"
-        assert driver.spin_until(lambda: driver.images.get_subscription_count() == 0,
-                                 MESSAGE_S)
+        assert driver.spin_until(lambda: driver.images.get_subscription_count() == 0, MESSAGE_S)
         count = len(driver.affect)
         driver.play(frames, 100)
         assert driver.quiet(lambda: len(driver.affect) == count)  # frames are not processed
-        assert driver.spin_until(lambda: driver.diagnostic("lifecycle state") == "inactive",
-                                 MESSAGE_S)
+        assert driver.spin_until(
+            lambda: driver.diagnostic("lifecycle state") == "inactive", MESSAGE_S
+        )
 
         assert driver.change("activate")  # and again, the models still loaded
         assert driver.spin_until(lambda: driver.images.get_subscription_count() > 0, MESSAGE_S)
@@ -219,13 +236,18 @@ def test_every_transition_with_frames_flowing(driver: Driver, random_model_dir: 
     text = log.read_text()
     assert code == 0, text
     assert "Traceback" not in text
-    for line in ("configured: model", "active: listening on " + IMAGE_TOPIC,
-                 "inactive: not processing images", "unconfigured: models released"):
+    for line in (
+        "configured: model",
+        "active: listening on " + IMAGE_TOPIC,
+        "inactive: not processing images",
+        "unconfigured: models released",
+    ):
         assert line in text
 
 
 def test_a_failed_configure_leaves_the_node_unconfigured_with_a_clear_error(
-        driver: Driver, random_model_dir: Path, tmp_path: Path) -> None:
+    driver: Driver, random_model_dir: Path, tmp_path: Path
+) -> None:
     """A bad value and a missing model: each configure fails naming its parameter, the node
     stays unconfigured and running, and configures once the parameters are fixed."""
     log = tmp_path / "node.log"
@@ -235,13 +257,16 @@ def test_a_failed_configure_leaves_the_node_unconfigured_with_a_clear_error(
         assert not driver.change("configure")
         assert driver.state() == "unconfigured"
         assert "cannot configure: parameter 'ah_threshold': 1.5 is outside (0, 1)" in (
-            log.read_text())
+            log.read_text()
+        )
 
         assert driver.set_parameter("ah_threshold", 0.6).successful
         assert not driver.change("configure")
         assert driver.state() == "unconfigured" and proc.poll() is None
-        assert ("cannot configure: parameter 'model_dir': /nonexistent/model lacks "
-                "encoder.onnx, temporal.onnx") in log.read_text()
+        assert (
+            "cannot configure: parameter 'model_dir': /nonexistent/model lacks "
+            "encoder.onnx, temporal.onnx"
+        ) in log.read_text()
 
         refused = driver.set_parameter("qos_depth", 0)  # still checked while unconfigured
         assert not refused.successful

@@ -25,9 +25,13 @@ def gradient_frames(count: int, width: int = 64, height: int = 48) -> list[np.nd
     """Distinct smooth RGB frames (they survive MJPG/JPEG nearly unchanged)."""
     x = np.linspace(0, 255, width)[None, :, None]
     y = np.linspace(0, 255, height)[:, None, None]
-    return [np.broadcast_to(np.concatenate([x + 0 * y, y + 0 * x, np.full_like(x + y, 8 * i)],
-                                           axis=2), (height, width, 3)).astype(np.uint8)
-            for i in range(count)]
+    return [
+        np.broadcast_to(
+            np.concatenate([x + 0 * y, y + 0 * x, np.full_like(x + y, 8 * i)], axis=2),
+            (height, width, 3),
+        ).astype(np.uint8)
+        for i in range(count)
+    ]
 
 
 def read_back(bag: Path, topic: str) -> tuple[list[int], list[np.ndarray]]:
@@ -52,22 +56,31 @@ def test_video_file(tmp_path: Path, capsys: pytest.CaptureFixture[str], storage:
         assert np.abs(got.astype(int) - want).mean() < 4  # MJPG is lossy
 
 
-@pytest.mark.parametrize(("storage", "options", "exact"), [
-    ("mcap", [], True),                          # rgb8
-    ("sqlite3", ["--encoding", "bgr8"], True),   # bgr8 converts back exactly
-    ("mcap", ["--compressed"], False),           # JPEG
-    ("sqlite3", ["--compressed"], False),
-])
-def test_image_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str], storage: str,
-                      options: list[str], exact: bool) -> None:
+@pytest.mark.parametrize(
+    ("storage", "options", "exact"),
+    [
+        ("mcap", [], True),  # rgb8
+        ("sqlite3", ["--encoding", "bgr8"], True),  # bgr8 converts back exactly
+        ("mcap", ["--compressed"], False),  # JPEG
+        ("sqlite3", ["--compressed"], False),
+    ],
+)
+def test_image_folder(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    storage: str,
+    options: list[str],
+    exact: bool,
+) -> None:
     folder, frames = tmp_path / "images", gradient_frames(5)
     folder.mkdir()
     for i in reversed(range(5)):  # written in reverse, named to sort in frame order
         cv2.imwrite(str(folder / f"frame_{i:03d}.png"), cv2.cvtColor(frames[i], cv2.COLOR_RGB2BGR))
     (folder / "notes.txt").write_text("not an image")
     bag = tmp_path / "bag"
-    code, err = make_bag(capsys, "--out", bag, "--images", folder, "--fps", 4,
-                         "--storage", storage, *options)
+    code, err = make_bag(
+        capsys, "--out", bag, "--images", folder, "--fps", 4, "--storage", storage, *options
+    )
     assert code == 0, err
     topic = bag_io.COMPRESSED_TOPIC if "--compressed" in options else bag_io.IMAGE_TOPIC
     stamps, decoded = read_back(bag, topic)
@@ -95,16 +108,23 @@ def bad_image_folder(tmp_path: Path) -> Path:
     return folder
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["--video", "missing.avi"], "does not exist"),
-    (["--images", "."], "holds no"),
-    (["--images", "broken"], "cannot read image"),
-    (["--images", "existing", "--fps", "0"], "--fps must be positive"),
-    (["--synthetic", "--out", "existing"], "already exists"),
-])
-def test_bad_inputs_are_one_line_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                        monkeypatch: pytest.MonkeyPatch, args: list[str],
-                                        message: str) -> None:
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--video", "missing.avi"], "does not exist"),
+        (["--images", "."], "holds no"),
+        (["--images", "broken"], "cannot read image"),
+        (["--images", "existing", "--fps", "0"], "--fps must be positive"),
+        (["--synthetic", "--out", "existing"], "already exists"),
+    ],
+)
+def test_bad_inputs_are_one_line_errors(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    args: list[str],
+    message: str,
+) -> None:
     monkeypatch.chdir(tmp_path)
     bad_image_folder(tmp_path)
     (tmp_path / "existing").mkdir()

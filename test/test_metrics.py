@@ -55,8 +55,9 @@ def test_ccc_and_pearson_match_references(rng: np.random.Generator) -> None:
         ([1.0, 2.0, 3.0], [2.0, 3.0, 4.0], 4 / 7, 1.0),  # shifted: CCC punishes the bias
     ],
 )
-def test_degenerate_correlations_are_finite(pred: list, label: list, want_ccc: float,
-                                            want_r: float) -> None:
+def test_degenerate_correlations_are_finite(
+    pred: list, label: list, want_ccc: float, want_r: float
+) -> None:
     assert metrics.ccc(np.array(pred), np.array(label)) == pytest.approx(want_ccc, abs=1e-12)
     assert metrics.pearson(np.array(pred), np.array(label)) == pytest.approx(want_r, abs=1e-12)
 
@@ -142,11 +143,13 @@ def test_emi_pearson_matches_scipy(rng: np.random.Generator) -> None:
         ([0.5, 0.49], [1, 0], 1.0, 1.0, 1.0),
     ],
 )
-def test_ah_f1_macro_positive_weighted(prob: list[float], label: list[int], macro: float,
-                                       positive: float, weighted: float) -> None:
+def test_ah_f1_macro_positive_weighted(
+    prob: list[float], label: list[int], macro: float, positive: float, weighted: float
+) -> None:
     got = metrics.ah_f1(np.array(prob)[:, None], np.array(label)[:, None])
-    assert got == pytest.approx({"ah_f1": macro, "ah_f1_positive": positive,
-                                 "ah_f1_weighted": weighted})
+    assert got == pytest.approx(
+        {"ah_f1": macro, "ah_f1_positive": positive, "ah_f1_weighted": weighted}
+    )
 
 
 @pytest.mark.parametrize(

@@ -33,9 +33,16 @@ MESSAGE_S = 10.0
 
 
 def node_args(model_dir: Path, *extra: str) -> list[str]:
-    return ["-m", "affect_perception.ros.node", "--ros-args", "--params-file",
-            "config/affect.yaml", "-p", f"model_dir:={model_dir}",
-            *[arg for p in extra for arg in ("-p", p)]]
+    return [
+        "-m",
+        "affect_perception.ros.node",
+        "--ros-args",
+        "--params-file",
+        "config/affect.yaml",
+        "-p",
+        f"model_dir:={model_dir}",
+        *[arg for p in extra for arg in ("-p", p)],
+    ]
 
 
 def header(index: int):
@@ -67,17 +74,24 @@ class Harness:
         self.affect: list = []
         self.diagnostics: list = []
         self.affect_sub = self.node.create_subscription(
-            AffectStateArray, f"{NODE}/affect", self.affect.append, 100)
-        self.node.create_subscription(DiagnosticArray, "/diagnostics", self.diagnostics.append,
-                                      10)
+            AffectStateArray, f"{NODE}/affect", self.affect.append, 100
+        )
+        self.node.create_subscription(DiagnosticArray, "/diagnostics", self.diagnostics.append, 10)
 
     def spin_until(self, condition: Callable[[], bool], timeout: float) -> bool:
         return spin_until(self.node, condition, timeout, executor=self.executor)
 
     def wait_connected(self, proc, log: Path) -> None:
-        connected = self.spin_until(lambda: proc.poll() is not None or (
-            self.publisher.get_subscription_count() > 0
-            and self.affect_sub.get_publisher_count() > 0), START_S)
+        connected = self.spin_until(
+            lambda: (
+                proc.poll() is not None
+                or (
+                    self.publisher.get_subscription_count() > 0
+                    and self.affect_sub.get_publisher_count() > 0
+                )
+            ),
+            START_S,
+        )
         assert connected and proc.poll() is None, log.read_text()
 
     def play(self, messages: list, bad_after: dict[int, list]) -> None:
@@ -88,8 +102,9 @@ class Harness:
         for i, msg in enumerate(messages):
             for bad in bad_after.get(i, []):
                 want = stamp_of(messages[i - 1])
-                assert self.spin_until(lambda w=want: any(stamp_of(m) == w for m in self.affect),
-                                       MESSAGE_S)
+                assert self.spin_until(
+                    lambda w=want: any(stamp_of(m) == w for m in self.affect), MESSAGE_S
+                )
                 self.publisher.publish(bad)
                 self.spin_until(lambda: False, 0.15)
                 due = time.monotonic()
@@ -123,8 +138,12 @@ def check_affect_stream(affect: list, sent: dict[tuple[int, int], int], bad: set
     for face in faces:
         assert face.header == faces[0].header or face.header.frame_id == "camera"
         assert -1 <= face.valence <= 1 and -1 <= face.arousal <= 1
-        values = [face.hesitancy_probability, face.detection_score, *face.au_probabilities,
-                  *face.emi_intensities]
+        values = [
+            face.hesitancy_probability,
+            face.detection_score,
+            *face.au_probabilities,
+            *face.emi_intensities,
+        ]
         assert all(math.isfinite(v) and 0 <= v <= 1 for v in values)
         assert face.window_size == WINDOW and face.model_id
         # quality figures; the baseline is off, so the corrected values are the raw ones
@@ -152,7 +171,8 @@ def harness(rclpy_init: None):
 
 
 def test_raw_stream_with_bad_frames_and_runtime_parameters(
-        harness, random_model_dir: Path, tmp_path: Path) -> None:
+    harness, random_model_dir: Path, tmp_path: Path
+) -> None:
     from rcl_interfaces.srv import SetParameters
     from rclpy.parameter import Parameter
     from sensor_msgs.msg import Image
@@ -163,8 +183,7 @@ def test_raw_stream_with_bad_frames_and_runtime_parameters(
     proc = start_process(node_args(random_model_dir) + ["-r", "image:=/test/image"], log)
     try:
         h = harness(Image, "/test/image")
-        messages = [image_message(rgb, header(i))
-                    for i, rgb in enumerate(synthetic_frames(60))]
+        messages = [image_message(rgb, header(i)) for i, rgb in enumerate(synthetic_frames(60))]
         good = messages[10]
         wrong_encoding = image_message(np.zeros((8, 8, 3), np.uint8), header(900))
         wrong_encoding.encoding = "rgb7"
@@ -175,15 +194,18 @@ def test_raw_stream_with_bad_frames_and_runtime_parameters(
         bad = [wrong_encoding, wrong_step, truncated]
         h.wait_connected(proc, log)
         h.play(messages, {30: bad})
-        assert h.spin_until(lambda: stamp_of(h.affect[-1]) == stamp_of(messages[-1]),
-                            MESSAGE_S)
+        assert h.spin_until(lambda: stamp_of(h.affect[-1]) == stamp_of(messages[-1]), MESSAGE_S)
 
         sent = {stamp_of(m): i for i, m in enumerate(messages)}
         check_affect_stream(h.affect, sent, {stamp_of(m) for m in bad})
         assert sum(sent[stamp_of(m)] > 30 for m in h.affect) >= 10  # goes on after bad frames
-        assert h.spin_until(lambda: h.diagnostic("decode errors") == "3"
-                            and int(h.diagnostic("frames processed")) == len(h.affect), 3.0), (
-            h.diagnostics[-1])
+        assert h.spin_until(
+            lambda: (
+                h.diagnostic("decode errors") == "3"
+                and int(h.diagnostic("frames processed")) == len(h.affect)
+            ),
+            3.0,
+        ), h.diagnostics[-1]
         assert h.diagnostic("warm windows") == "1" and h.diagnostic("faces tracked") == "1"
         assert h.diagnostic("outputs taught on") == UNTRAINED_OUTPUTS
         assert h.diagnostic("real-face evidence").startswith("none")
@@ -193,7 +215,8 @@ def test_raw_stream_with_bad_frames_and_runtime_parameters(
 
         def set_parameter(name: str, value: object):
             request = SetParameters.Request(
-                parameters=[Parameter(name, value=value).to_parameter_msg()])
+                parameters=[Parameter(name, value=value).to_parameter_msg()]
+            )
             future = client.call_async(request)
             assert h.spin_until(future.done, MESSAGE_S)
             return future.result().results[0]
@@ -207,13 +230,15 @@ def test_raw_stream_with_bad_frames_and_runtime_parameters(
         assert not refused.successful
         refused = set_parameter("use_compressed", True)  # static: only while unconfigured
         assert not refused.successful and "'use_compressed': static, it changes only while" in (
-            refused.reason)
+            refused.reason
+        )
         refused = set_parameter("autostart", False)  # read at start-up only
         assert not refused.successful and "read-only parameter: autostart" in refused.reason
         # the node still answers with the new thresholds in force
         count = len(h.affect)
-        h.play([image_message(rgb, header(100 + i))
-                for i, rgb in enumerate(synthetic_frames(10))], {})
+        h.play(
+            [image_message(rgb, header(100 + i)) for i, rgb in enumerate(synthetic_frames(10))], {}
+        )
         assert h.spin_until(lambda: len(h.affect) > count, MESSAGE_S)
     finally:
         code = stop_process(proc, signal.SIGTERM)
@@ -226,7 +251,8 @@ def test_raw_stream_with_bad_frames_and_runtime_parameters(
 
 
 def test_compressed_stream_with_corrupt_jpeg_per_face_topics_and_overlay(
-        harness, random_model_dir: Path, tmp_path: Path) -> None:
+    harness, random_model_dir: Path, tmp_path: Path
+) -> None:
     from sensor_msgs.msg import CompressedImage, Image
     from std_msgs.msg import String
 
@@ -235,9 +261,16 @@ def test_compressed_stream_with_corrupt_jpeg_per_face_topics_and_overlay(
 
     log = tmp_path / "node.log"
     proc = start_process(
-        node_args(random_model_dir, "use_compressed:=true", "image_reliability:=reliable",
-                  "publish_per_face:=true", "publish_overlay:=true")
-        + ["-r", "image/compressed:=/test/image/compressed"], log)
+        node_args(
+            random_model_dir,
+            "use_compressed:=true",
+            "image_reliability:=reliable",
+            "publish_per_face:=true",
+            "publish_overlay:=true",
+        )
+        + ["-r", "image/compressed:=/test/image/compressed"],
+        log,
+    )
     try:
         h = harness(CompressedImage, "/test/image/compressed")
         tracked: list[str] = []
@@ -250,20 +283,25 @@ def test_compressed_stream_with_corrupt_jpeg_per_face_topics_and_overlay(
             for token in filter(None, msg.data.split(",")):
                 if token not in subscriptions:
                     subscriptions[token] = h.node.create_subscription(
-                        AffectState, f"/humans/faces/{token}/affect", per_face.append, 10)
+                        AffectState, f"/humans/faces/{token}/affect", per_face.append, 10
+                    )
 
         h.node.create_subscription(String, "/humans/faces/tracked", on_tracked, 10)
         h.node.create_subscription(Image, f"{NODE}/overlay", overlays.append, 10)
-        messages = [compressed_message(rgb, header(i), "jpeg" if i % 2 else "png")
-                    for i, rgb in enumerate(synthetic_frames(60))]
+        messages = [
+            compressed_message(rgb, header(i), "jpeg" if i % 2 else "png")
+            for i, rgb in enumerate(synthetic_frames(60))
+        ]
         corrupt = compressed_message(np.zeros((8, 8, 3), np.uint8), header(900))
         corrupt.data = b"\xff\xd8\xff\xe0" + bytes(range(256)) * 4  # JPEG magic, then junk
         unknown_format = compressed_message(np.zeros((8, 8, 3), np.uint8), header(901))
         unknown_format.format = "tiff"
         h.wait_connected(proc, log)
         h.play(messages, {25: [corrupt, unknown_format]})
-        assert h.spin_until(lambda: stamp_of(h.affect[-1]) == stamp_of(messages[-1])
-                            and per_face and overlays, MESSAGE_S)
+        assert h.spin_until(
+            lambda: stamp_of(h.affect[-1]) == stamp_of(messages[-1]) and per_face and overlays,
+            MESSAGE_S,
+        )
 
         sent = {stamp_of(m): i for i, m in enumerate(messages)}
         check_affect_stream(h.affect, sent, {stamp_of(corrupt), stamp_of(unknown_format)})
@@ -281,8 +319,9 @@ def test_compressed_stream_with_corrupt_jpeg_per_face_topics_and_overlay(
         assert h.node.count_publishers(topic) == 1
         blank = np.full((SIZE[1], SIZE[0], 3), 128, np.uint8)
         h.play([compressed_message(blank, header(100 + i)) for i in range(40)], {})
-        assert h.spin_until(lambda: tracked[-1] == "" and h.node.count_publishers(topic) == 0,
-                            MESSAGE_S), tracked[-3:]
+        assert h.spin_until(
+            lambda: tracked[-1] == "" and h.node.count_publishers(topic) == 0, MESSAGE_S
+        ), tracked[-3:]
     finally:
         code = stop_process(proc, signal.SIGINT)
     text = log.read_text()
@@ -290,15 +329,21 @@ def test_compressed_stream_with_corrupt_jpeg_per_face_topics_and_overlay(
     assert "Traceback" not in text
 
 
-@pytest.mark.parametrize(("override", "expected"), [
-    ("model_dir:=/nonexistent/model", "parameter 'model_dir': /nonexistent/model lacks "
-                                      "encoder.onnx"),
-    ("ah_threshold:=1.5", "parameter 'ah_threshold': 1.5 is outside (0, 1)"),
-    ("detector.variant:=side", "parameter 'detector.variant': 'side' is not one of"),
-    ("au_threshold:=[0.5,0.2]", "parameter 'au_threshold': needs 1 or 12 values, got 2"),
-])
+@pytest.mark.parametrize(
+    ("override", "expected"),
+    [
+        (
+            "model_dir:=/nonexistent/model",
+            "parameter 'model_dir': /nonexistent/model lacks encoder.onnx",
+        ),
+        ("ah_threshold:=1.5", "parameter 'ah_threshold': 1.5 is outside (0, 1)"),
+        ("detector.variant:=side", "parameter 'detector.variant': 'side' is not one of"),
+        ("au_threshold:=[0.5,0.2]", "parameter 'au_threshold': needs 1 or 12 values, got 2"),
+    ],
+)
 def test_bad_parameters_stop_start_up_with_one_clear_message(
-        random_model_dir: Path, tmp_path: Path, override: str, expected: str) -> None:
+    random_model_dir: Path, tmp_path: Path, override: str, expected: str
+) -> None:
     log = tmp_path / "node.log"
     proc = start_process(node_args(random_model_dir, override), log)
     try:

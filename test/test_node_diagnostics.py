@@ -21,40 +21,74 @@ from affect_perception.serving.health import (
 )
 
 HEALTHY = Health(
-    received=300, processed=290, dropped=10, decode_errors=0, processing_errors=0,
-    input_rate=30.0, output_rate=29.0, drop_rate=1.0, decode_error_rate=0.0, error_rate=0.0,
-    seconds_since_input=0.03, latency_p50_ms=21.0, latency_p95_ms=30.5, faces=2, warm=1,
-    window_size=8, provider="CPUExecutionProvider", model_id="model-1", topic="/cam/image",
-    state="active", reliable=1)
+    received=300,
+    processed=290,
+    dropped=10,
+    decode_errors=0,
+    processing_errors=0,
+    input_rate=30.0,
+    output_rate=29.0,
+    drop_rate=1.0,
+    decode_error_rate=0.0,
+    error_rate=0.0,
+    seconds_since_input=0.03,
+    latency_p50_ms=21.0,
+    latency_p95_ms=30.5,
+    faces=2,
+    warm=1,
+    window_size=8,
+    provider="CPUExecutionProvider",
+    model_id="model-1",
+    topic="/cam/image",
+    state="active",
+    reliable=1,
+)
 
 
-@pytest.mark.parametrize(("samples", "rates"), [
-    ([(0.0, 0)], [0.0]),                                 # one sample: no span yet
-    ([(0.0, 0), (1.0, 30), (2.0, 60)], [0.0, 30.0, 30.0]),
-    ([(0.0, 0), (0.0, 5)], [0.0, 0.0]),                  # no time passed
-    # the first second (100 events) leaves the 5 s window: 10 per second afterwards
-    ([(0.0, 0), (1.0, 100), *[(t, 100 + 10 * (t - 1)) for t in range(2, 8)]],
-     [0.0, 100.0, 55.0, 40.0, 32.5, 28.0, 10.0, 10.0]),
-])
+@pytest.mark.parametrize(
+    ("samples", "rates"),
+    [
+        ([(0.0, 0)], [0.0]),  # one sample: no span yet
+        ([(0.0, 0), (1.0, 30), (2.0, 60)], [0.0, 30.0, 30.0]),
+        ([(0.0, 0), (0.0, 5)], [0.0, 0.0]),  # no time passed
+        # the first second (100 events) leaves the 5 s window: 10 per second afterwards
+        (
+            [(0.0, 0), (1.0, 100), *[(t, 100 + 10 * (t - 1)) for t in range(2, 8)]],
+            [0.0, 100.0, 55.0, 40.0, 32.5, 28.0, 10.0, 10.0],
+        ),
+    ],
+)
 def test_counter_rate_over_a_sliding_window(samples: list, rates: list) -> None:
     meter = CounterRate(window_s=5.0)
     got = [meter.update(total, now) for now, total in samples]
     assert got == pytest.approx(rates)
 
 
-@pytest.mark.parametrize(("changes", "level", "words"), [
-    ({}, DiagnosticStatus.OK, "29.0 frames/s, 2 faces"),
-    ({"seconds_since_input": NO_INPUT_S + 1}, DiagnosticStatus.WARN, "no image on /cam/image"),
-    ({"seconds_since_input": float("inf")}, DiagnosticStatus.WARN, "no image"),  # none yet
-    ({"decode_error_rate": 0.4}, DiagnosticStatus.WARN, "0.4 undecodable frames/s"),
-    ({"drop_rate": 30 * DROP_WARN_FRACTION + 1, "output_rate": 12.0}, DiagnosticStatus.WARN,
-     "processing 12.0 of 30.0 frames/s"),
-    ({"error_rate": 2.0, "decode_error_rate": 1.0}, DiagnosticStatus.ERROR,
-     "pipeline failing on 2.0 frames/s; 1.0 undecodable"),  # the worst level, every reason
-    # inactive: no input is expected, so no warning about it
-    ({"state": "inactive", "seconds_since_input": float("inf"), "input_rate": 0.0},
-     DiagnosticStatus.OK, "inactive: not processing images (activate the node to start)"),
-])
+@pytest.mark.parametrize(
+    ("changes", "level", "words"),
+    [
+        ({}, DiagnosticStatus.OK, "29.0 frames/s, 2 faces"),
+        ({"seconds_since_input": NO_INPUT_S + 1}, DiagnosticStatus.WARN, "no image on /cam/image"),
+        ({"seconds_since_input": float("inf")}, DiagnosticStatus.WARN, "no image"),  # none yet
+        ({"decode_error_rate": 0.4}, DiagnosticStatus.WARN, "0.4 undecodable frames/s"),
+        (
+            {"drop_rate": 30 * DROP_WARN_FRACTION + 1, "output_rate": 12.0},
+            DiagnosticStatus.WARN,
+            "processing 12.0 of 30.0 frames/s",
+        ),
+        (
+            {"error_rate": 2.0, "decode_error_rate": 1.0},
+            DiagnosticStatus.ERROR,
+            "pipeline failing on 2.0 frames/s; 1.0 undecodable",
+        ),  # the worst level, every reason
+        # inactive: no input is expected, so no warning about it
+        (
+            {"state": "inactive", "seconds_since_input": float("inf"), "input_rate": 0.0},
+            DiagnosticStatus.OK,
+            "inactive: not processing images (activate the node to start)",
+        ),
+    ],
+)
 def test_level_and_message(changes: dict, level: bytes, words: str) -> None:
     got_level, message = assess(dataclasses.replace(HEALTHY, **changes))
     assert got_level == level
@@ -63,7 +97,10 @@ def test_level_and_message(changes: dict, level: bytes, words: str) -> None:
 
 def test_levels_are_the_diagnostic_status_constants() -> None:
     assert (levels.OK, levels.WARN, levels.ERROR) == (
-        DiagnosticStatus.OK, DiagnosticStatus.WARN, DiagnosticStatus.ERROR)
+        DiagnosticStatus.OK,
+        DiagnosticStatus.WARN,
+        DiagnosticStatus.ERROR,
+    )
 
 
 def test_values_name_every_figure_the_node_reports() -> None:
@@ -73,7 +110,10 @@ def test_values_name_every_figure_the_node_reports() -> None:
     assert values["latency p50 (ms)"] == "21.0" and values["latency p95 (ms)"] == "30.5"
     assert values["execution provider"] == "CPUExecutionProvider"
     assert (values["faces tracked"], values["warm windows"], values["cold windows"]) == (
-        "2", "1", "1")
+        "2",
+        "1",
+        "1",
+    )
     assert values["model id"] == "model-1" and values["window size"] == "8"
     assert values["lifecycle state"] == "active" and values["reliable faces"] == "1"
 
@@ -85,8 +125,9 @@ def test_latency_before_the_first_frame_is_nan() -> None:
 
 def test_diagnostic_array_holds_one_named_status() -> None:
     stamp = Time(sec=12, nanosec=5)
-    array = diagnostic_array(dataclasses.replace(HEALTHY, decode_error_rate=1.0),
-                             "/robot/affect_perception_node", stamp)
+    array = diagnostic_array(
+        dataclasses.replace(HEALTHY, decode_error_rate=1.0), "/robot/affect_perception_node", stamp
+    )
     assert array.header.stamp == stamp
     (status,) = array.status
     assert status.name == "/robot/affect_perception_node"

@@ -30,16 +30,21 @@ def wave(t: np.ndarray) -> np.ndarray:
 def run(params: OneEuroParams, stamps: np.ndarray, values: np.ndarray) -> np.ndarray:
     """Filter one track's scalar signal; the outputs at ``stamps``."""
     one_euro = OneEuroFilter(params)
-    return np.array([one_euro(["a"], {"va": np.array([[v, -v]])}, float(t))["va"][0, 0]
-                     for t, v in zip(stamps, values, strict=True)])
+    return np.array(
+        [
+            one_euro(["a"], {"va": np.array([[v, -v]])}, float(t))["va"][0, 0]
+            for t, v in zip(stamps, values, strict=True)
+        ]
+    )
 
 
 def sampled(fps: float) -> np.ndarray:
     return np.arange(0, DURATION_S + 1e-9, 1 / fps)
 
 
-@pytest.mark.parametrize("params", [OneEuroParams(1.0, 0.0, 1.0), OneEuroConfig().va,
-                                    OneEuroConfig().au])
+@pytest.mark.parametrize(
+    "params", [OneEuroParams(1.0, 0.0, 1.0), OneEuroConfig().va, OneEuroConfig().au]
+)
 def test_the_same_signal_at_10_and_30_fps_gives_the_same_output(params: OneEuroParams) -> None:
     """Compared at the 10 fps stamps, within 0.05 (the signal spans [-0.5, 0.5]): what is left
     comes from sampling the moving signal (a 10 fps frame stands for 0.1 s of it, a 30 fps one
@@ -76,10 +81,16 @@ def test_dropped_frames_do_not_change_the_smoothing() -> None:
 
 
 @pytest.mark.parametrize("fps", [10.0, 30.0])
-@pytest.mark.parametrize("params", [OneEuroParams(0.5, 0.0, 1.0), OneEuroParams(1.0, 0.0, 1.0),
-                                    OneEuroParams(1.0, 1.0, 1.0), OneEuroParams(2.0, 5.0, 1.0)])
-def test_a_step_is_followed_within_the_documented_delay(fps: float,
-                                                        params: OneEuroParams) -> None:
+@pytest.mark.parametrize(
+    "params",
+    [
+        OneEuroParams(0.5, 0.0, 1.0),
+        OneEuroParams(1.0, 0.0, 1.0),
+        OneEuroParams(1.0, 1.0, 1.0),
+        OneEuroParams(2.0, 5.0, 1.0),
+    ],
+)
+def test_a_step_is_followed_within_the_documented_delay(fps: float, params: OneEuroParams) -> None:
     """OneEuroParams: 90 % of a step within ln(10) / (2 pi min_cutoff) plus one frame, and
     monotonically (no overshoot); smoothed, so not at once when beta is 0."""
     stamps = sampled(fps)
@@ -137,8 +148,12 @@ def test_groups_get_their_own_settings_and_other_outputs_pass() -> None:
     config = OneEuroConfig(va=OneEuroParams(0.2, 0.0, 1.0), au=OneEuroParams(20.0, 0.0, 1.0))
     smoother = config.smoother()
     assert isinstance(smoother, GroupSmoother) and isinstance(smoother, OutputSmoother)
-    first = {"va": np.zeros((2, 2), np.float32), "au": np.zeros((2, 12), np.float32),
-             "emi": np.zeros((2, 6), np.float32), "ah": np.zeros((2, 1), np.float32)}
+    first = {
+        "va": np.zeros((2, 2), np.float32),
+        "au": np.zeros((2, 12), np.float32),
+        "emi": np.zeros((2, 6), np.float32),
+        "ah": np.zeros((2, 1), np.float32),
+    }
     smoother(["a", "b"], first, 0.0)
     ones = {k: np.ones_like(v) for k, v in first.items()}
     out = smoother(["a", "b"], ones, 0.1)
@@ -162,6 +177,7 @@ def test_invalid_settings_are_refused(bad: dict) -> None:
 def test_the_exact_factor_matches_the_paper_for_short_steps() -> None:
     """1 - exp(-2 pi f dt) against the paper's 1 / (1 + 1 / (2 pi f dt)): equal to first order
     for short steps, and the paper's lags 10-20 % more at 10 fps than at 30 fps (1 Hz)."""
+
     def paper(f: float, dt: float) -> float:
         return 1 / (1 + 1 / (2 * math.pi * f * dt))
 

@@ -15,17 +15,41 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def test_given_overrides_reads_the_ros_argument_sections() -> None:
-    argv = ["node", "-p", "x:=1", "--ros-args", "-p", "max_faces:=abc", "--param",
-            "qos_depth:=3", "-r", "image:=/cam", "-p", "other_node:max_faces:=2", "--",
-            "-p", "late:=1"]
+    argv = [
+        "node",
+        "-p",
+        "x:=1",
+        "--ros-args",
+        "-p",
+        "max_faces:=abc",
+        "--param",
+        "qos_depth:=3",
+        "-r",
+        "image:=/cam",
+        "-p",
+        "other_node:max_faces:=2",
+        "--",
+        "-p",
+        "late:=1",
+    ]
     assert given_overrides(argv) == {"max_faces": "abc", "qos_depth": "3"}
 
 
-@pytest.mark.parametrize(("text", "effective", "ignored"), [
-    ("abc", 4, True), ("4", 4, False), ("1e3", 1000.0, False), ("0.5", 0.5, False),
-    ("true", True, False), ("true", False, True), ("[a, b]", ["a", "b"], False),
-    ("[a]", ["a", "b"], True), ("", "", False), ("/some/path", "/some/path", False),
-])
+@pytest.mark.parametrize(
+    ("text", "effective", "ignored"),
+    [
+        ("abc", 4, True),
+        ("4", 4, False),
+        ("1e3", 1000.0, False),
+        ("0.5", 0.5, False),
+        ("true", True, False),
+        ("true", False, True),
+        ("[a, b]", ["a", "b"], False),
+        ("[a]", ["a", "b"], True),
+        ("", "", False),
+        ("/some/path", "/some/path", False),
+    ],
+)
 def test_ignored_overrides_compare_values(text: str, effective: object, ignored: bool) -> None:
     found = ignored_overrides({"p": text}, {"p": effective})
     assert ("p" in found) == ignored
@@ -34,11 +58,25 @@ def test_ignored_overrides_compare_values(text: str, effective: object, ignored:
 
 @pytest.mark.ros
 def test_a_mistyped_override_beside_a_parameter_file_stops_start_up(
-        random_model_dir: Path) -> None:
+    random_model_dir: Path,
+) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "affect_perception.ros.node", "--ros-args", "--params-file",
-         str(REPO / "config" / "affect.yaml"), "-p", f"model_dir:={random_model_dir}",
-         "-p", "max_faces:=abc"], capture_output=True, text=True, timeout=120)
+        [
+            sys.executable,
+            "-m",
+            "affect_perception.ros.node",
+            "--ros-args",
+            "--params-file",
+            str(REPO / "config" / "affect.yaml"),
+            "-p",
+            f"model_dir:={random_model_dir}",
+            "-p",
+            "max_faces:=abc",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     text = done.stdout + done.stderr
     fatal = [line for line in text.splitlines() if "FATAL" in line]
     assert done.returncode == 2, text

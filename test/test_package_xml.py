@@ -48,11 +48,19 @@ def test_package_xml_parses_as_format_3_ament_cmake() -> None:
 
 def test_every_imported_ros_package_is_declared() -> None:
     package = parse_package(str(REPO / "package.xml"))
-    declared = {d.name for d in package.build_depends + package.exec_depends
-                + package.buildtool_depends + package.test_depends}
+    declared = {
+        d.name
+        for d in package.build_depends
+        + package.exec_depends
+        + package.buildtool_depends
+        + package.test_depends
+    }
     ros = ros_packages_on_this_machine()
     imported = imported_top_level_modules()
     assert "rclpy" in ros and "sensor_msgs" in ros  # the scan sees the ROS prefix
-    missing = {name: sorted(map(str, where)) for name, where in imported.items()
-               if name in ros and name != package.name and name not in declared}
+    missing = {
+        name: sorted(map(str, where))
+        for name, where in imported.items()
+        if name in ros and name != package.name and name not in declared
+    }
     assert not missing, f"imported but not in package.xml: {missing}"

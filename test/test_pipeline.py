@@ -21,7 +21,7 @@ def astronaut_clip(frames: int, size: tuple[int, int] = (640, 480)) -> list[np.n
     for i in range(frames):
         frame = np.full((size[1], size[0], 3), 40, np.uint8)
         x, y = 100 + 4 * i, 60 + int(10 * np.sin(i / 5))
-        frame[y:y + 320, x:x + 320] = photo
+        frame[y : y + 320, x : x + 320] = photo
         gain = 0.75 + 0.35 * (i / max(frames - 1, 1))  # lighting ramps up over the clip
         clip.append(np.clip(frame * gain, 0, 255).astype(np.uint8))
     return clip
@@ -34,8 +34,7 @@ def pipeline(random_model_dir: Path) -> AffectPipeline:
 
 def test_one_stable_face_warm_after_the_window(pipeline: AffectPipeline) -> None:
     pipeline.reset()
-    results = [pipeline.process(frame, stamp=i / 30) for i, frame in
-               enumerate(astronaut_clip(24))]
+    results = [pipeline.process(frame, stamp=i / 30) for i, frame in enumerate(astronaut_clip(24))]
     with_face = [r for r in results if len(r.faces)]
     # confirmed after n_init detections, then seen in every frame
     n_init = pipeline.config.tracker.n_init
@@ -75,8 +74,11 @@ def test_frame_without_faces(pipeline: AffectPipeline) -> None:
 
 
 def test_detect_and_temporal_every_k_frames(random_model_dir: Path) -> None:
-    pipeline = AffectPipeline(PipelineConfig(
-        model_dir=random_model_dir, intra_op_threads=1, detect_every=3, temporal_every=2))
+    pipeline = AffectPipeline(
+        PipelineConfig(
+            model_dir=random_model_dir, intra_op_threads=1, detect_every=3, temporal_every=2
+        )
+    )
     results = [pipeline.process(f, stamp=i / 30) for i, f in enumerate(astronaut_clip(15))]
     tracked = [r for r in results if len(r.faces)]
     assert len({t for r in tracked for t in r.faces.track_id}) == 1
@@ -133,7 +135,7 @@ def three_places_clip(frames_per_place: tuple[int, ...]) -> list[np.ndarray]:
         for _ in range(count):
             frame = np.full((400, 1000, 3), 40, np.uint8)
             x = (20, 340, 660, 20)[place]
-            frame[40:360, x:x + 320] = photo
+            frame[40:360, x : x + 320] = photo
             gain = 1.05 - 0.01 * len(clip)
             clip.append(np.clip(frame * gain, 0, 255).astype(np.uint8))
     return clip
@@ -143,11 +145,15 @@ def test_last_outputs_do_not_outlive_an_evicted_window(random_model_dir: Path) -
     """Face A's window is evicted (2 windows for max_faces 1) while A stays tracked; when A is
     seen again on a frame without the temporal model, its outputs are computed anew from its
     new window instead of reusing those of the evicted one."""
-    pipeline = AffectPipeline(PipelineConfig(
-        model_dir=random_model_dir, intra_op_threads=1, max_faces=1, temporal_every=2))
+    pipeline = AffectPipeline(
+        PipelineConfig(
+            model_dir=random_model_dir, intra_op_threads=1, max_faces=1, temporal_every=2
+        )
+    )
     # A: frames 0-5, B: 6-11, C: 12-14 (confirmed at 14: evicts A's window), A again: 15
-    results = [pipeline.process(f, stamp=i / 30) for i, f in
-               enumerate(three_places_clip((6, 6, 3, 1)))]
+    results = [
+        pipeline.process(f, stamp=i / 30) for i, f in enumerate(three_places_clip((6, 6, 3, 1)))
+    ]
     ids = [r.faces.track_id.tolist() for r in results]
     assert ids[5] == ids[15] == ["f0001"] and ids[14] == ["f0003"]  # A is back on frame 15
     again = results[15].faces.data

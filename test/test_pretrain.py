@@ -60,8 +60,14 @@ def test_a_mirrored_view_negates_yaw_roll_and_horizontal_gaze_only():
 
 
 def test_the_small_cues_weigh_cue_weight_in_the_state_loss(root, tmp_path):
-    config = PretrainConfig(train=(str(root),), out=str(tmp_path), input_size=SIZE,
-                            cue_weight=3.0, threads=1, progress=False)
+    config = PretrainConfig(
+        train=(str(root),),
+        out=str(tmp_path),
+        input_size=SIZE,
+        cue_weight=3.0,
+        threads=1,
+        progress=False,
+    )
     weights = dict(zip(STATE_COLUMNS, Pretrainer(config).state_weights.tolist(), strict=True))
     assert set(SMALL_CUES) == {"gaze_x", "gaze_y", "hesitation"}
     assert weights == {c: 3.0 if c in SMALL_CUES else 1.0 for c in STATE_COLUMNS}
@@ -70,9 +76,18 @@ def test_the_small_cues_weigh_cue_weight_in_the_state_loss(root, tmp_path):
 def test_a_short_run_learns_and_its_weights_load_into_the_affect_model(root, tmp_path):
     # frame VA CCC on the training frames rises from chance (0.02) to about 0.95 in these 6
     # epochs (48 steps; BatchNorm's running statistics need most of them)
-    config = PretrainConfig(train=(str(root),), val_split="Train_Set", out=str(tmp_path / "pre"),
-                            input_size=SIZE, epochs=6, batch_size=8, lr=2e-3, warmup_steps=2,
-                            threads=1, progress=False)
+    config = PretrainConfig(
+        train=(str(root),),
+        val_split="Train_Set",
+        out=str(tmp_path / "pre"),
+        input_size=SIZE,
+        epochs=6,
+        batch_size=8,
+        lr=2e-3,
+        warmup_steps=2,
+        threads=1,
+        progress=False,
+    )
     trainer = Pretrainer(config)
     before = trainer.validate()
     history = trainer.fit()
@@ -83,27 +98,51 @@ def test_a_short_run_learns_and_its_weights_load_into_the_affect_model(root, tmp
     assert [json.loads(line)["epoch"] for line in lines] == [1, 2, 3, 4, 5, 6]
 
     weights = tmp_path / "pre" / WEIGHTS_FILE
-    model = AffectModel(ModelConfig(variant="three", input_size=SIZE,
-                                    backbone_weights=str(weights)))
+    model = AffectModel(
+        ModelConfig(variant="three", input_size=SIZE, backbone_weights=str(weights))
+    )
     for name, value in trainer.model.body.state_dict().items():
         torch.testing.assert_close(model.backbone.body.state_dict()[name], value)
 
 
 def test_cli_writes_weights_and_reports_missing_data(root, tmp_path, capsys):
-    assert cli.main(["pretrain", "--train", str(tmp_path / "nothing"), "--out",
-                     str(tmp_path / "x")]) == 1
+    assert (
+        cli.main(["pretrain", "--train", str(tmp_path / "nothing"), "--out", str(tmp_path / "x")])
+        == 1
+    )
     assert "cropped_aligned" in capsys.readouterr().err
-    assert cli.main(["pretrain", "--train", str(root), "--out", str(tmp_path / "pre"),
-                     "--input-size", str(SIZE), "--epochs", "1", "--batch-size", "32",
-                     "--threads", "1", "--no-progress"]) == 0
+    assert (
+        cli.main(
+            [
+                "pretrain",
+                "--train",
+                str(root),
+                "--out",
+                str(tmp_path / "pre"),
+                "--input-size",
+                str(SIZE),
+                "--epochs",
+                "1",
+                "--batch-size",
+                "32",
+                "--threads",
+                "1",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     assert f"backbone weights: {tmp_path / 'pre' / WEIGHTS_FILE}" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize(("kwargs", "message"), [
-    ({"train": ()}, "no pretraining data"),
-    ({"train": ("data",), "frame_step": 0}, "frame_step must be a positive integer, got 0"),
-    ({"train": ("data",), "epochs": -1}, "epochs must be a positive integer, got -1"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"train": ()}, "no pretraining data"),
+        ({"train": ("data",), "frame_step": 0}, "frame_step must be a positive integer, got 0"),
+        ({"train": ("data",), "epochs": -1}, "epochs must be a positive integer, got -1"),
+    ],
+)
 def test_bad_settings_name_the_fix(kwargs: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         PretrainConfig(**kwargs)

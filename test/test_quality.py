@@ -25,23 +25,26 @@ SIZE = (320, 240)
 WINDOW = 8
 
 
-def keypoints(nose_x: float = 0.0, roll_deg: float = 0.0, ears: tuple = (-1.0, 1.0)
-              ) -> np.ndarray:
+def keypoints(nose_x: float = 0.0, roll_deg: float = 0.0, ears: tuple = (-1.0, 1.0)) -> np.ndarray:
     """(1, 6, 2) BlazeFace keypoints of a face with eyes 1 apart, rolled about the eye
     midpoint: the nose ``nose_x`` eye distances sideways, ears at ``ears`` along the eye line."""
-    local = np.array([[-0.5, 0.0], [0.5, 0.0], [nose_x, 0.6], [nose_x, 1.0],
-                      [ears[0], 0.3], [ears[1], 0.3]])
+    local = np.array(
+        [[-0.5, 0.0], [0.5, 0.0], [nose_x, 0.6], [nose_x, 1.0], [ears[0], 0.3], [ears[1], 0.3]]
+    )
     angle = np.radians(roll_deg)
     rotation = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
     return (local @ rotation.T * 40 + [100, 80])[None].astype(np.float32)
 
 
-@pytest.mark.parametrize(("points", "expected"), [
-    (keypoints(), 1.0),                                   # frontal
-    (keypoints(roll_deg=35), 1.0),                        # roll does not count
-    (keypoints(nose_x=0.3, ears=(-0.8, 1.2)), 0.72),      # turned: both cues drop
-    (keypoints(nose_x=1.2, ears=(0.05, 1.2)), 0.0),       # profile
-])
+@pytest.mark.parametrize(
+    ("points", "expected"),
+    [
+        (keypoints(), 1.0),  # frontal
+        (keypoints(roll_deg=35), 1.0),  # roll does not count
+        (keypoints(nose_x=0.3, ears=(-0.8, 1.2)), 0.72),  # turned: both cues drop
+        (keypoints(nose_x=1.2, ears=(0.05, 1.2)), 0.0),  # profile
+    ],
+)
 def test_frontalness_from_the_nose_and_the_ears(points: np.ndarray, expected: float) -> None:
     assert frontalness(points)[0] == pytest.approx(expected, abs=0.01)
 
@@ -82,19 +85,25 @@ def drawn_face(yaw: float = 0.0, height: float = 120.0, blur: float = 0.0) -> np
 
 def checks(quality: dict, config: QualityConfig) -> dict[str, bool]:
     """Each threshold on its own, for the one face in ``quality``."""
-    return {"size": quality["face_size"][0] >= config.min_face_size,
-            "frontal": quality["frontalness"][0] >= config.min_frontalness,
-            "sharp": quality["sharpness"][0] >= config.min_sharpness}
+    return {
+        "size": quality["face_size"][0] >= config.min_face_size,
+        "frontal": quality["frontalness"][0] >= config.min_frontalness,
+        "sharp": quality["sharpness"][0] >= config.min_sharpness,
+    }
 
 
-@pytest.mark.parametrize(("case", "drawing", "failing"), [
-    ("frontal", {}, set()),
-    ("turned", {"yaw": 50.0}, {"frontal"}),
-    ("small", {"height": 45.0}, {"size"}),
-    ("blurred", {"blur": 2.5}, {"sharp"}),
-])
-def test_small_turned_and_blurred_faces_are_not_reliable(detector, case: str, drawing: dict,
-                                                         failing: set) -> None:
+@pytest.mark.parametrize(
+    ("case", "drawing", "failing"),
+    [
+        ("frontal", {}, set()),
+        ("turned", {"yaw": 50.0}, {"frontal"}),
+        ("small", {"height": 45.0}, {"size"}),
+        ("blurred", {"blur": 2.5}, {"sharp"}),
+    ],
+)
+def test_small_turned_and_blurred_faces_are_not_reliable(
+    detector, case: str, drawing: dict, failing: set
+) -> None:
     image = drawn_face(**drawing)
     faces = detector.detect(image)
     assert len(faces) == 1, case
@@ -107,8 +116,12 @@ def test_small_turned_and_blurred_faces_are_not_reliable(detector, case: str, dr
 
 
 def test_real_frames_are_capped_at_the_window() -> None:
-    quality = {"face_size": np.array([100.0]), "frontalness": np.array([np.nan]),
-               "sharpness": np.array([50.0]), "window_real": np.array([8])}
+    quality = {
+        "face_size": np.array([100.0]),
+        "frontalness": np.array([np.nan]),
+        "sharpness": np.array([50.0]),
+        "window_real": np.array([8]),
+    }
     config = QualityConfig(min_real_frames=30)
     assert is_reliable(quality, np.array([True]), 8, config).tolist() == [True]
     quality["window_real"] = np.array([7])
@@ -116,7 +129,8 @@ def test_real_frames_are_capped_at_the_window() -> None:
 
 
 def test_a_face_that_drops_out_is_unreliable_until_its_window_is_seen_again(
-        random_model_dir: Path) -> None:
+    random_model_dir: Path,
+) -> None:
     """14 frames of a face, 3 without it (the window bridges them by repeating features), then
     the face again: window_real_frames shows the 3 carried-over frames until they leave the
     window, and reliable waits for quality.min_real_frames (6 of 8) real frames."""
@@ -129,8 +143,13 @@ def test_a_face_that_drops_out_is_unreliable_until_its_window_is_seen_again(
     seen = []
     for k, rgb in enumerate(frames):
         result = pipeline.process(rgb, k / 30)
-        seen.append((len(result.faces), result.face_values("window_real").tolist(),
-                     result.face_values("reliable").tolist()))
+        seen.append(
+            (
+                len(result.faces),
+                result.face_values("window_real").tolist(),
+                result.face_values("reliable").tolist(),
+            )
+        )
     before, gap, after = seen[13], seen[14:17], seen[17:]
     assert before == (1, [WINDOW], [True])
     assert all(count == 0 for count, _, _ in gap)

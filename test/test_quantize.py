@@ -31,8 +31,9 @@ def int8_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def engine(folder: Path, precision: str) -> AffectEngine:
-    return AffectEngine(EngineConfig(model_dir=folder, intra_op_threads=1, precision=precision,
-                                     warmup=False))
+    return AffectEngine(
+        EngineConfig(model_dir=folder, intra_op_threads=1, precision=precision, warmup=False)
+    )
 
 
 def test_int8_agrees_with_fp32_on_heldout_clips(int8_dir: Path) -> None:
@@ -49,8 +50,9 @@ def test_int8_file_is_quantised_and_keeps_the_metadata(int8_dir: Path) -> None:
     ops = {node.op_type for node in model.graph.node}
     assert {"QuantizeLinear", "DequantizeLinear"} <= ops
     source = onnx.load(str(int8_dir / "encoder.onnx"))
-    assert ({p.key: p.value for p in model.metadata_props}
-            == {p.key: p.value for p in source.metadata_props})
+    assert {p.key: p.value for p in model.metadata_props} == {
+        p.key: p.value for p in source.metadata_props
+    }
     assert engine(int8_dir, "int8").folded
 
 

@@ -24,8 +24,13 @@ FRAMES = 30
 
 
 def _realcheck(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "affect_perception.cli", "realcheck", *args],
-                          capture_output=True, text=True, timeout=900, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "affect_perception.cli", "realcheck", *args],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -38,9 +43,19 @@ def model_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def report_dir(model_copy: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("realcheck")
-    result = _realcheck("--model", str(model_copy), "--out", str(out), "--photos", PHOTOS,
-                        "--clip-photos", "astronaut,camera", "--frames", str(FRAMES),
-                        "--write-model")
+    result = _realcheck(
+        "--model",
+        str(model_copy),
+        "--out",
+        str(out),
+        "--photos",
+        PHOTOS,
+        "--clip-photos",
+        "astronaut,camera",
+        "--frames",
+        str(FRAMES),
+        "--write-model",
+    )
     assert result.returncode == 0, result.stderr
     return out
 
@@ -60,8 +75,11 @@ def test_report_structure_and_model_independent_checks(report_dir: Path) -> None
     detection = report["detection"]["check_threshold"]
     assert detection["group_found"] == detection["group_faces"] == 3
     # astronaut and camera, every clip kind: one face, one track id throughout
-    assert set(report["clips"]) == {f"{p}/{k}" for p in ("astronaut", "camera")
-                                    for k in ("still", "zoom", "lighting", "mirror")}
+    assert set(report["clips"]) == {
+        f"{p}/{k}"
+        for p in ("astronaut", "camera")
+        for k in ("still", "zoom", "lighting", "mirror")
+    }
     for name, clip in report["clips"].items():
         assert clip["track_ids"] == 1, name
         assert clip["warm_face_frames"] > 0, name
@@ -85,8 +103,13 @@ def test_report_structure_and_model_independent_checks(report_dir: Path) -> None
 
 def test_markdown_and_contact_sheet(report_dir: Path) -> None:
     text = (report_dir / "realcheck.md").read_text()
-    for heading in ("## Detection", "## Clips of still photos", "## Invariances",
-                    "## Agreement with the teachers", "## Not covered"):
+    for heading in (
+        "## Detection",
+        "## Clips of still photos",
+        "## Invariances",
+        "## Agreement with the teachers",
+        "## Not covered",
+    ):
         assert heading in text
     sheet = cv2.imread(str(report_dir / "realcheck_faces.png"))
     assert sheet is not None and sheet.shape[0] > 100 and sheet.shape[1] > 500
@@ -100,19 +123,34 @@ def test_write_model_adds_evidence_once(report_dir: Path, model_copy: Path) -> N
     assert "hesitancy" in evidence["no_real_face_evidence"]
     assert info["window"] and info["model_id"]  # the rest of model.json is kept
     # a second run replaces the model card's section instead of adding one
-    again = _realcheck("--model", str(model_copy), "--out", str(report_dir / "again"),
-                       "--photos", "astronaut", "--clip-photos", "astronaut", "--clip-kinds",
-                       "still", "--frames", "12",
-                       "--no-teachers", "--write-model")
+    again = _realcheck(
+        "--model",
+        str(model_copy),
+        "--out",
+        str(report_dir / "again"),
+        "--photos",
+        "astronaut",
+        "--clip-photos",
+        "astronaut",
+        "--clip-kinds",
+        "still",
+        "--frames",
+        "12",
+        "--no-teachers",
+        "--write-model",
+    )
     assert again.returncode == 0, again.stderr
     assert (model_copy / "MODEL_CARD.md").read_text().count(CARD_BEGIN) == 1
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["--photos", "nobody"], "unknown check-set photos"),
-    (["--clip-kinds", "spin"], "unknown clip kinds"),
-    (["--model", "{tmp}/missing"], "is not a folder"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--photos", "nobody"], "unknown check-set photos"),
+        (["--clip-kinds", "spin"], "unknown clip kinds"),
+        (["--model", "{tmp}/missing"], "is not a folder"),
+    ],
+)
 def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, args: list[str], message: str) -> None:
     result = _realcheck("--out", str(tmp_path), *(a.format(tmp=tmp_path) for a in args))
     assert result.returncode == 2
@@ -128,15 +166,32 @@ def test_a_model_without_an_ah_head_reports_no_hesitancy(tmp_path: Path) -> None
     from affect_perception.provenance import UNTRAINED
 
     torch.manual_seed(0)
-    export_onnx(AffectModel(ModelConfig(variant="single", window=4, tasks=("va", "au"))).eval(),
-                tmp_path / "model", taught_on=UNTRAINED)
-    result = _realcheck("--model", str(tmp_path / "model"), "--out", str(tmp_path / "out"),
-                        "--photos", "astronaut", "--clip-photos", "astronaut", "--clip-kinds",
-                        "still", "--frames", "8", "--no-teachers")
+    export_onnx(
+        AffectModel(ModelConfig(variant="single", window=4, tasks=("va", "au"))).eval(),
+        tmp_path / "model",
+        taught_on=UNTRAINED,
+    )
+    result = _realcheck(
+        "--model",
+        str(tmp_path / "model"),
+        "--out",
+        str(tmp_path / "out"),
+        "--photos",
+        "astronaut",
+        "--clip-photos",
+        "astronaut",
+        "--clip-kinds",
+        "still",
+        "--frames",
+        "8",
+        "--no-teachers",
+    )
     assert result.returncode == 0, result.stderr
     report = json.loads((tmp_path / "out" / "realcheck.json").read_text())
     assert report["clips"]["astronaut/still"]["warm_face_frames"] > 0
     assert report["still_face_hesitancy"]["share"] is None  # not 0 %: nothing was asked
     assert report["clips"]["astronaut/still"]["hesitant_share"] is None
-    assert "Still-face hesitancy over all warm face-frames: n/a" in (
-        tmp_path / "out" / "realcheck.md").read_text()
+    assert (
+        "Still-face hesitancy over all warm face-frames: n/a"
+        in (tmp_path / "out" / "realcheck.md").read_text()
+    )

@@ -35,9 +35,20 @@ def test_fetch_without_tools_names_each_failed_source(tmp_path: Path) -> None:
     # no npm, apt-get or dpkg-deb on PATH: every source fails, each with its reason
     env = {**os.environ, "PATH": str(tmp_path / "empty")}
     result = subprocess.run(
-        [sys.executable, "-m", "affect_perception.realfaces.checkset", "fetch", "--cache",
-         str(tmp_path / "cache")], env=env, capture_output=True, text=True, timeout=120,
-        check=False)
+        [
+            sys.executable,
+            "-m",
+            "affect_perception.realfaces.checkset",
+            "fetch",
+            "--cache",
+            str(tmp_path / "cache"),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert result.returncode == 1
     failed = [line for line in result.stderr.splitlines() if "FAILED" in line]
     assert len(failed) == 4

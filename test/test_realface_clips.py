@@ -29,8 +29,9 @@ def test_frames_have_the_asked_size_and_type(kind: str) -> None:
 def test_still_clip_jitters_by_a_few_pixels_only() -> None:
     clip = make_clip(PHOTO, ClipSpec(frames=10, seed=1))
     # consecutive frames differ (the camera moves) but stay close (it only jitters)
-    diffs = [np.abs(a.astype(int) - b.astype(int)).mean()
-             for a, b in zip(clip, clip[1:], strict=False)]
+    diffs = [
+        np.abs(a.astype(int) - b.astype(int)).mean() for a, b in zip(clip, clip[1:], strict=False)
+    ]
     assert all(0 < d < 25 for d in diffs)
 
 

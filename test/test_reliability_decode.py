@@ -30,10 +30,15 @@ COMPRESSED_EXAMPLES = 4_000
 
 
 def fuzz_settings(examples: int) -> settings:
-    return settings(max_examples=examples, deadline=None, database=None,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    return settings(
+        max_examples=examples,
+        deadline=None,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
 
-HUGE = int(MAX_PIXELS ** 0.5) + 1  # a side whose square exceeds the pixel limit
+
+HUGE = int(MAX_PIXELS**0.5) + 1  # a side whose square exceeds the pixel limit
 BYTES_PER_PIXEL = {name: codec.bytes_per_pixel for name, codec in CODECS.items()}
 SEED_IMAGE = np.random.default_rng(0).integers(0, 256, (9, 8, 3), np.uint8)
 JPEG = encode_compressed(SEED_IMAGE, "jpeg")[1]
@@ -55,17 +60,25 @@ def raw_messages(draw: st.DrawFn) -> tuple:
     full = max(0, min(step, 200)) * max(0, min(height, 9))
     length = max(0, full + draw(st.sampled_from([0, 0, -1, 5, -full])))
     raw = np.random.default_rng(draw(seeds)).integers(0, 256, length, np.uint8).tobytes()
-    container = draw(st.sampled_from(["bytes", "bytearray", "memoryview", "list", "uint8",
-                                      "int16", "str"]))
-    data = {"bytes": raw, "bytearray": bytearray(raw), "memoryview": memoryview(raw),
-            "list": list(raw), "uint8": np.frombuffer(raw, np.uint8),
-            "int16": np.frombuffer(raw[:len(raw) // 2 * 2], np.int16), "str": raw.hex()}
+    container = draw(
+        st.sampled_from(["bytes", "bytearray", "memoryview", "list", "uint8", "int16", "str"])
+    )
+    data = {
+        "bytes": raw,
+        "bytearray": bytearray(raw),
+        "memoryview": memoryview(raw),
+        "list": list(raw),
+        "uint8": np.frombuffer(raw, np.uint8),
+        "int16": np.frombuffer(raw[: len(raw) // 2 * 2], np.int16),
+        "str": raw.hex(),
+    }
     big = draw(st.sampled_from([0, 1, 2, True, False]))
     return encoding, width, height, step, big, data[container], container
 
 
-def valid_raw(encoding: str, width: int, height: int, step: int, data: object,
-              container: str) -> bool:
+def valid_raw(
+    encoding: str, width: int, height: int, step: int, data: object, container: str
+) -> bool:
     """The fields describe a decodable image (the oracle for no false rejections)."""
     if encoding not in CODECS or container in ("int16", "str"):
         return False
@@ -86,8 +99,8 @@ def test_fuzz_raw_image_fields(message: tuple) -> None:
     assert valid_raw(encoding, width, height, step, data, container), message
     assert rgb.shape == (height, width, 3) and rgb.dtype == np.uint8
     if encoding == "rgb8":  # rgb8 is the pixels themselves
-        rows = np.frombuffer(bytes(data), np.uint8)[:step * height].reshape(height, step)
-        assert np.array_equal(rgb.reshape(height, -1), rows[:, :width * 3])
+        rows = np.frombuffer(bytes(data), np.uint8)[: step * height].reshape(height, step)
+        assert np.array_equal(rgb.reshape(height, -1), rows[:, : width * 3])
 
 
 def _forge_size(data: bytearray, width: int, height: int) -> None:
@@ -97,7 +110,7 @@ def _forge_size(data: bytearray, width: int, height: int) -> None:
     else:
         sof = data.find(b"\xff\xc0")
         if sof >= 0 and len(data) >= sof + 9:
-            data[sof + 5:sof + 9] = height.to_bytes(2, "big") + width.to_bytes(2, "big")
+            data[sof + 5 : sof + 9] = height.to_bytes(2, "big") + width.to_bytes(2, "big")
 
 
 @st.composite
@@ -108,7 +121,7 @@ def compressed_messages(draw: st.DrawFn) -> tuple:
     rng = np.random.default_rng(draw(seeds))
     data = bytearray(JPEG if kind == "jpeg" else PNG)
     if damage == "cut":
-        data = data[:rng.integers(0, len(data))]
+        data = data[: rng.integers(0, len(data))]
     elif damage == "overwrite":
         values = np.frombuffer(bytes(data), np.uint8).copy()
         where = rng.integers(0, len(values), rng.integers(1, 9))
@@ -120,8 +133,19 @@ def compressed_messages(draw: st.DrawFn) -> tuple:
         data = bytearray(rng.integers(0, 256, rng.integers(0, 300), np.uint8).tobytes())
     elif damage == "empty":
         data = bytearray()
-    fmt = draw(st.sampled_from([kind, "rgb8; jpeg compressed bgr8", "bgr8; png compressed bgr8",
-                                "16UC1; compressedDepth png", "tiff", "", "JPEG"]))
+    fmt = draw(
+        st.sampled_from(
+            [
+                kind,
+                "rgb8; jpeg compressed bgr8",
+                "bgr8; png compressed bgr8",
+                "16UC1; compressedDepth png",
+                "tiff",
+                "",
+                "JPEG",
+            ]
+        )
+    )
     return fmt, bytes(data), damage, kind
 
 
@@ -130,7 +154,8 @@ def compressed_messages(draw: st.DrawFn) -> tuple:
 def test_fuzz_compressed_fields(message: tuple) -> None:
     fmt, data, damage, kind = message
     usable_format = "compresseddepth" not in fmt.lower() and any(
-        name in fmt.lower() for name in ("jpeg", "jpg", "png"))
+        name in fmt.lower() for name in ("jpeg", "jpg", "png")
+    )
     try:
         rgb = decode_compressed(fmt, data)
     except ImageDecodeError:

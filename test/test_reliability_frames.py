@@ -24,8 +24,9 @@ GRID_FRAME = (1280, 1024)
 
 def paste_face(frame: np.ndarray, x: int, y: int, height: int) -> None:
     width = round(height * FACE.shape[1] / FACE.shape[0])
-    frame[y:y + height, x:x + width] = cv2.resize(FACE, (width, height),
-                                                  interpolation=cv2.INTER_AREA)
+    frame[y : y + height, x : x + width] = cv2.resize(
+        FACE, (width, height), interpolation=cv2.INTER_AREA
+    )
 
 
 def twenty_faces() -> np.ndarray:
@@ -47,8 +48,9 @@ def one_face(size: tuple[int, int], height: int) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def pipeline(random_model_dir: Path) -> AffectPipeline:
-    return AffectPipeline(PipelineConfig(model_dir=random_model_dir, intra_op_threads=1,
-                                         max_faces=MAX_FACES))
+    return AffectPipeline(
+        PipelineConfig(model_dir=random_model_dir, intra_op_threads=1, max_faces=MAX_FACES)
+    )
 
 
 def run(pipeline: AffectPipeline, frames: list[np.ndarray]) -> list:

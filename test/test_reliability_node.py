@@ -40,8 +40,13 @@ LATENCY_LIMIT_MS = 1500.0
 RSS_SLACK = 0.10
 SETTLE_S = 3.0  # start of the burst left out of the memory comparison
 THREADS = {"intra_op_threads": 1}
-COUNTS = ("frames received", "frames processed", "frames dropped (stale)", "decode errors",
-          "processing errors")
+COUNTS = (
+    "frames received",
+    "frames processed",
+    "frames dropped (stale)",
+    "decode errors",
+    "processing errors",
+)
 
 
 @pytest.fixture
@@ -49,11 +54,19 @@ def node(rclpy_init: None, random_model_dir: Path, tmp_path: Path) -> Iterator:
     """Start nodes on demand (``make(**params)``); each is stopped with SIGTERM at the end."""
     started: list[NodeUnderLoad] = []
 
-    def make(image_type: type | None = None, publisher_qos: QoSProfile | None = None,
-             **params: object) -> NodeUnderLoad:
+    def make(
+        image_type: type | None = None, publisher_qos: QoSProfile | None = None, **params: object
+    ) -> NodeUnderLoad:
         log = tmp_path / f"node{len(started)}.log"
-        started.append(NodeUnderLoad(random_model_dir, log, {**THREADS, **params}, image_type,
-                                     publisher_qos=publisher_qos))
+        started.append(
+            NodeUnderLoad(
+                random_model_dir,
+                log,
+                {**THREADS, **params},
+                image_type,
+                publisher_qos=publisher_qos,
+            )
+        )
         started[-1].wait_ready()
         return started[-1]
 
@@ -74,14 +87,19 @@ def settle_counts(load: NodeUnderLoad) -> dict[str, int]:
 
     def settled() -> bool:
         c = counts(load)
-        handled = (c["frames processed"] + c["frames dropped (stale)"] + c["decode errors"]
-                   + c["processing errors"])
+        handled = (
+            c["frames processed"]
+            + c["frames dropped (stale)"]
+            + c["decode errors"]
+            + c["processing errors"]
+        )
         steady = c == (last[-1] if last else None)
         last.append(c)
         return steady and c["frames received"] == handled
 
-    assert load.spin_until(lambda: load.fresh_diagnostic(COUNTS[0]) is not None and settled(),
-                           15.0), last[-1:]
+    assert load.spin_until(
+        lambda: load.fresh_diagnostic(COUNTS[0]) is not None and settled(), 15.0
+    ), last[-1:]
     return last[-1]
 
 
@@ -96,12 +114,15 @@ def fuzzed_images(rng: np.random.Generator, count: int) -> list:
     from affect_perception.ros.conversions import image_message
 
     breakers = {
-        "encoding": lambda m: setattr(m, "encoding", str(rng.choice(
-            ["rgb7", "", "BGR8", "16UC1", "mono", "yuv420", "bayer_rggb16"]))),
+        "encoding": lambda m: setattr(
+            m,
+            "encoding",
+            str(rng.choice(["rgb7", "", "BGR8", "16UC1", "mono", "yuv420", "bayer_rggb16"])),
+        ),
         "width": lambda m: setattr(m, "width", int(rng.choice([0, m.width + 1, 2**31]))),
         "height": lambda m: setattr(m, "height", int(rng.choice([0, m.height + 1, 2**20]))),
         "step": lambda m: setattr(m, "step", int(rng.choice([0, max(m.step - 1, 0), 1]))),
-        "data": lambda m: setattr(m, "data", bytes(m.data[:rng.integers(0, len(m.data))])),
+        "data": lambda m: setattr(m, "data", bytes(m.data[: rng.integers(0, len(m.data))])),
         "is_bigendian": lambda m: setattr(m, "is_bigendian", int(rng.integers(0, 256))),
     }
     messages = []
@@ -129,7 +150,7 @@ def fuzzed_compressed(rng: np.random.Generator, count: int) -> list:
         data = np.frombuffer(bytes(msg.data), np.uint8).copy()
         kind = rng.integers(4)
         if kind == 0:
-            data = data[:rng.integers(0, len(data))]
+            data = data[: rng.integers(0, len(data))]
         elif kind == 1:
             data[rng.integers(0, len(data), 8)] = rng.integers(0, 256, 8)
         elif kind == 2:
@@ -152,7 +173,8 @@ def _rejected(decode, msg) -> bool:  # noqa: ANN001
 
 @pytest.mark.parametrize(("compressed", "count"), [(False, RAW_FUZZ), (True, COMPRESSED_FUZZ)])
 def test_fuzzed_frames_are_all_counted_and_good_frames_still_answered(
-        node, compressed: bool, count: int) -> None:
+    node, compressed: bool, count: int
+) -> None:
     from sensor_msgs.msg import CompressedImage
 
     rng = np.random.default_rng(10 + compressed)
@@ -179,8 +201,12 @@ def test_fuzzed_frames_are_all_counted_and_good_frames_still_answered(
     if compressed:
         from affect_perception.ros.conversions import compressed_message
 
-        good = [compressed_message(np.frombuffer(bytes(m.data), np.uint8).reshape(
-            m.height, m.width, 3), _header()) for m in render_messages(1, SMALL)]
+        good = [
+            compressed_message(
+                np.frombuffer(bytes(m.data), np.uint8).reshape(m.height, m.width, 3), _header()
+            )
+            for m in render_messages(1, SMALL)
+        ]
     else:
         good = render_messages(1, SMALL)
     record = load.play(good, fps=30.0, seconds=2.0)
@@ -196,8 +222,10 @@ def test_burst_drops_stale_frames_with_bounded_latency_and_flat_memory(node) -> 
     record = load.play(render_messages(1, SMALL), fps=BURST_FPS, seconds=BURST_S)
     total = settle_counts(load)
     latency = record.latency_ms()
-    print(f"burst: {record.sent} sent, {total}, latency p50/p99/max "
-          f"{np.percentile(latency, [50, 99, 100]).round(1)} ms, node MiB {record.rss_mib()}")
+    print(
+        f"burst: {record.sent} sent, {total}, latency p50/p99/max "
+        f"{np.percentile(latency, [50, 99, 100]).round(1)} ms, node MiB {record.rss_mib()}"
+    )
     # stale frames go: replaced in the best-effort subscription's one-deep queue before the
     # node takes them, or replaced in the worker's slot (counted); no frame queues up
     # every frame received is processed or counted as stale; how many go stale depends on the
@@ -215,7 +243,8 @@ def test_burst_drops_stale_frames_with_bounded_latency_and_flat_memory(node) -> 
 
 
 def test_sigterm_in_the_middle_of_a_burst_exits_cleanly(
-        rclpy_init: None, random_model_dir: Path, tmp_path: Path) -> None:
+    rclpy_init: None, random_model_dir: Path, tmp_path: Path
+) -> None:
     load = NodeUnderLoad(random_model_dir, tmp_path / "node.log", THREADS)
     load.wait_ready()
 
@@ -223,8 +252,7 @@ def test_sigterm_in_the_middle_of_a_burst_exits_cleanly(
         if second == 2:
             load.process.send_signal(signal.SIGTERM)
 
-    record = load.play(render_messages(1, SMALL), fps=BURST_FPS, seconds=6.0,
-                       on_second=terminate)
+    record = load.play(render_messages(1, SMALL), fps=BURST_FPS, seconds=6.0, on_second=terminate)
     assert load.outputs  # it was answering when the signal came
     assert record.sent < BURST_FPS * 6.0  # the run stopped when the node had gone
     code = load.stop(signal.SIGTERM)  # already exiting: waits for it
@@ -242,17 +270,24 @@ def _broken_model(source: Path, target: Path, file: str, content: bytes | None) 
     return target
 
 
-@pytest.mark.parametrize(("file", "content"), [
-    ("encoder.onnx", None),                      # missing
-    ("temporal.onnx", b"\x08\x07garbage" * 50),  # not an ONNX model at all
-    ("encoder.onnx", "truncate"),                # cut in half
-])
+@pytest.mark.parametrize(
+    ("file", "content"),
+    [
+        ("encoder.onnx", None),  # missing
+        ("temporal.onnx", b"\x08\x07garbage" * 50),  # not an ONNX model at all
+        ("encoder.onnx", "truncate"),  # cut in half
+    ],
+)
 def test_missing_or_corrupt_model_files_stop_start_up_naming_the_file(
-        rclpy_init: None, random_model_dir: Path, tmp_path: Path, file: str,
-        content: bytes | str | None) -> None:
+    rclpy_init: None,
+    random_model_dir: Path,
+    tmp_path: Path,
+    file: str,
+    content: bytes | str | None,
+) -> None:
     if content == "truncate":
         whole = (random_model_dir / file).read_bytes()
-        content = whole[:len(whole) // 2]
+        content = whole[: len(whole) // 2]
     model = _broken_model(random_model_dir, tmp_path / "model", file, content)
     load = NodeUnderLoad(model, tmp_path / "node.log", THREADS)
     with pytest.raises(RuntimeError, match="did not start"):
@@ -273,15 +308,22 @@ def test_missing_execution_provider_falls_back_to_cpu_with_a_warning(node) -> No
     assert "CUDAExecutionProvider is not available" in log
 
 
-@pytest.mark.parametrize(("params", "parameter"), [
-    ({"detector.model_path": "/etc/passwd"}, "detector.model_path"),
-    ({"detector.model_path": "encoder"}, "detector.model_path"),  # the affect model's encoder
-    ({"detector.model_path": "missing.onnx"}, "detector.model_path"),
-    ({"detector.backend": "yunet"}, "detector.backend"),          # no model path
-])
+@pytest.mark.parametrize(
+    ("params", "parameter"),
+    [
+        ({"detector.model_path": "/etc/passwd"}, "detector.model_path"),
+        ({"detector.model_path": "encoder"}, "detector.model_path"),  # the affect model's encoder
+        ({"detector.model_path": "missing.onnx"}, "detector.model_path"),
+        ({"detector.backend": "yunet"}, "detector.backend"),  # no model path
+    ],
+)
 def test_bad_detector_files_stop_start_up_naming_the_parameter(
-        rclpy_init: None, random_model_dir: Path, tmp_path: Path, params: dict[str, str],
-        parameter: str) -> None:
+    rclpy_init: None,
+    random_model_dir: Path,
+    tmp_path: Path,
+    params: dict[str, str],
+    parameter: str,
+) -> None:
     """Issue 22, defect 4: one FATAL line naming the parameter, exit 2, no traceback."""
     if params.get("detector.model_path") == "encoder":
         params = {"detector.model_path": str(random_model_dir / "encoder.onnx")}
@@ -308,7 +350,8 @@ PAIR_GAP_S, CYCLE_S = 0.02, 0.4
 
 @pytest.mark.parametrize("compressed", [False, True])
 def test_bad_messages_mixed_with_good_frames_never_cost_a_good_frame(
-        node, compressed: bool) -> None:
+    node, compressed: bool
+) -> None:
     """Issue 22: malformed messages are refused in the subscription callback (counted as
     decode errors) before they can replace the good frame waiting for the worker, so every
     good frame is answered (before: a bad message took the waiting frame's place)."""
@@ -326,11 +369,16 @@ def test_bad_messages_mixed_with_good_frames_never_cost_a_good_frame(
     if compressed:
         load = node(CompressedImage, reliable, use_compressed="true", qos_depth=100)
         bad = fuzzed_compressed(rng, LIVE_FUZZ)
-        good = [compressed_message(np.frombuffer(bytes(m.data), np.uint8).reshape(
-            m.height, m.width, 3), _header()) for m in good]
+        good = [
+            compressed_message(
+                np.frombuffer(bytes(m.data), np.uint8).reshape(m.height, m.width, 3), _header()
+            )
+            for m in good
+        ]
     else:
         load = node(publisher_qos=reliable, qos_depth=100)
         bad = fuzzed_images(rng, LIVE_FUZZ)
+
     # the node's side of the match may lag this one's (a first frame was seen lost): good
     # frames until one is answered, and the counts from there on
     def answered_once() -> bool:
@@ -348,14 +396,16 @@ def test_bad_messages_mixed_with_good_frames_never_cost_a_good_frame(
         second = good[(2 * cycle + 1) % len(good)]
         load.publish(second)
         followed.add(_stamp_ns(second))
-        for msg in bad[BAD_PER_CYCLE * cycle:BAD_PER_CYCLE * (cycle + 1)]:
+        for msg in bad[BAD_PER_CYCLE * cycle : BAD_PER_CYCLE * (cycle + 1)]:
             load.publish(msg)
         load.spin_until(lambda: False, CYCLE_S)
     total = {key: value - before[key] for key, value in settle_counts(load).items()}
     answered = {_stamp_ns(m) for _, m in load.outputs}
-    print(f"live fuzz ({'compressed' if compressed else 'raw'}): {2 * cycles} good frames, "
-          f"{len(bad)} bad, {total}, answered {len(load.outputs)}, of the frames followed by "
-          f"bad messages {len(followed & answered)} of {len(followed)}")
+    print(
+        f"live fuzz ({'compressed' if compressed else 'raw'}): {2 * cycles} good frames, "
+        f"{len(bad)} bad, {total}, answered {len(load.outputs)}, of the frames followed by "
+        f"bad messages {len(followed & answered)} of {len(followed)}"
+    )
     # every good frame followed by bad messages is answered (a loaded machine may still let
     # the second good frame of a pair replace the first: that is no bad message's doing);
     # every message is counted: bad ones refused in the callback or by the decoder, or

@@ -59,11 +59,13 @@ class Scene:
         self.seen = self.present & (rng.random((frames, PEOPLE)) > MISS)
         start = rng.uniform(MARGIN, FRAME - MARGIN, (PEOPLE, 2))
         walk = start + np.cumsum(rng.normal(0, 2, (frames, PEOPLE, 2)), axis=0)
-        self.centre = np.stack([bounce(walk[..., i], MARGIN, FRAME[i] - MARGIN)
-                                for i in range(2)], axis=-1)
+        self.centre = np.stack(
+            [bounce(walk[..., i], MARGIN, FRAME[i] - MARGIN) for i in range(2)], axis=-1
+        )
         self.side = np.sort(rng.uniform(50, 160, PEOPLE))[::-1]  # person 0 is the largest
         self.false = (rng.random(frames) < FALSE) & ~np.isin(
-            np.arange(frames), np.arange(frames - END, frames))
+            np.arange(frames), np.arange(frames - END, frames)
+        )
         self.false_box = rng.uniform(0, 1, (frames, 3)) * [*FRAME, 50] + [0, 0, 30]
         self.jitter = rng.normal(0, 1.5, (frames, PEOPLE + 1, 4)).astype(np.float32)
         self.keypoints = rng.normal(0, 10, (PEOPLE + 1, NUM_KEYPOINTS, 2))
@@ -77,20 +79,23 @@ class Scene:
             centre, side = np.vstack([centre, [x, y]]), np.append(side, size)
         order = np.argsort(-side, kind="stable")[:MAX_FACES]
         centre, side = centre[order], side[order, None]
-        xyxy = np.hstack([centre - side / 2, centre + side / 2]) + self.jitter[frame, :len(side)]
-        return Detections(xyxy=xyxy.astype(np.float32),
-                          score=np.full(len(side), 0.9, np.float32),
-                          keypoints=(centre[:, None] + self.keypoints[:len(side)]).astype(
-                              np.float32))
+        xyxy = np.hstack([centre - side / 2, centre + side / 2]) + self.jitter[frame, : len(side)]
+        return Detections(
+            xyxy=xyxy.astype(np.float32),
+            score=np.full(len(side), 0.9, np.float32),
+            keypoints=(centre[:, None] + self.keypoints[: len(side)]).astype(np.float32),
+        )
 
 
 def test_an_hour_of_faces_coming_and_going_keeps_memory_bounded() -> None:
     frames = FRAMES + END
     scene = Scene(seed=3, frames=frames)
-    book = TrackBook(FaceTracker(TrackerConfig()),
-                     FeatureWindows(WINDOW, FEATURE, max_tracks=MAX_FACES * TRACK_SLOTS_PER_FACE,
-                                    max_gap=5),
-                     BaselineTracker(BaselineConfig()), EmaSmoother(0.5))
+    book = TrackBook(
+        FaceTracker(TrackerConfig()),
+        FeatureWindows(WINDOW, FEATURE, max_tracks=MAX_FACES * TRACK_SLOTS_PER_FACE, max_gap=5),
+        BaselineTracker(BaselineConfig()),
+        EmaSmoother(0.5),
+    )
     tracker, windows = book.tracker, book.windows
     pool_bytes = windows.nbytes
     features = np.ones((MAX_FACES, 4), np.float32)
@@ -100,8 +105,8 @@ def test_an_hour_of_faces_coming_and_going_keeps_memory_bounded() -> None:
             tracemalloc.start()
         faces = book.follow(scene.detections(frame) if frame % DETECT_EVERY == 0 else None)
         ids = [str(t) for t in faces.track_id]
-        book.push(ids, {"feat": features[:len(ids)]})
-        outputs = {"va": features[:len(ids), :2]}  # what the temporal model would give
+        book.push(ids, {"feat": features[: len(ids)]})
+        outputs = {"va": features[: len(ids), :2]}  # what the temporal model would give
         book.last_outputs.store(ids, book.smoother(ids, outputs, frame / FPS))
         if ids:
             newest_id, shown = max(newest_id, *(int(t[1:]) for t in ids)), shown + len(ids)
@@ -111,8 +116,10 @@ def test_an_hour_of_faces_coming_and_going_keeps_memory_bounded() -> None:
             held = tracemalloc.get_traced_memory()[0]
             tracemalloc.stop()
 
-    print(f"ids to f{newest_id:04d}, {shown} faces shown, at most {most_tracks} tracks and "
-          f"{most_windows} windows, {held} bytes held")  # for RELIABILITY.md (pytest -s)
+    print(
+        f"ids to f{newest_id:04d}, {shown} faces shown, at most {most_tracks} tracks and "
+        f"{most_windows} windows, {held} bytes held"
+    )  # for RELIABILITY.md (pytest -s)
     assert newest_id > 300 and shown > FRAMES  # faces really came and went, many times
     # tentative tracks die at their first miss, confirmed ones after max_misses updates
     assert most_tracks <= MAX_FACES * (tracker.config.max_misses + 2)

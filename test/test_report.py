@@ -25,27 +25,49 @@ def make_series(n: int, persons: tuple[str, ...] = ("person0", "person1")) -> Se
     """n rows per person of random predictions and labels (a few VA labels missing)."""
     rng = np.random.default_rng(0)
     total = n * len(persons)
-    label = {"va": rng.uniform(-1, 1, (total, 2)), "au": rng.integers(0, 2, (total, 12)),
-             "emi": rng.uniform(0, 1, (total, 6)), "ah": rng.integers(0, 2, (total, 1))}
+    label = {
+        "va": rng.uniform(-1, 1, (total, 2)),
+        "au": rng.integers(0, 2, (total, 12)),
+        "emi": rng.uniform(0, 1, (total, 6)),
+        "ah": rng.integers(0, 2, (total, 1)),
+    }
     label["va"][:3] = VA_MISSING
-    return Series(person=np.repeat(np.array(persons, dtype=object), n),
-                  frame=np.tile(np.arange(n), len(persons)),
-                  time=np.tile(np.arange(n) / 30.0, len(persons)),
-                  pred={t: rng.uniform(0, 1, (total, w)) for t, w in TASK_WIDTH.items()},
-                  label={k: v.astype(np.float64) for k, v in label.items()})
+    return Series(
+        person=np.repeat(np.array(persons, dtype=object), n),
+        frame=np.tile(np.arange(n), len(persons)),
+        time=np.tile(np.arange(n) / 30.0, len(persons)),
+        pred={t: rng.uniform(0, 1, (total, w)) for t, w in TASK_WIDTH.items()},
+        label={k: v.astype(np.float64) for k, v in label.items()},
+    )
 
 
 def empty_series() -> Series:
-    return Series(person=np.zeros(0, object), frame=np.zeros(0, np.int64), time=np.zeros(0),
-                  pred={t: np.zeros((0, w)) for t, w in TASK_WIDTH.items()}, label={})
+    return Series(
+        person=np.zeros(0, object),
+        frame=np.zeros(0, np.int64),
+        time=np.zeros(0),
+        pred={t: np.zeros((0, w)) for t, w in TASK_WIDTH.items()},
+        label={},
+    )
 
 
-REPORT = {"bag": "b", "model_id": "m", "mode": "inprocess", "topic": "/camera/image_raw",
-          "labels": "the bag's /ground_truth/affect topic", "va_ccc": 0.5, "valence_ccc": 0.25,
-          "arousal_ccc": 0.75, "au_f1_mean": 0.5,
-          "au_f1": {name: i / 12 for i, name in enumerate(AU_NAMES)},
-          "emi_pearson_mean": None, "ah_f1": 0.0, "frames": 40, "fps": 123.4,
-          "notes": ["scored only warm windows"]}
+REPORT = {
+    "bag": "b",
+    "model_id": "m",
+    "mode": "inprocess",
+    "topic": "/camera/image_raw",
+    "labels": "the bag's /ground_truth/affect topic",
+    "va_ccc": 0.5,
+    "valence_ccc": 0.25,
+    "arousal_ccc": 0.75,
+    "au_f1_mean": 0.5,
+    "au_f1": {name: i / 12 for i, name in enumerate(AU_NAMES)},
+    "emi_pearson_mean": None,
+    "ah_f1": 0.0,
+    "frames": 40,
+    "fps": 123.4,
+    "notes": ["scored only warm windows"],
+}
 
 
 def assert_png(path: Path) -> None:
@@ -54,8 +76,11 @@ def assert_png(path: Path) -> None:
     assert pixels.ndim == 3 and pixels.shape[0] > 100 and pixels.shape[1] > 100
 
 
-@pytest.mark.parametrize("series", [make_series(30), make_series(5, ("a",)), empty_series()],
-                         ids=["two persons", "one person", "nothing scored"])
+@pytest.mark.parametrize(
+    "series",
+    [make_series(30), make_series(5, ("a",)), empty_series()],
+    ids=["two persons", "one person", "nothing scored"],
+)
 def test_report_files_exist_and_open(tmp_path: Path, series: Series) -> None:
     files = write_report(REPORT, series, tmp_path / "out")
     assert json.loads(files["json"].read_text()) == REPORT
@@ -84,13 +109,16 @@ def test_nan_is_refused_in_json(tmp_path: Path) -> None:
         write_report({**REPORT, "fps": math.nan}, empty_series(), tmp_path)
 
 
-@pytest.mark.parametrize(("value", "expected"), [
-    (None, None),
-    (math.nan, None),
-    (math.inf, None),
-    (1.5, 1.5),
-    (np.float32(0.25), 0.25),
-])
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (None, None),
+        (math.nan, None),
+        (math.inf, None),
+        (1.5, 1.5),
+        (np.float32(0.25), 0.25),
+    ],
+)
 def test_finite_or_none(value: float | None, expected: float | None) -> None:
     assert finite_or_none(value) == expected
 

@@ -22,14 +22,34 @@ RESOLVE_S = 300
 def test_runtime_requirements_have_wheels_for(python: str, tmp_path: Path) -> None:
     report = tmp_path / "report.json"
     done = subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--dry-run", "--quiet",
-         "--disable-pip-version-check", "--ignore-installed", "--only-binary=:all:",
-         "--python-version", python, "--target", str(tmp_path / "target"),
-         "--report", str(report), "-r", str(REQUIREMENTS)],
-        capture_output=True, text=True, timeout=RESOLVE_S)
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--dry-run",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--ignore-installed",
+            "--only-binary=:all:",
+            "--python-version",
+            python,
+            "--target",
+            str(tmp_path / "target"),
+            "--report",
+            str(report),
+            "-r",
+            str(REQUIREMENTS),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=RESOLVE_S,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
-    resolved = {item["metadata"]["name"].lower(): item for item in
-                json.loads(report.read_text())["install"]}
+    resolved = {
+        item["metadata"]["name"].lower(): item
+        for item in json.loads(report.read_text())["install"]
+    }
     assert ESSENTIAL <= set(resolved)
     tag = f"cp{python.replace('.', '')}"
     for name in ESSENTIAL:  # all compiled: a wheel for exactly this Python

@@ -18,11 +18,13 @@ def test_other_process_receives_affect_arrays(rclpy_init: None, tmp_path: Path) 
     received: list[AffectStateArray] = []
     node = Node("affect_test_subscriber")
     node.create_subscription(AffectStateArray, "affect", received.append, 10)
-    proc = start_process([str(Path(__file__).with_name("affect_publisher.py"))],
-                         tmp_path / "publisher.log")
+    proc = start_process(
+        [str(Path(__file__).with_name("affect_publisher.py"))], tmp_path / "publisher.log"
+    )
     try:
         assert spin_until(node, lambda: len(received) >= 3, timeout=30), (
-            (tmp_path / "publisher.log").read_text())
+            tmp_path / "publisher.log"
+        ).read_text()
     finally:
         assert stop_process(proc) == 0, (tmp_path / "publisher.log").read_text()
         node.destroy_node()

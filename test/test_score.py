@@ -23,10 +23,14 @@ REPO = Path(__file__).resolve().parents[1]
 # valence label 1, 2, 3 predicted exactly (CCC 1); arousal label 1, 2, 3 predicted 2, 3, 4
 # (CCC = 2 * 2/3 / (2/3 + 2/3 + 1) = 4/7). Score (1 + 4/7) / 2 = 11/14.
 # labels in [-1, 1] (-5 missing); CCC is unchanged when labels and predictions scale together
-VA_LABELS = {"vid_a": [[0.1, 0.1], [-5, 0.3], [0.2, 0.2], [-5, -5]],
-             "vid_b": [[0.05, -5], [0.3, 0.3]]}
-VA_PRED = {"vid_a": [[0.1, 0.2], [0.9, 0.9], [0.2, 0.3], [-0.9, 0.9]],
-           "vid_b": [[-0.7, 0.7], [0.3, 0.4]]}
+VA_LABELS = {
+    "vid_a": [[0.1, 0.1], [-5, 0.3], [0.2, 0.2], [-5, -5]],
+    "vid_b": [[0.05, -5], [0.3, 0.3]],
+}
+VA_PRED = {
+    "vid_a": [[0.1, 0.2], [0.9, 0.9], [0.2, 0.3], [-0.9, 0.9]],
+    "vid_b": [[-0.7, 0.7], [0.3, 0.4]],
+}
 VA_EXPECTED = {"valence_ccc": 1.0, "arousal_ccc": 4 / 7, "va_ccc": 11 / 14}
 
 
@@ -59,8 +63,9 @@ def score_json(capsys: pytest.CaptureFixture, task: str, pred: Path, labels: Pat
     return json.loads(out)
 
 
-def test_va_per_video_files_leave_out_missing(tmp_path: Path,
-                                              capsys: pytest.CaptureFixture) -> None:
+def test_va_per_video_files_leave_out_missing(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     labels = write_videos(tmp_path / "labels", "va", VA_LABELS)
     pred = write_videos(tmp_path / "pred", "va", VA_PRED)
     got = score_json(capsys, "va", pred, labels)
@@ -69,8 +74,9 @@ def test_va_per_video_files_leave_out_missing(tmp_path: Path,
     assert (got["score"], got["videos"], got["rows"]) == (got["va_ccc"], 2, 6)
 
 
-def test_va_submission_layout_rows_in_any_order(tmp_path: Path,
-                                                capsys: pytest.CaptureFixture) -> None:
+def test_va_submission_layout_rows_in_any_order(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     labels = write_videos(tmp_path / "labels", "va", VA_LABELS)
     lines = ["image_location,valence,arousal"]
     for video, rows in VA_PRED.items():
@@ -81,8 +87,9 @@ def test_va_submission_layout_rows_in_any_order(tmp_path: Path,
     assert got["va_ccc"] == pytest.approx(VA_EXPECTED["va_ccc"], abs=1e-9)
 
 
-def test_au_submission_writer_and_table_output(tmp_path: Path,
-                                               capsys: pytest.CaptureFixture) -> None:
+def test_au_submission_writer_and_table_output(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     prob, label, want = au_case()
     labels = write_videos(tmp_path / "labels", "au", {"v1": label})
     labels_io.write_submission(tmp_path / "pred.txt", "au", {"v1": prob})
@@ -90,8 +97,9 @@ def test_au_submission_writer_and_table_output(tmp_path: Path,
     assert got["au_f1_mean"] == pytest.approx(want, abs=1e-9)
     assert got["au_f1"]["AU1"] == pytest.approx(2 / 3)
     assert list(got["au_f1"]) == list(AU_NAMES)
-    code, out, _ = score(capsys, "--task", "au", "--pred", tmp_path / "pred.txt",
-                         "--labels", labels)
+    code, out, _ = score(
+        capsys, "--task", "au", "--pred", tmp_path / "pred.txt", "--labels", labels
+    )
     assert code == 0
     assert "au_f1_mean" in out and "0.8889" in out and "au_f1[AU26]" in out
 
@@ -103,8 +111,9 @@ def test_emi_csv_matches_scipy(tmp_path: Path, capsys: pytest.CaptureFixture) ->
     names = [f"{i:05d}.mp4" for i in range(5)]
     labels_io.write_emi_csv(tmp_path / "labels.csv", dict(zip(names, label, strict=True)))
     # predictions keyed without the extension and in another order: matched by stem
-    labels_io.write_emi_csv(tmp_path / "pred.csv",
-                            {f"{i:05d}": pred[i] for i in reversed(range(5))})
+    labels_io.write_emi_csv(
+        tmp_path / "pred.csv", {f"{i:05d}": pred[i] for i in reversed(range(5))}
+    )
     got = score_json(capsys, "emi", tmp_path / "pred.csv", tmp_path / "labels.csv")
     want = [pearsonr(pred[:, i], label[:, i]).statistic for i in range(6)]
     assert [got["emi_pearson"][n] for n in EMI_NAMES] == pytest.approx(want, abs=1e-6)
@@ -116,8 +125,9 @@ def test_ah_frame_files(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     # calm: tp 1 (0.1), fp 1 (0.2), fn 1 (0.9): F1 = 2 / (2 + 1 + 1) = 1/2
     # macro (2/3 + 1/2) / 2 = 7/12; weighted by 3 hesitant and 2 calm frames: 3/5
     labels = write_videos(tmp_path / "labels", "ah", {"p1": [[1], [1], [0]], "p2": [[1], [0]]})
-    pred = write_videos(tmp_path / "pred", "ah", {"p1": [[0.7], [0.5], [0.9]],
-                                                  "p2": [[0.2], [0.1]]})
+    pred = write_videos(
+        tmp_path / "pred", "ah", {"p1": [[0.7], [0.5], [0.9]], "p2": [[0.2], [0.1]]}
+    )
     got = score_json(capsys, "ah", pred, labels)
     assert got["score"] == got["ah_f1"] == pytest.approx(7 / 12)
     assert got["ah_f1_positive"] == pytest.approx(2 / 3)
@@ -128,9 +138,25 @@ def test_cli_process_prints_json(tmp_path: Path) -> None:
     labels = write_videos(tmp_path / "labels", "va", VA_LABELS)
     pred = write_videos(tmp_path / "pred", "va", VA_PRED)
     proc = subprocess.run(
-        [sys.executable, "-m", "affect_perception.cli", "score", "--task", "va",
-         "--pred", str(pred), "--labels", str(labels), "--json"],
-        cwd=REPO, capture_output=True, text=True, timeout=60, check=False)
+        [
+            sys.executable,
+            "-m",
+            "affect_perception.cli",
+            "score",
+            "--task",
+            "va",
+            "--pred",
+            str(pred),
+            "--labels",
+            str(labels),
+            "--json",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["va_ccc"] == pytest.approx(11 / 14)
 
@@ -161,8 +187,9 @@ def binary_file(pred: Path) -> None:
 
 def submission_gap(pred: Path) -> None:
     (pred / "vid_b.txt").unlink()
-    (pred / "sub.txt").write_text("image_location,valence,arousal\nvid_b/00001.jpg,1,1\n"
-                                  "vid_b/00003.jpg,1,1\n")
+    (pred / "sub.txt").write_text(
+        "image_location,valence,arousal\nvid_b/00001.jpg,1,1\nvid_b/00003.jpg,1,1\n"
+    )
 
 
 @pytest.mark.parametrize(
@@ -177,8 +204,9 @@ def submission_gap(pred: Path) -> None:
         (submission_gap, r"sub\.txt: video 'vid_b' has 2 frames but no frame 2"),
     ],
 )
-def test_bad_input_gives_one_line_and_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture,
-                                             damage, message: str) -> None:
+def test_bad_input_gives_one_line_and_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture, damage, message: str
+) -> None:
     labels = write_videos(tmp_path / "labels", "va", VA_LABELS)
     pred = write_videos(tmp_path / "pred", "va", VA_PRED)
     damage(pred)
@@ -197,13 +225,15 @@ def test_bad_input_gives_one_line_and_exit_2(tmp_path: Path, capsys: pytest.Capt
         ("au", {"v": np.full((2, 12), -1)}, r"no frames left to score .*\(-1\)"),
     ],
 )
-def test_all_labels_missing(tmp_path: Path, capsys: pytest.CaptureFixture, task: str,
-                            labels: dict, message: str) -> None:
+def test_all_labels_missing(
+    tmp_path: Path, capsys: pytest.CaptureFixture, task: str, labels: dict, message: str
+) -> None:
     write_videos(tmp_path / "labels", task, labels)
     pred = {v: np.zeros(np.shape(rows)) for v, rows in labels.items()}
     write_videos(tmp_path / "pred", task, pred)
-    code, _, err = score(capsys, "--task", task, "--pred", tmp_path / "pred",
-                         "--labels", tmp_path / "labels")
+    code, _, err = score(
+        capsys, "--task", task, "--pred", tmp_path / "pred", "--labels", tmp_path / "labels"
+    )
     assert code == 2
     assert err.count("\n") == 1 and re.search(message, err)
 
@@ -218,14 +248,21 @@ def test_missing_path_and_wrong_emi_input(tmp_path: Path, capsys: pytest.Capture
 
 
 def test_emi_per_frame_folders_score_every_labelled_frame(
-        tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     rng = np.random.default_rng(4)
     label = {"a": rng.uniform(size=(9, 6)), "b": rng.uniform(size=(7, 6))}
     label["a"][2] = -5.0  # a missing frame
-    pred = {v: np.where(rows == -5.0, 0.5, rows + rng.normal(scale=0.2, size=rows.shape))
-            for v, rows in label.items()}
-    got = score_json(capsys, "emi", write_videos(tmp_path / "pred", "emi", pred),
-                     write_videos(tmp_path / "labels", "emi", label))
+    pred = {
+        v: np.where(rows == -5.0, 0.5, rows + rng.normal(scale=0.2, size=rows.shape))
+        for v, rows in label.items()
+    }
+    got = score_json(
+        capsys,
+        "emi",
+        write_videos(tmp_path / "pred", "emi", pred),
+        write_videos(tmp_path / "labels", "emi", label),
+    )
     keep = np.concatenate([label["a"][:, 0] != -5.0, np.ones(7, bool)])
     flat_label = np.concatenate([label["a"], label["b"]])[keep]
     flat_pred = np.concatenate([pred["a"], pred["b"]])[keep]
@@ -246,21 +283,25 @@ def test_writers_round_trip_exactly(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("task", "labels", "message"),
     [
-        ("va", {"v": [[0.1, 0.2], [1e308, 0.3]]},
-         r"row 2, column 1: label 1e\+308 is not in \[-1, 1\] or -5"),
+        (
+            "va",
+            {"v": [[0.1, 0.2], [1e308, 0.3]]},
+            r"row 2, column 1: label 1e\+308 is not in \[-1, 1\] or -5",
+        ),
         ("va", {"v": [[0.1, 0.2], [-1.5, 0.3]]}, r"label -1.5 is not in \[-1, 1\]"),
         ("au", {"v": np.full((2, 12), 2)}, r"label 2.0 is not 0 or 1 or -1 \(missing\)"),
         ("ah", {"v": [[0], [0.5]]}, r"label 0.5 is not 0 or 1"),
     ],
 )
 def test_labels_outside_their_range_are_an_input_error(
-        tmp_path: Path, capsys: pytest.CaptureFixture, task: str, labels: dict,
-        message: str) -> None:
+    tmp_path: Path, capsys: pytest.CaptureFixture, task: str, labels: dict, message: str
+) -> None:
     """Issue 22, defect 9: 1e308 labels scored CCC 0 with exit 0."""
     write_videos(tmp_path / "labels", task, labels)
     pred = {v: np.zeros(np.shape(rows)) for v, rows in labels.items()}
     write_videos(tmp_path / "pred", task, pred)
-    code, out, err = score(capsys, "--task", task, "--pred", tmp_path / "pred",
-                           "--labels", tmp_path / "labels")
+    code, out, err = score(
+        capsys, "--task", task, "--pred", tmp_path / "pred", "--labels", tmp_path / "labels"
+    )
     assert (code, out) == (2, "")
     assert err.count("\n") == 1 and re.search(message, err), err

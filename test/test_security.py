@@ -19,11 +19,19 @@ REPO = Path(__file__).resolve().parents[1]
 
 @pytest.mark.parametrize("enclave", [False, True])
 def test_node_runs_without_security_and_under_the_enclave_argument(
-        rclpy_init: None, random_model_dir: Path, tmp_path: Path,
-        monkeypatch: pytest.MonkeyPatch, enclave: bool) -> None:
+    rclpy_init: None,
+    random_model_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    enclave: bool,
+) -> None:
     monkeypatch.delenv("ROS_SECURITY_ENABLE", raising=False)
-    load = NodeUnderLoad(random_model_dir, tmp_path / "node.log", {"intra_op_threads": 1},
-                         ros_args=["--enclave", "/affect_perception"] if enclave else None)
+    load = NodeUnderLoad(
+        random_model_dir,
+        tmp_path / "node.log",
+        {"intra_op_threads": 1},
+        ros_args=["--enclave", "/affect_perception"] if enclave else None,
+    )
     try:
         load.wait_ready()
         assert ("--enclave" in load.process.args) == enclave
@@ -36,6 +44,13 @@ def test_node_runs_without_security_and_under_the_enclave_argument(
 
 def test_security_doc_names_keystore_enclave_and_topics() -> None:
     text = (REPO / "docs" / "SECURITY.md").read_text()
-    for word in ("ROS_SECURITY_KEYSTORE", "ROS_SECURITY_ENABLE", "--enclave /affect_perception",
-                 "create_enclave", "~/affect", "/diagnostics", "Enforce"):
+    for word in (
+        "ROS_SECURITY_KEYSTORE",
+        "ROS_SECURITY_ENABLE",
+        "--enclave /affect_perception",
+        "create_enclave",
+        "~/affect",
+        "/diagnostics",
+        "Enforce",
+    ):
         assert word in text, word

@@ -36,17 +36,28 @@ class Lines:
         self.lines.append(("error", message))
 
 
-def image(sec: int, width: int = 64, height: int = 48, encoding: str = "rgb8",
-          data: bytes | None = None) -> Any:
+def image(
+    sec: int, width: int = 64, height: int = 48, encoding: str = "rgb8", data: bytes | None = None
+) -> Any:
     """A sensor_msgs/Image of a grey frame stamped ``sec`` seconds."""
     types = affect_typestore().types
     header = types["std_msgs/msg/Header"](
-        stamp=types["builtin_interfaces/msg/Time"](sec=sec, nanosec=0), frame_id="cam")
-    pixels = np.full(height * width * 3, 90, np.uint8) if data is None else np.frombuffer(
-        data, np.uint8)
-    return types["sensor_msgs/msg/Image"](header=header, height=height, width=width,
-                                          encoding=encoding, is_bigendian=0, step=width * 3,
-                                          data=pixels)
+        stamp=types["builtin_interfaces/msg/Time"](sec=sec, nanosec=0), frame_id="cam"
+    )
+    pixels = (
+        np.full(height * width * 3, 90, np.uint8)
+        if data is None
+        else np.frombuffer(data, np.uint8)
+    )
+    return types["sensor_msgs/msg/Image"](
+        header=header,
+        height=height,
+        width=width,
+        encoding=encoding,
+        is_bigendian=0,
+        step=width * 3,
+        data=pixels,
+    )
 
 
 class Published:
@@ -72,8 +83,9 @@ def wait_for(condition: Any) -> None:
 def server(random_model_dir: Path) -> Any:
     published = Published()
     server = AffectServer(Lines(), published)
-    server.configure({"model_dir": str(random_model_dir), "intra_op_threads": 1,
-                      "detector.backend": "haar"})
+    server.configure(
+        {"model_dir": str(random_model_dir), "intra_op_threads": 1, "detector.backend": "haar"}
+    )
     yield server, published
     server.release(5.0)
 
@@ -106,7 +118,7 @@ def test_frames_are_published_only_while_active(server: Any) -> None:
     server.activate()
     server.arrive(image(2))
     assert published.event.wait(TIMEOUT_S)
-    (result, msg), = published.frames
+    ((result, msg),) = published.frames
     assert msg.header.stamp.sec == 2 and result.stamp == pytest.approx(2.0)
     server.deactivate()
     server.arrive(image(3))
@@ -130,8 +142,7 @@ def test_bad_frames_are_counted_and_logged_and_the_health_says_so(server: Any) -
     assert any("cannot be decoded (stamp 1.000000000)" in text for text in warnings)
 
 
-def test_static_parameters_are_refused_while_configured_dynamic_ones_apply(
-        server: Any) -> None:
+def test_static_parameters_are_refused_while_configured_dynamic_ones_apply(server: Any) -> None:
     server, _ = server
     reason = server.set_parameters({"max_faces": 2})
     assert reason is not None and "parameter 'max_faces': static" in reason

@@ -58,8 +58,9 @@ class HoldFor(TrackFilter):
         super().__init__()
         self.hold = hold
 
-    def step(self, state: tuple | None, value: np.ndarray, stamp: float
-             ) -> tuple[tuple, np.ndarray]:
+    def step(
+        self, state: tuple | None, value: np.ndarray, stamp: float
+    ) -> tuple[tuple, np.ndarray]:
         if state is None or stamp - state[0] >= self.hold:
             state = (stamp, np.array(value))
         return state, state[1]
@@ -68,8 +69,10 @@ class HoldFor(TrackFilter):
 def test_a_second_filter_type_fits_the_protocol() -> None:
     hold = HoldFor(hold=1.0)
     assert isinstance(hold, OutputSmoother) and isinstance(EmaSmoother(0.5), OutputSmoother)
-    seen = [hold(["a"], outputs((v, v)), stamp)["va"][0, 0]
-            for v, stamp in [(1, 0.0), (2, 0.5), (3, 1.0), (4, 1.5)]]
+    seen = [
+        hold(["a"], outputs((v, v)), stamp)["va"][0, 0]
+        for v, stamp in [(1, 0.0), (2, 0.5), (3, 1.0), (4, 1.5)]
+    ]
     assert seen == [1, 1, 3, 3]
 
 

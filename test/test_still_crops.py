@@ -20,9 +20,11 @@ from affect_perception.resources import bundled_model_dir
 
 def face(x: float, y: float) -> Detections:
     """One 20×20 face at (x, y) with its six keypoints at the box centre."""
-    return Detections(xyxy=np.array([[x, y, x + 20, y + 20]], np.float32),
-                      score=np.array([0.9], np.float32),
-                      keypoints=np.full((1, 6, 2), (x + 10, y + 10), np.float32))
+    return Detections(
+        xyxy=np.array([[x, y, x + 20, y + 20]], np.float32),
+        score=np.array([0.9], np.float32),
+        keypoints=np.full((1, 6, 2), (x + 10, y + 10), np.float32),
+    )
 
 
 def test_ideal_crops_follow_the_warp_from_the_tripod_frame() -> None:
@@ -43,8 +45,7 @@ def test_smoothing_moves_a_share_of_the_way_and_passes_misses() -> None:
 
 
 def test_every_mode_on_a_short_astronaut_clip() -> None:
-    results = study(bundled_model_dir(), checkset.load_photo("astronaut"),
-                    ClipSpec(frames=16))
+    results = study(bundled_model_dir(), checkset.load_photo("astronaut"), ClipSpec(frames=16))
     assert set(results) == set(MODES)
     for share, mean in results.values():
         assert 0 <= share <= 1 and 0 <= mean <= 1

@@ -24,14 +24,21 @@ def _frames(seed: int, frames: int = 4, faces: int = 1) -> list[SynthFrame]:
 
 def _same(a: list[SynthFrame], b: list[SynthFrame]) -> bool:
     return all(
-        np.array_equal(x.image, y.image) and all(
-            np.array_equal(f.box, g.box) and np.array_equal(f.au, g.au)
-            and np.array_equal(f.emi, g.emi) and f.ah == g.ah and f.valence == g.valence
-            for f, g in zip(x.faces, y.faces, strict=True))
-        for x, y in zip(a, b, strict=True))
+        np.array_equal(x.image, y.image)
+        and all(
+            np.array_equal(f.box, g.box)
+            and np.array_equal(f.au, g.au)
+            and np.array_equal(f.emi, g.emi)
+            and f.ah == g.ah
+            and f.valence == g.valence
+            for f, g in zip(x.faces, y.faces, strict=True)
+        )
+        for x, y in zip(a, b, strict=True)
+    )
 
 
 # --- determinism ---------------------------------------------------------------------------
+
 
 def test_same_seed_gives_same_frames_and_labels() -> None:
     assert _same(_frames(3), _frames(3))
@@ -49,6 +56,7 @@ def test_short_video_is_the_start_of_a_long_one() -> None:
 
 
 # --- frames and labels --------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("faces", [1, 3])
 def test_frames_carry_labels_in_range(faces: int) -> None:
@@ -113,9 +121,20 @@ def test_aus_co_occur_as_in_real_faces() -> None:
 
 # face band each AU may change: "upper" (brows, forehead), "eyes" (eyes, cheeks) or "lower"
 # (nose wings, mouth, chin)
-AU_REGIONS = {"AU1": "upper", "AU2": "upper", "AU4": "upper", "AU6": "eyes", "AU7": "eyes",
-              "AU10": "lower", "AU12": "lower", "AU15": "lower", "AU23": "lower",
-              "AU24": "lower", "AU25": "lower", "AU26": "lower"}
+AU_REGIONS = {
+    "AU1": "upper",
+    "AU2": "upper",
+    "AU4": "upper",
+    "AU6": "eyes",
+    "AU7": "eyes",
+    "AU10": "lower",
+    "AU12": "lower",
+    "AU15": "lower",
+    "AU23": "lower",
+    "AU24": "lower",
+    "AU25": "lower",
+    "AU26": "lower",
+}
 
 
 def _render_state(au: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -135,13 +154,16 @@ def test_each_au_changes_only_its_region(au_name: str) -> None:
     eye_y, nose_y, mouth_y = kps[:2, 1].mean(), kps[2, 1], kps[3, 1]
     span = mouth_y - eye_y
     rows = np.arange(changed.shape[0])[:, None]
-    region = {"upper": rows < eye_y - 0.1 * span,
-              "eyes": (rows > eye_y - 0.3 * span) & (rows < nose_y),
-              "lower": rows > nose_y - 0.3 * span}[AU_REGIONS[au_name]]
+    region = {
+        "upper": rows < eye_y - 0.1 * span,
+        "eyes": (rows > eye_y - 0.3 * span) & (rows < nose_y),
+        "lower": rows > nose_y - 0.3 * span,
+    }[AU_REGIONS[au_name]]
     region = np.broadcast_to(region, changed.shape)
     assert changed[region].sum() >= 150, f"{au_name} barely changes its region"
     assert changed[~region].sum() <= 0.02 * changed[region].sum(), (
-        f"{au_name} changes pixels outside its region")
+        f"{au_name} changes pixels outside its region"
+    )
 
 
 def test_each_au_has_its_own_look() -> None:
@@ -156,6 +178,7 @@ def test_each_au_has_its_own_look() -> None:
 
 
 # --- EMI and hesitancy need the sequence -----------------------------------------------------
+
 
 def test_frame_labels_follow_frames_but_emi_and_ah_follow_the_sequence() -> None:
     rng = np.random.default_rng(0)
@@ -172,8 +195,9 @@ def test_frame_labels_follow_frames_but_emi_and_ah_follow_the_sequence() -> None
         if labels.ah_labels(track).any():
             hesitant += 1
             assert np.any(labels.ah_labels(shuffled) != labels.ah_labels(track)[order])
-        assert not np.allclose(labels.emi_frames(shuffled).mean(0),
-                               labels.emi_frames(track).mean(0), atol=0.01)
+        assert not np.allclose(
+            labels.emi_frames(shuffled).mean(0), labels.emi_frames(track).mean(0), atol=0.01
+        )
     assert hesitant >= 3
 
 
@@ -181,10 +205,19 @@ def _still_face(hesitation: np.ndarray) -> FaceTrack:
     """A face that does not move, with the given hesitant mouth pull per frame."""
     n = len(hesitation)
     zeros = np.zeros(n)
-    return FaceTrack(center=np.zeros((n, 2)), height=np.full(n, 100.0), yaw=zeros,
-                     pitch=zeros, roll=zeros, valence=zeros, arousal=zeros,
-                     au=np.zeros((n, len(AU_NAMES))), gaze=np.zeros((n, 2)), blink=zeros,
-                     hesitation=hesitation)
+    return FaceTrack(
+        center=np.zeros((n, 2)),
+        height=np.full(n, 100.0),
+        yaw=zeros,
+        pitch=zeros,
+        roll=zeros,
+        valence=zeros,
+        arousal=zeros,
+        au=np.zeros((n, len(AU_NAMES))),
+        gaze=np.zeros((n, 2)),
+        blink=zeros,
+        hesitation=hesitation,
+    )
 
 
 def test_hesitancy_needs_a_hesitation_over_most_of_the_window() -> None:
@@ -194,8 +227,8 @@ def test_hesitancy_needs_a_hesitation_over_most_of_the_window() -> None:
     ah = labels.ah_labels(_still_face(pull))
     assert not ah[:30].any()
     half = labels.WINDOW // 2
-    assert not ah[30:30 + half - 1].any() and ah[30 + half:50].all()
-    assert ah[50:50 + half].any() and not ah[50 + half:].any()
+    assert not ah[30 : 30 + half - 1].any() and ah[30 + half : 50].all()
+    assert ah[50 : 50 + half].any() and not ah[50 + half :].any()
 
 
 def test_hesitations_dart_the_gaze_and_pull_the_mouth() -> None:
@@ -206,15 +239,20 @@ def test_hesitations_dart_the_gaze_and_pull_the_mouth() -> None:
     assert pull[ah].min() > 0 and np.median(pull[ah]) > 0.9 and np.median(pull[~ah]) < 0.01
     # the gaze swings back and forth inside hesitant windows, and hardly ever outside them
     gaze_x = [t.gaze[:, 0] for t in tracks]
-    swing = np.concatenate([labels._variation(g) - np.abs(g - labels._windows(g)[:, 0])
-                            for g in gaze_x])
+    swing = np.concatenate(
+        [labels._variation(g) - np.abs(g - labels._windows(g)[:, 0]) for g in gaze_x]
+    )
     assert np.median(swing[ah]) > 0.6 > np.quantile(swing[~ah], 0.9)
 
 
 def test_a_video_may_begin_in_the_middle_of_a_gesture(monkeypatch: pytest.MonkeyPatch) -> None:
     def hesitant_share() -> tuple[float, float]:
-        pulled = np.stack([np.abs(simulate_face(seed, 90, 30.0, (640, 480)).hesitation) > 0.5
-                           for seed in range(200)])
+        pulled = np.stack(
+            [
+                np.abs(simulate_face(seed, 90, 30.0, (640, 480)).hesitation) > 0.5
+                for seed in range(200)
+            ]
+        )
         return pulled[:, :4].mean(), pulled[:, 45:].mean()
 
     first, later = hesitant_share()
@@ -229,8 +267,7 @@ def test_a_hesitation_pulls_one_mouth_corner() -> None:
     looks = {}
     for pull in (-1.0, 0.0, 1.0):
         image = np.full((400, 400, 3), 90, np.uint8)
-        geo = draw_face(image, identity, FaceState(center=(200, 190), height=240,
-                                                   hesitation=pull))
+        geo = draw_face(image, identity, FaceState(center=(200, 190), height=240, hesitation=pull))
         looks[pull] = image.astype(int)
     mouth_x, mouth_y = geo.keypoints[3]
     for pull in (-1.0, 1.0):
@@ -264,16 +301,19 @@ def test_gestures_drive_their_emi_dimension() -> None:
 
 # --- dataset layout -------------------------------------------------------------------------
 
+
 def _read(path: Path) -> tuple[list[str], np.ndarray]:
     lines = path.read_text().splitlines()
-    return lines[0].split(","), np.array([[float(v) for v in line.split(",")]
-                                          for line in lines[1:]])
+    return lines[0].split(","), np.array(
+        [[float(v) for v in line.split(",")] for line in lines[1:]]
+    )
 
 
 def test_dataset_has_the_real_layouts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(trajectories, "EXIT_CHANCE", 1.0)  # every face leaves the frame once
-    config = dataset.DatasetConfig(videos=3, frames=40, seed=2, faces=2, val_ratio=0.34,
-                                   size=(320, 240))
+    config = dataset.DatasetConfig(
+        videos=3, frames=40, seed=2, faces=2, val_ratio=0.34, size=(320, 240)
+    )
     manifest = dataset.write_dataset(tmp_path, config)
     assert len(manifest.videos) == 6
     assert {v.split for v in manifest.videos} == set(dataset.SPLITS)
@@ -307,7 +347,8 @@ def test_dataset_has_the_real_layouts(tmp_path: Path, monkeypatch: pytest.Monkey
         head, *rows = (tmp_path / "EMI_Labels" / name).read_text().splitlines()
         assert head == "Filename," + ",".join(EMI_NAMES)
         assert sorted(r.split(",")[0] for r in rows) == sorted(
-            v.name for v in manifest.videos if v.split == split)
+            v.name for v in manifest.videos if v.split == split
+        )
         assert all(0 <= float(v) <= 1 for r in rows for v in r.split(",")[1:])
 
 
@@ -322,34 +363,73 @@ def test_clip_holds_crops_and_labels_of_every_face() -> None:
 
 
 def test_cli_writes_a_dataset_and_a_strip(tmp_path: Path) -> None:
-    assert main(["synth", "--out", str(tmp_path / "data"), "--videos", "2", "--frames", "3",
-                 "--size", "160x120", "--strip", str(tmp_path / "strip.png")]) == 0
+    assert (
+        main(
+            [
+                "synth",
+                "--out",
+                str(tmp_path / "data"),
+                "--videos",
+                "2",
+                "--frames",
+                "3",
+                "--size",
+                "160x120",
+                "--strip",
+                str(tmp_path / "strip.png"),
+            ]
+        )
+        == 0
+    )
     assert (tmp_path / "data" / "synth.json").is_file()
     assert len(list((tmp_path / "data" / "cropped_aligned").iterdir())) == 2
     assert cv2.imread(str(tmp_path / "strip.png")).shape[1] > 1000
 
 
 def test_worker_processes_write_the_same_files(tmp_path: Path) -> None:
-    args = ["--videos", "3", "--frames", "4", "--size", "160x120", "--val-ratio", "0.34",
-            "--seed", "4", "--crop-size", "64"]
+    args = [
+        "--videos",
+        "3",
+        "--frames",
+        "4",
+        "--size",
+        "160x120",
+        "--val-ratio",
+        "0.34",
+        "--seed",
+        "4",
+        "--crop-size",
+        "64",
+    ]
     assert main(["synth", "--out", str(tmp_path / "one"), *args]) == 0
     assert main(["synth", "--out", str(tmp_path / "two"), *args, "--workers", "2"]) == 0
-    one = {p.relative_to(tmp_path / "one"): p.read_bytes()
-           for p in (tmp_path / "one").rglob("*") if p.is_file()}
-    two = {p.relative_to(tmp_path / "two"): p.read_bytes()
-           for p in (tmp_path / "two").rglob("*") if p.is_file()}
+    one = {
+        p.relative_to(tmp_path / "one"): p.read_bytes()
+        for p in (tmp_path / "one").rglob("*")
+        if p.is_file()
+    }
+    two = {
+        p.relative_to(tmp_path / "two"): p.read_bytes()
+        for p in (tmp_path / "two").rglob("*")
+        if p.is_file()
+    }
     assert len(one) > 3 * 4 and one == two
     with pytest.raises(ValueError, match="workers"):
-        dataset.write_dataset(tmp_path / "none", dataset.DatasetConfig(videos=1, frames=1),
-                              workers=0)
+        dataset.write_dataset(
+            tmp_path / "none", dataset.DatasetConfig(videos=1, frames=1), workers=0
+        )
 
 
-@pytest.mark.parametrize(("flags", "message"), [
-    (["--workers", "0"], "workers must be at least 1, got 0"),
-    (["--videos", "0"], "videos, frames and faces must each be at least 1"),
-])
-def test_cli_reports_bad_settings_in_a_line(tmp_path: Path, capsys: pytest.CaptureFixture,
-                                            flags: list[str], message: str) -> None:
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--workers", "0"], "workers must be at least 1, got 0"),
+        (["--videos", "0"], "videos, frames and faces must each be at least 1"),
+    ],
+)
+def test_cli_reports_bad_settings_in_a_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture, flags: list[str], message: str
+) -> None:
     assert main(["synth", "--out", str(tmp_path / "data"), "--frames", "1", *flags]) == 1
     err = capsys.readouterr().err
     assert err.startswith("affect-perception synth: ") and message in err
@@ -361,10 +441,13 @@ def test_cli_needs_an_output() -> None:
         main(["synth", "--videos", "1"])
 
 
-@pytest.mark.parametrize(("kwargs", "message"), [
-    ({"videos": 0, "frames": 5}, "at least 1"),
-    ({"videos": 1, "frames": 5, "val_ratio": 1.5}, "val_ratio"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"videos": 0, "frames": 5}, "at least 1"),
+        ({"videos": 1, "frames": 5, "val_ratio": 1.5}, "val_ratio"),
+    ],
+)
 def test_dataset_config_rejects_bad_values(kwargs: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         dataset.DatasetConfig(**kwargs)

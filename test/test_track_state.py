@@ -42,8 +42,12 @@ def last_outputs_with_two() -> tuple[LastOutputs, Callable[[], list[str]]]:
 
 def baseline_with_two() -> tuple[BaselineTracker, Callable[[], list[str]]]:
     baseline = BaselineTracker(BaselineConfig(enabled=True))
-    values = {"valence": np.zeros(2, np.float32), "arousal": np.zeros(2, np.float32),
-              "au_prob": np.zeros((2, 12), np.float32), "au_active": np.zeros((2, 12), bool)}
+    values = {
+        "valence": np.zeros(2, np.float32),
+        "arousal": np.zeros(2, np.float32),
+        "au_prob": np.zeros((2, 12), np.float32),
+        "au_active": np.zeros((2, 12), bool),
+    }
     baseline.update(IDS, 0.0, values, np.ones(2, bool), np.zeros((2, 2)))
     return baseline, lambda: baseline.track_ids
 
@@ -51,21 +55,32 @@ def baseline_with_two() -> tuple[BaselineTracker, Callable[[], list[str]]]:
 def smoother_with_two(make: Callable[[], Any]) -> Callable[[], tuple[Any, Callable]]:
     def build() -> tuple[Any, Callable[[], list[str]]]:
         smoother = make()
-        smoother(IDS, {"va": np.zeros((2, 2), np.float32), "au": np.zeros((2, 12), np.float32),
-                       "emi": np.zeros((2, 6), np.float32)}, 0.0)
+        smoother(
+            IDS,
+            {
+                "va": np.zeros((2, 2), np.float32),
+                "au": np.zeros((2, 12), np.float32),
+                "emi": np.zeros((2, 6), np.float32),
+            },
+            0.0,
+        )
         held = getattr(smoother, "smoothers", {"all": smoother})
         return smoother, lambda: sorted({t for s in held.values() for t in s._state})
+
     return build
 
 
-@pytest.mark.parametrize("build", [
-    tracker_with_two,
-    windows_with_two,
-    last_outputs_with_two,
-    baseline_with_two,
-    smoother_with_two(lambda: EmaSmoother(0.5)),
-    smoother_with_two(lambda: OneEuroConfig().smoother()),  # one filter per signal group
-])
+@pytest.mark.parametrize(
+    "build",
+    [
+        tracker_with_two,
+        windows_with_two,
+        last_outputs_with_two,
+        baseline_with_two,
+        smoother_with_two(lambda: EmaSmoother(0.5)),
+        smoother_with_two(lambda: OneEuroConfig().smoother()),  # one filter per signal group
+    ],
+)
 def test_every_store_forgets_removed_tracks_and_everything_on_reset(build: Callable) -> None:
     store, held = build()
     assert isinstance(store, TrackState)
@@ -78,8 +93,12 @@ def test_every_store_forgets_removed_tracks_and_everything_on_reset(build: Calla
 
 def test_an_ended_track_is_forgotten_by_every_store() -> None:
     tracker = FaceTracker(TrackerConfig(n_init=1, max_misses=0))
-    book = TrackBook(tracker, FeatureWindows(4, {"f": (2,)}, max_tracks=4, max_gap=2),
-                     BaselineTracker(BaselineConfig()), EmaSmoother(0.5))
+    book = TrackBook(
+        tracker,
+        FeatureWindows(4, {"f": (2,)}, max_tracks=4, max_gap=2),
+        BaselineTracker(BaselineConfig()),
+        EmaSmoother(0.5),
+    )
     shown = book.follow(Detections(xyxy=BOXES, score=np.full(2, 0.9, np.float32)))
     ids = [str(t) for t in shown.track_id]
     book.push(ids, {"f": np.ones((2, 2), np.float32)})
@@ -94,10 +113,20 @@ def test_an_ended_track_is_forgotten_by_every_store() -> None:
 
 
 def test_the_pipeline_keeps_every_store_in_its_book(random_model_dir: Path) -> None:
-    pipeline = AffectPipeline(PipelineConfig(model_dir=random_model_dir, intra_op_threads=1,
-                                             ema_alpha=0.5))
+    pipeline = AffectPipeline(
+        PipelineConfig(model_dir=random_model_dir, intra_op_threads=1, ema_alpha=0.5)
+    )
     book = pipeline.tracks
     assert [type(s).__name__ for s in book.stores] == [
-        "FaceTracker", "FeatureWindows", "LastOutputs", "BaselineTracker", "EmaSmoother"]
+        "FaceTracker",
+        "FeatureWindows",
+        "LastOutputs",
+        "BaselineTracker",
+        "EmaSmoother",
+    ]
     assert (pipeline.tracker, pipeline.windows, pipeline.baseline, pipeline.smoother) == (
-        book.tracker, book.windows, book.baseline, book.smoother)
+        book.tracker,
+        book.windows,
+        book.baseline,
+        book.smoother,
+    )

@@ -19,8 +19,11 @@ def boxes(*centres: tuple[float, float], side: float = SIDE) -> Detections:
     c = np.array(centres, dtype=np.float64).reshape(-1, 2)
     xyxy = np.concatenate([c - side / 2, c + side / 2], axis=1)
     offsets = np.array([[-0.2, -0.1], [0.2, -0.1], [0, 0.05], [0, 0.25], [-0.45, 0], [0.45, 0]])
-    return Detections(xyxy=xyxy, score=np.linspace(0.9, 0.8, len(c)),
-                      keypoints=c[:, None, :] + offsets[None] * side)
+    return Detections(
+        xyxy=xyxy,
+        score=np.linspace(0.9, 0.8, len(c)),
+        keypoints=c[:, None, :] + offsets[None] * side,
+    )
 
 
 def ids_by_row(out: Detections) -> list[str]:
@@ -132,8 +135,10 @@ def test_memory_bounded_while_faces_come_and_go() -> None:
     rng = np.random.default_rng(0)
     places = [(100.0, 100.0), (400.0, 100.0), (100.0, 400.0), (400.0, 400.0)]
     # each frame shows a subset of four places; a face flickers in and out ~every 20 frames
-    subsets = [boxes(*[p for i, p in enumerate(places) if m >> i & 1]) if m else
-               Detections.empty() for m in range(16)]
+    subsets = [
+        boxes(*[p for i, p in enumerate(places) if m >> i & 1]) if m else Detections.empty()
+        for m in range(16)
+    ]
     present = np.zeros(4, bool)
     masks = []
     for flips in rng.random((CHURN_FRAMES, 4)) < 0.05:
@@ -169,8 +174,16 @@ def test_match_cost_and_assign_gate() -> None:
 
 
 @pytest.mark.parametrize(
-    "bad", [{"max_cost": 0.0}, {"iou_weight": 1.5}, {"n_init": 0}, {"max_misses": -1},
-            {"alpha": 0.0}, {"beta": 1.0}])
+    "bad",
+    [
+        {"max_cost": 0.0},
+        {"iou_weight": 1.5},
+        {"n_init": 0},
+        {"max_misses": -1},
+        {"alpha": 0.0},
+        {"beta": 1.0},
+    ],
+)
 def test_config_rejects_out_of_range_values(bad: dict) -> None:
     with pytest.raises(ValueError, match=next(iter(bad))):
         TrackerConfig(**bad)

@@ -96,12 +96,18 @@ def test_root_without_frames_says_what_to_do(tmp_path):
         DataSource.from_root(tmp_path, "Train_Set")
 
 
-@pytest.mark.parametrize(("length", "expectation"), [
-    (16, does_not_raise()),  # a multiple of the time patch
-    (8, does_not_raise()),  # exactly the window
-    (14, pytest.raises(ValueError, match="not a multiple of the time patch 4; choose e.g. 16")),
-    (4, pytest.raises(ValueError, match="shorter than the window 8")),
-])
+@pytest.mark.parametrize(
+    ("length", "expectation"),
+    [
+        (16, does_not_raise()),  # a multiple of the time patch
+        (8, does_not_raise()),  # exactly the window
+        (
+            14,
+            pytest.raises(ValueError, match="not a multiple of the time patch 4; choose e.g. 16"),
+        ),
+        (4, pytest.raises(ValueError, match="shorter than the window 8")),
+    ],
+)
 def test_segment_length_must_fit_time_patch_and_window(length, expectation):
     with expectation:
         check_segment(length, window=8, time_patch=4)
@@ -119,8 +125,9 @@ def test_sampler_segments_stay_inside_their_video():
 
 
 def test_windows_are_oldest_first_and_clamped():
-    np.testing.assert_array_equal(causal_windows(np.array([0, 5]), 4),
-                                  [[0, 0, 0, 0], [2, 3, 4, 5]])
+    np.testing.assert_array_equal(
+        causal_windows(np.array([0, 5]), 4), [[0, 0, 0, 0], [2, 3, 4, 5]]
+    )
     x = torch.arange(2 * 6).view(2, 6, 1).float()
     windows = sliding_windows(x, 4)
     assert windows.shape == (6, 4, 1)

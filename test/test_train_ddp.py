@@ -24,16 +24,28 @@ def _free_port() -> int:
 
 def _worker(rank: int, root: Path, out: Path, port: int) -> None:
     """One torchrun-style process: the environment torchrun sets, then a short run."""
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank),
-                      WORLD_SIZE=str(WORLD), LOCAL_RANK=str(rank))
+    os.environ.update(
+        MASTER_ADDR="127.0.0.1",
+        MASTER_PORT=str(port),
+        RANK=str(rank),
+        WORLD_SIZE=str(WORLD),
+        LOCAL_RANK=str(rank),
+    )
     info = distributed.init_distributed(torch.device("cpu"))
     try:
         trainer = Trainer(tiny_config(root, out, epochs=1, steps_per_epoch=2), info)
         start = {k: v.clone() for k, v in trainer.model.state_dict().items()}
         trainer.fit()
         state = trainer.model.state_dict()
-        torch.save({"start": start, "end": state, "step": trainer.step,
-                    "videos": [v.name for v in trainer.train_videos]}, out / f"rank{rank}.pt")
+        torch.save(
+            {
+                "start": start,
+                "end": state,
+                "step": trainer.step,
+                "videos": [v.name for v in trainer.train_videos],
+            },
+            out / f"rank{rank}.pt",
+        )
     finally:
         distributed.cleanup(info)
 
@@ -41,13 +53,13 @@ def _worker(rank: int, root: Path, out: Path, port: int) -> None:
 def test_two_gloo_processes_stay_in_step(tmp_path):
     root = synth_root(tmp_path / "data", videos=4, frames=16)
     mp.spawn(_worker, args=(root, tmp_path / "run", _free_port()), nprocs=WORLD, join=True)
-    ranks = [torch.load(tmp_path / "run" / f"rank{r}.pt", weights_only=True)
-             for r in range(WORLD)]
+    ranks = [torch.load(tmp_path / "run" / f"rank{r}.pt", weights_only=True) for r in range(WORLD)]
     assert [r["step"] for r in ranks] == [2, 2]
     # each process trains on its own share of the videos
     assert not set(ranks[0]["videos"]) & set(ranks[1]["videos"])
-    changed = [k for k in ranks[0]["end"] if not torch.equal(ranks[0]["start"][k],
-                                                             ranks[0]["end"][k])]
+    changed = [
+        k for k in ranks[0]["end"] if not torch.equal(ranks[0]["start"][k], ranks[0]["end"][k])
+    ]
     assert changed, "training changed no weight"
     for key, value in ranks[0]["end"].items():
         if "running_" in key or "num_batches" in key:

@@ -27,16 +27,18 @@ def _pair(n: int = 50, d: int = 2) -> tuple[torch.Tensor, torch.Tensor]:
 def test_ccc_loss_is_one_minus_the_metric():
     pred, label = _pair()
     loss = ccc_loss(pred, label, torch.ones(len(pred), dtype=torch.bool))
-    want = np.mean([1 - metrics.ccc(pred.detach()[:, i].numpy(), label[:, i].numpy())
-                    for i in range(2)])
+    want = np.mean(
+        [1 - metrics.ccc(pred.detach()[:, i].numpy(), label[:, i].numpy()) for i in range(2)]
+    )
     assert float(loss.detach()) == pytest.approx(want, abs=1e-6)
 
 
 def test_pearson_loss_is_one_minus_the_metric():
     pred, label = _pair(d=6)
     loss = pearson_loss(pred, label, torch.ones(len(pred), dtype=torch.bool))
-    want = np.mean([1 - metrics.pearson(pred.detach()[:, i].numpy(), label[:, i].numpy())
-                    for i in range(6)])
+    want = np.mean(
+        [1 - metrics.pearson(pred.detach()[:, i].numpy(), label[:, i].numpy()) for i in range(6)]
+    )
     assert float(loss.detach()) == pytest.approx(want, abs=1e-6)
 
 
@@ -67,14 +69,17 @@ def test_pos_weight_and_focal_change_the_bce():
     logits, label = torch.tensor([[2.0, -1.0]]), torch.tensor([[1.0, 1.0]])
     mask = torch.ones(1, 2, dtype=torch.bool)
     plain = bce_loss(logits, label, mask)
-    assert bce_loss(logits, label, mask, pos_weight=torch.tensor([3.0, 3.0])) == \
-        pytest.approx(3 * float(plain))
+    assert bce_loss(logits, label, mask, pos_weight=torch.tensor([3.0, 3.0])) == pytest.approx(
+        3 * float(plain)
+    )
     assert bce_loss(logits, label, mask, gamma=2.0) < plain
 
 
 def test_a_task_without_labels_adds_zero_but_stays_in_the_graph():
-    outputs = {"va": torch.zeros(3, 2, requires_grad=True),
-               "ah": torch.zeros(3, 1, requires_grad=True)}
+    outputs = {
+        "va": torch.zeros(3, 2, requires_grad=True),
+        "ah": torch.zeros(3, 1, requires_grad=True),
+    }
     labels = {"va": torch.rand(3, 2), "ah": torch.ones(3, 1)}
     masks = {"va": torch.ones(3, dtype=torch.bool), "ah": torch.zeros(3, dtype=torch.bool)}
     total, parts = MultiTaskLoss(("va", "ah"))(outputs, labels, masks)

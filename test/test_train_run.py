@@ -49,8 +49,9 @@ def test_resume_continues_with_the_same_state(root, tmp_path):
         torch.testing.assert_close(state["exp_avg"], loaded["state"][key]["exp_avg"])
     resumed.fit()
     assert resumed.step == straight.step == 8
-    for (name, a), b in zip(straight.model.state_dict().items(),
-                            resumed.model.state_dict().values(), strict=True):
+    for (name, a), b in zip(
+        straight.model.state_dict().items(), resumed.model.state_dict().values(), strict=True
+    ):
         torch.testing.assert_close(a, b, msg=name)
 
 
@@ -82,11 +83,31 @@ def _parse(argv: list[str]) -> argparse.Namespace:
 
 def test_flags_override_the_yaml_and_unset_flags_do_not(tmp_path):
     path = tmp_path / "c.yaml"
-    path.write_text(yaml.safe_dump({"model": {"variant": "three", "window": 16},
-                                    "run": {"lr": 0.01, "epochs": 7}}))
-    config = train_cli.config_from_args(_parse(
-        ["--config", str(path), "--epochs", "3", "--tasks", "va", "au", "--no-progress",
-         "--cache-channels", "null", "--min-lr", "2e-5", "--out", "2024"]))
+    path.write_text(
+        yaml.safe_dump(
+            {"model": {"variant": "three", "window": 16}, "run": {"lr": 0.01, "epochs": 7}}
+        )
+    )
+    config = train_cli.config_from_args(
+        _parse(
+            [
+                "--config",
+                str(path),
+                "--epochs",
+                "3",
+                "--tasks",
+                "va",
+                "au",
+                "--no-progress",
+                "--cache-channels",
+                "null",
+                "--min-lr",
+                "2e-5",
+                "--out",
+                "2024",
+            ]
+        )
+    )
     assert config.run.epochs == 3 and config.run.lr == 0.01 and not config.run.progress
     assert config.run.min_lr == 2e-5  # YAML 1.1 alone would read "2e-5" as text
     assert config.run.out == "2024"  # a path stays text
@@ -95,13 +116,16 @@ def test_flags_override_the_yaml_and_unset_flags_do_not(tmp_path):
     assert config.run.batch_size == TrainConfig().run.batch_size
 
 
-@pytest.mark.parametrize(("data", "message"), [
-    ({"model": {"window": 6}}, "not a multiple of time_patch"),  # model validation
-    ({"run": {"lr": 0.1, "speed": 2}}, r"unknown keys \['speed'\]"),
-    ({"optim": {}}, r"unknown config sections \['optim'\]"),
-    ({"run": {"lr": "fast"}}, "lr must be a number"),
-    ({"run": {"feature_cache": True, "pixel_augment": True}}, "pixel_augment needs"),
-])
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"model": {"window": 6}}, "not a multiple of time_patch"),  # model validation
+        ({"run": {"lr": 0.1, "speed": 2}}, r"unknown keys \['speed'\]"),
+        ({"optim": {}}, r"unknown config sections \['optim'\]"),
+        ({"run": {"lr": "fast"}}, "lr must be a number"),
+        ({"run": {"feature_cache": True, "pixel_augment": True}}, "pixel_augment needs"),
+    ],
+)
 def test_bad_configs_name_the_fix(data, message):
     with pytest.raises(ValueError, match=message):
         TrainConfig.from_dict(data)

@@ -26,8 +26,10 @@ def test_per_frame_emi_is_scored_over_labelled_frames() -> None:
     emi = [rng.uniform(size=(10, 6)), rng.uniform(size=(12, 6))]
     known = [np.arange(10) != 3, np.ones(12, bool)]
     videos = [_video(n, e, True, k) for n, e, k in zip("ab", emi, known, strict=True)]
-    pred = {v.name: {"emi": e + rng.normal(scale=0.2, size=e.shape)}
-            for v, e in zip(videos, emi, strict=True)}
+    pred = {
+        v.name: {"emi": e + rng.normal(scale=0.2, size=e.shape)}
+        for v, e in zip(videos, emi, strict=True)
+    }
     got = score(pred, videos, ("emi",))
     flat_pred = np.concatenate([pred["a"]["emi"][known[0]], pred["b"]["emi"]])
     flat_label = np.concatenate([emi[0][known[0]], emi[1]])
@@ -38,8 +40,10 @@ def test_per_frame_emi_is_scored_over_labelled_frames() -> None:
 def test_per_video_emi_is_scored_on_video_means() -> None:
     rng = np.random.default_rng(1)
     rows = rng.uniform(size=(5, 6))
-    videos = [_video(f"v{i}", np.repeat(r[None], 8, axis=0), False, np.ones(8, bool))
-              for i, r in enumerate(rows)]
+    videos = [
+        _video(f"v{i}", np.repeat(r[None], 8, axis=0), False, np.ones(8, bool))
+        for i, r in enumerate(rows)
+    ]
     frames = {v.name: {"emi": rng.uniform(size=(8, 6))} for v in videos}
     got = score(frames, videos, ("emi",))
     means = np.stack([frames[v.name]["emi"].mean(axis=0) for v in videos])

@@ -14,8 +14,10 @@ SHAPES = {"feat_14": (3, 2, 2), "feat_7": (5,)}
 def frame(*values: float) -> dict[str, np.ndarray]:
     """Features for len(values) tracks, each filled with its value."""
     v = np.array(values, dtype=np.float32)
-    return {k: np.broadcast_to(v.reshape(-1, *[1] * len(s)), (len(v), *s)).copy()
-            for k, s in SHAPES.items()}
+    return {
+        k: np.broadcast_to(v.reshape(-1, *[1] * len(s)), (len(v), *s)).copy()
+        for k, s in SHAPES.items()
+    }
 
 
 def frames_of(windows: FeatureWindows, track: str) -> list[float]:
@@ -29,8 +31,9 @@ def frames_of(windows: FeatureWindows, track: str) -> list[float]:
 
 
 def make(window: int = 4, max_tracks: int = 3, max_gap: int = 2) -> FeatureWindows:
-    return FeatureWindows(window=window, feature_shapes=SHAPES, max_tracks=max_tracks,
-                          max_gap=max_gap)
+    return FeatureWindows(
+        window=window, feature_shapes=SHAPES, max_tracks=max_tracks, max_gap=max_gap
+    )
 
 
 def test_order_is_oldest_first_after_wrap_around() -> None:
@@ -128,7 +131,9 @@ def test_empty_frame_push_and_gather() -> None:
     windows = make()
     windows.push([], frame())
     assert {k: v.shape for k, v in windows.gather([]).items()} == {
-        "feat_14": (0, 4, 3, 2, 2), "feat_7": (0, 4, 5)}
+        "feat_14": (0, 4, 3, 2, 2),
+        "feat_7": (0, 4, 5),
+    }
 
 
 @pytest.mark.parametrize(
@@ -137,8 +142,11 @@ def test_empty_frame_push_and_gather() -> None:
         (["a", "a"], frame(1, 2), "distinct"),
         (["a", "b", "c", "d"], frame(1, 2, 3, 4), "raise max_tracks"),
         (["a"], {"feat_7": np.zeros((1, 5))}, "features must be"),
-        (["a"], {"feat_7": np.zeros((1, 4)), "feat_14": np.zeros((1, 3, 2, 2))},
-         r"features\['feat_7'\] must be \(1, 5\)"),
+        (
+            ["a"],
+            {"feat_7": np.zeros((1, 4)), "feat_14": np.zeros((1, 3, 2, 2))},
+            r"features\['feat_7'\] must be \(1, 5\)",
+        ),
     ],
 )
 def test_bad_push_raises(ids: list[str], features: dict, message: str) -> None:

@@ -58,12 +58,19 @@ class CollectConfig:
 
 
 def _teaching_record(teaching: Any) -> dict[str, Any]:
-    return {"expressions": {k: [float(x) for x in v] for k, v in teaching.expressions.items()},
-            "features": teaching.features}
+    return {
+        "expressions": {k: [float(x) for x in v] for k, v in teaching.expressions.items()},
+        "features": teaching.features,
+    }
 
 
-def collect(recordings: Sequence[Recording], hashes: Sequence[str], out: Path,
-            config: CollectConfig, teachers: Teachers) -> dict[str, Any]:
+def collect(
+    recordings: Sequence[Recording],
+    hashes: Sequence[str],
+    out: Path,
+    config: CollectConfig,
+    teachers: Teachers,
+) -> dict[str, Any]:
     """Write the tracks of ``recordings`` and their teachings under ``out`` (see module
     docstring); returns the teachings record, also written to ``out/teachings.json``:
     ``{"tracks": {name: {"recording": sha256, "frames": n, "taught": {frame: {...}}}}}``
@@ -72,8 +79,13 @@ def collect(recordings: Sequence[Recording], hashes: Sequence[str], out: Path,
     tracks: dict[str, dict[str, Any]] = {}
     for index, (recording, sha) in enumerate(zip(recordings, hashes, strict=True)):
         tracker = FaceTracker(config.tracker)
-        frames = tqdm(recording.frames(config.topic), desc=f"faces in {recording.path.name}",
-                      unit="frame", disable=not config.progress, leave=False)
+        frames = tqdm(
+            recording.frames(config.topic),
+            desc=f"faces in {recording.path.name}",
+            unit="frame",
+            disable=not config.progress,
+            leave=False,
+        )
         for rgb in frames:
             faces = tracker.update(detector.detect(rgb))
             if not len(faces):
@@ -86,9 +98,11 @@ def collect(recordings: Sequence[Recording], hashes: Sequence[str], out: Path,
                 frame = track["frames"]
                 folder = out / CROPS_DIR / name
                 folder.mkdir(parents=True, exist_ok=True)
-                cv2.imwrite(str(folder / FRAME_NAME.format(frame + 1)),
-                            cv2.cvtColor(crops[k], cv2.COLOR_RGB2BGR),
-                            [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
+                cv2.imwrite(
+                    str(folder / FRAME_NAME.format(frame + 1)),
+                    cv2.cvtColor(crops[k], cv2.COLOR_RGB2BGR),
+                    [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY],
+                )
                 if frame % config.teach_every == 0:
                     keypoints = None if faces.keypoints is None else faces.keypoints[k]
                     teaching = teachers.teach(rgb, faces.xyxy[k], roll_degrees(keypoints))
@@ -98,4 +112,3 @@ def collect(recordings: Sequence[Recording], hashes: Sequence[str], out: Path,
     out.mkdir(parents=True, exist_ok=True)
     (out / TEACHINGS_FILE).write_text(json.dumps(record) + "\n")
     return record
-

@@ -40,8 +40,9 @@ FPS = 30
 GOAL = {"valence": "expr_mean:valence", "AU12": "facemesh:AU12", "Joy": "expr_mean:Joy"}
 
 
-def photo_bags(photos: Sequence[str], folder: Path, frames: int, seed: int = 0,
-               kinds: Sequence[str] = KINDS) -> list[Path]:
+def photo_bags(
+    photos: Sequence[str], folder: Path, frames: int, seed: int = 0, kinds: Sequence[str] = KINDS
+) -> list[Path]:
     """One compressed-image MCAP bag per photo and clip kind under ``folder``."""
     bags = []
     for name in photos:
@@ -54,9 +55,12 @@ def photo_bags(photos: Sequence[str], folder: Path, frames: int, seed: int = 0,
             spec = ClipSpec(kind=kind, frames=frames, seed=seed, size=size, face_height=size[1])
             with BagWriter(path) as writer:
                 for i, frame in enumerate(make_clip(photo, spec)):
-                    writer.write_image(COMPRESSED_TOPIC, frame,
-                                       START_TIME_NS + i * 1_000_000_000 // FPS,
-                                       compressed=True)
+                    writer.write_image(
+                        COMPRESSED_TOPIC,
+                        frame,
+                        START_TIME_NS + i * 1_000_000_000 // FPS,
+                        compressed=True,
+                    )
             bags.append(path)
     return bags
 
@@ -68,13 +72,15 @@ def teacher_agreement(models: dict[str, Path], photos: Sequence[str]) -> dict[st
     teachers, taught = Teachers(), {}
     result: dict[str, Any] = {}
     for label, model_dir in models.items():
-        config = RealcheckConfig(model_dir=model_dir, photos=tuple(photos), clip_photos=(),
-                                 clip_kinds=())
+        config = RealcheckConfig(
+            model_dir=model_dir, photos=tuple(photos), clip_photos=(), clip_kinds=()
+        )
         faces = measure_faces(config, images, ModelRunner(model_dir, config.threads))
         for face in faces:
             if face.box is not None and face.name not in taught:
-                taught[face.name] = teachers.teach(images[face.photo], face.box,
-                                                   roll_degrees(face.keypoints))
+                taught[face.name] = teachers.teach(
+                    images[face.photo], face.box, roll_degrees(face.keypoints)
+                )
             face.teaching = taught.get(face.name)
         report = agreement(faces)
         result[label] = {o: report[o]["spearman"][signal] for o, signal in GOAL.items()}
@@ -82,24 +88,44 @@ def teacher_agreement(models: dict[str, Path], photos: Sequence[str]) -> dict[st
     return result
 
 
-def run_evidence(out: Path, start: Path, frames: int, adapt: dict[str, Any],
-                 kinds: Sequence[str] = KINDS, recorded: Sequence[str] = RECORDED,
-                 measured: Sequence[str] = MEASURED) -> dict[str, Any]:
+def run_evidence(
+    out: Path,
+    start: Path,
+    frames: int,
+    adapt: dict[str, Any],
+    kinds: Sequence[str] = KINDS,
+    recorded: Sequence[str] = RECORDED,
+    measured: Sequence[str] = MEASURED,
+) -> dict[str, Any]:
     """Film (``kinds`` of clip per recorded photo), adapt (``adapt``: `AdaptConfig` fields),
     measure; writes and returns ``evidence.json``."""
     bags = photo_bags(recorded, out / "recordings", frames, kinds=kinds)
-    report = Adapter(AdaptConfig(recordings=tuple(bags), out=out / "adapt", model=start,
-                                 score_threshold=CHECK_THRESHOLD, **adapt)).run()
+    report = Adapter(
+        AdaptConfig(
+            recordings=tuple(bags),
+            out=out / "adapt",
+            model=start,
+            score_threshold=CHECK_THRESHOLD,
+            **adapt,
+        )
+    ).run()
     assert report is not None  # one process: the report is this one's
     measures = teacher_agreement({"before": start, "after": out / "adapt" / "model"}, measured)
     before, after = measures["before"], measures["after"]
     evidence = {
-        "recorded_photos": list(recorded), "measured_photos": list(measured),
-        "frames_per_clip": frames, "clip_kinds": list(kinds),
+        "recorded_photos": list(recorded),
+        "measured_photos": list(measured),
+        "frames_per_clip": frames,
+        "clip_kinds": list(kinds),
         "measured_faces": measures["faces"],
-        "agreement": {o: {"before": before[o], "after": after[o],
-                          "change": None if before[o] is None or after[o] is None
-                          else after[o] - before[o]} for o in GOAL},
+        "agreement": {
+            o: {
+                "before": before[o],
+                "after": after[o],
+                "change": None if before[o] is None or after[o] is None else after[o] - before[o],
+            }
+            for o in GOAL
+        },
         "synthetic_heldout": report["synthetic_heldout"],
         "adapt_heldout_tracks": report["heldout_agreement"],
     }
@@ -119,12 +145,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--synth-videos", type=int, default=16)
     parser.add_argument("--threads", type=int, default=None)
     args = parser.parse_args(argv)
-    evidence = run_evidence(args.out, args.model, args.frames, {
-        "epochs": args.epochs, "steps_per_epoch": args.steps_per_epoch, "lr": args.lr,
-        "synth_videos": args.synth_videos, "threads": args.threads, "progress": False})
+    evidence = run_evidence(
+        args.out,
+        args.model,
+        args.frames,
+        {
+            "epochs": args.epochs,
+            "steps_per_epoch": args.steps_per_epoch,
+            "lr": args.lr,
+            "synth_videos": args.synth_videos,
+            "threads": args.threads,
+            "progress": False,
+        },
+    )
     print(json.dumps({k: evidence[k] for k in ("measured_faces", "agreement")}, indent=1))
-    print(json.dumps({k: v for k, v in evidence["synthetic_heldout"].items() if "/" not in k},
-                     indent=1))
+    print(
+        json.dumps(
+            {k: v for k, v in evidence["synthetic_heldout"].items() if "/" not in k}, indent=1
+        )
+    )
     return 0
 
 

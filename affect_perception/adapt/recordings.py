@@ -37,8 +37,10 @@ class Recording:
                 return cls(path, "images")
         elif path.is_file():
             return cls(path, "video")
-        raise ValueError(f"{path} is not a recording: give a rosbag2 folder (with "
-                         f"{BAG_METADATA}), a folder of .jpg/.png images or a video file")
+        raise ValueError(
+            f"{path} is not a recording: give a rosbag2 folder (with "
+            f"{BAG_METADATA}), a folder of .jpg/.png images or a video file"
+        )
 
     def files(self) -> list[Path]:
         """The files whose content makes up the recording, in a fixed order."""
@@ -50,8 +52,9 @@ class Recording:
         """Hash of every file's path (relative to the recording) and content."""
         digest = hashlib.sha256()
         for file in self.files():
-            digest.update(str(file.relative_to(self.path) if file != self.path
-                              else file.name).encode())
+            digest.update(
+                str(file.relative_to(self.path) if file != self.path else file.name).encode()
+            )
             with open(file, "rb") as f:
                 while chunk := f.read(CHUNK):
                     digest.update(chunk)

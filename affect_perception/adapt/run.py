@@ -125,8 +125,10 @@ def start_model_info(path: Path) -> dict[str, Any]:
 def split_tracks(names: list[str], holdout: float, seed: int) -> tuple[list[str], list[str]]:
     """(training, held-out) track names: ``holdout`` of them, at least one each side."""
     if len(names) < 2:
-        raise ValueError(f"the recordings hold {len(names)} usable face track(s); adapt needs "
-                         "at least two (one to learn from, one to measure on)")
+        raise ValueError(
+            f"the recordings hold {len(names)} usable face track(s); adapt needs "
+            "at least two (one to learn from, one to measure on)"
+        )
     order = np.random.default_rng(seed).permutation(len(names))
     count = min(max(1, round(holdout * len(names))), len(names) - 1)
     held = sorted(names[i] for i in order[:count])
@@ -150,29 +152,45 @@ def track_outputs(model: AffectModel, video: VideoData, device: torch.device) ->
         for name, value in model.encode(images).items():
             maps.setdefault(name, []).append(value)
     out = predict_video(model, {n: torch.cat(v) for n, v in maps.items()}, 256)
-    return {"valence": float(out["va"][:, 0].mean()),
-            "AU12": float(out["au"][:, AU_NAMES.index("AU12")].mean()),
-            "Joy": float(out["emi"][:, EMI_NAMES.index("Joy")].mean())}
+    return {
+        "valence": float(out["va"][:, 0].mean()),
+        "AU12": float(out["au"][:, AU_NAMES.index("AU12")].mean()),
+        "Joy": float(out["emi"][:, EMI_NAMES.index("Joy")].mean()),
+    }
 
 
-def agreement(models: dict[str, AffectModel], videos: list[VideoData],
-              truth: dict[str, dict[str, float]], device: torch.device) -> dict[str, Any]:
+def agreement(
+    models: dict[str, AffectModel],
+    videos: list[VideoData],
+    truth: dict[str, dict[str, float]],
+    device: torch.device,
+) -> dict[str, Any]:
     """Spearman over held-out tracks between each model's outputs and the teachers."""
-    outputs = {m: {v.name: track_outputs(model, v, device) for v in videos}
-               for m, model in models.items()}
+    outputs = {
+        m: {v.name: track_outputs(model, v, device) for v in videos} for m, model in models.items()
+    }
     names = [v.name for v in videos]
-    return {"tracks": len(names), **{
-        output: {m: _spearman([outputs[m][n][output] for n in names],
-                              [truth[n][signal] for n in names]) for m in models}
-        for output, signal in AGREEMENT.items()}}
+    return {
+        "tracks": len(names),
+        **{
+            output: {
+                m: _spearman(
+                    [outputs[m][n][output] for n in names], [truth[n][signal] for n in names]
+                )
+                for m in models
+            }
+            for output, signal in AGREEMENT.items()
+        },
+    }
 
 
 def synthetic_change(history: list[dict]) -> dict[str, dict[str, float]]:
     """Synthetic held-out metrics of the first (the starting model) and last epochs."""
     first, last = history[0], history[-1]
     keys = [k for k in first if k.startswith("val/") and k in last]
-    return {k[4:]: {"before": first[k], "after": last[k], "change": last[k] - first[k]}
-            for k in keys}
+    return {
+        k[4:]: {"before": first[k], "after": last[k], "change": last[k] - first[k]} for k in keys
+    }
 
 
 class Adapter:
@@ -194,38 +212,53 @@ class Adapter:
             save_checkpoint(model, self.out / "start")
             teachings = self._teachings(hashes, model.config.input_size)
             self._synthetic()
-            (self.out / "split.json").write_text(json.dumps(
-                dict(zip(("train", "heldout"), self._split(teachings), strict=True))) + "\n")
+            (self.out / "split.json").write_text(
+                json.dumps(dict(zip(("train", "heldout"), self._split(teachings), strict=True)))
+                + "\n"
+            )
         distributed.barrier(self.info)
         teachings = json.loads((self.out / "data" / TEACHINGS_FILE).read_text())
         split = json.loads((self.out / "split.json").read_text())
         tracks = teachings["tracks"]
         neutral = neutrals(tracks)
         scales = au_scales(tracks, neutral)
-        videos = {n: track_video(n, tracks[n], self.out / "data" / CROPS_DIR / n, neutral[n],
-                                 scales) for n in split["train"] + split["heldout"]}
+        videos = {
+            n: track_video(n, tracks[n], self.out / "data" / CROPS_DIR / n, neutral[n], scales)
+            for n in split["train"] + split["heldout"]
+        }
         synth = [column_masks(v) for v in read_videos((str(self.out / "synth"),), "Train_Set")]
-        trainer = Trainer(self._train_config(), self.info,
-                          [videos[n] for n in split["train"]] + synth)
+        trainer = Trainer(
+            self._train_config(), self.info, [videos[n] for n in split["train"]] + synth
+        )
         history = trainer.fit()
         if not self.info.is_main:
             return None
-        before, after = load_checkpoint(self.out / "start"), load_checkpoint(
-            self.out / "run" / LAST)
+        before, after = (
+            load_checkpoint(self.out / "start"),
+            load_checkpoint(self.out / "run" / LAST),
+        )
         truth = {n: track_summary(tracks[n], neutral[n]) for n in split["heldout"]}
         report = {
-            "recordings": [{"path": r.path.name, "kind": r.kind, "sha256": h}
-                           for r, h in zip(self.recordings, hashes, strict=True)],
-            "start_model": str(c.model), "tracks": {k: len(v) for k, v in split.items()},
-            "face_frames": {k: int(sum(tracks[n]["frames"] for n in v))
-                            for k, v in split.items()},
+            "recordings": [
+                {"path": r.path.name, "kind": r.kind, "sha256": h}
+                for r, h in zip(self.recordings, hashes, strict=True)
+            ],
+            "start_model": str(c.model),
+            "tracks": {k: len(v) for k, v in split.items()},
+            "face_frames": {k: int(sum(tracks[n]["frames"] for n in v)) for k, v in split.items()},
             "outputs_adapted": {t: list(o) for t, o in COVERED.items() if o},
-            "heldout_agreement": agreement({"before": before, "after": after},
-                                           [videos[n] for n in split["heldout"]], truth,
-                                           trainer.device),
+            "heldout_agreement": agreement(
+                {"before": before, "after": after},
+                [videos[n] for n in split["heldout"]],
+                truth,
+                trainer.device,
+            ),
             "synthetic_heldout": synthetic_change(history),
-            "config": {k: str(v) if isinstance(v, Path) else v
-                       for k, v in asdict(c).items() if k != "recordings"},
+            "config": {
+                k: str(v) if isinstance(v, Path) else v
+                for k, v in asdict(c).items()
+                if k != "recordings"
+            },
         }
         self._export(after, report, start_model_info(c.model))
         (self.out / REPORT_FILE).write_text(json.dumps(report, indent=1) + "\n")
@@ -235,11 +268,14 @@ class Adapter:
         """A fresh run needs an empty or new folder; a resumed one the same recordings."""
         saved = self.out / RECORDINGS_FILE
         if saved.is_file() and json.loads(saved.read_text()) != hashes:
-            raise ValueError(f"{self.out} holds an adapt run of other recordings; give a new "
-                             "--out folder")
+            raise ValueError(
+                f"{self.out} holds an adapt run of other recordings; give a new --out folder"
+            )
         if not self.config.resume and self.out.is_dir() and any(self.out.iterdir()):
-            raise ValueError(f"{self.out} is not empty; give a new --out folder, or --resume "
-                             "to continue the run in it")
+            raise ValueError(
+                f"{self.out} is not empty; give a new --out folder, or --resume "
+                "to continue the run in it"
+            )
         self.out.mkdir(parents=True, exist_ok=True)
         saved.write_text(json.dumps(hashes) + "\n")
 
@@ -250,24 +286,46 @@ class Adapter:
         from affect_perception.realfaces.teachers.ensemble import Teachers
 
         c = self.config
-        detector = DetectorConfig() if c.score_threshold is None else DetectorConfig(
-            score_threshold=c.score_threshold)
-        return collect(self.recordings, hashes, self.out / "data",
-                       CollectConfig(input_size=input_size, teach_every=c.teach_every,
-                                     detector=detector, topic=c.topic, progress=c.progress),
-                       Teachers())
+        detector = (
+            DetectorConfig()
+            if c.score_threshold is None
+            else DetectorConfig(score_threshold=c.score_threshold)
+        )
+        return collect(
+            self.recordings,
+            hashes,
+            self.out / "data",
+            CollectConfig(
+                input_size=input_size,
+                teach_every=c.teach_every,
+                detector=detector,
+                topic=c.topic,
+                progress=c.progress,
+            ),
+            Teachers(),
+        )
 
     def _synthetic(self) -> None:
         folder = self.out / "synth"
         if (folder / MANIFEST).is_file():
             return
         c = self.config
-        write_dataset(folder, DatasetConfig(videos=c.synth_videos, frames=c.synth_frames,
-                                            seed=c.seed + SYNTH_SEED_OFFSET, val_ratio=0.25))
+        write_dataset(
+            folder,
+            DatasetConfig(
+                videos=c.synth_videos,
+                frames=c.synth_frames,
+                seed=c.seed + SYNTH_SEED_OFFSET,
+                val_ratio=0.25,
+            ),
+        )
 
     def _split(self, teachings: dict[str, Any]) -> tuple[list[str], list[str]]:
-        usable = sorted(n for n, t in teachings["tracks"].items()
-                        if t["frames"] >= self.config.segment_length and t["taught"])
+        usable = sorted(
+            n
+            for n, t in teachings["tracks"].items()
+            if t["frames"] >= self.config.segment_length and t["taught"]
+        )
         return split_tracks(usable, self.config.holdout, self.config.seed)
 
     def _train_config(self) -> TrainConfig:
@@ -275,34 +333,63 @@ class Adapter:
         start = load_checkpoint(self.out / "start").config
         last = self.out / "run" / LAST
         run = RunConfig(
-            out=str(self.out / "run"), seed=c.seed, epochs=c.epochs,
-            steps_per_epoch=c.steps_per_epoch, batch_size=c.batch_size,
-            segment_length=c.segment_length, lr=c.lr, warmup_steps=max(1, c.steps_per_epoch // 4),
-            threads=c.threads, device=c.device, init_weights=str(self.out / "start"),
-            freeze_norm=True, resume=str(last) if c.resume and last.is_dir() else None,
-            progress=c.progress)
-        return TrainConfig.from_dict({
-            "model": start.to_dict(),
-            "data": {"train": [], "val": [str(self.out / "synth")],
-                     "val_split": "Validation_Set", "test": []},
-            "run": asdict(run)})
+            out=str(self.out / "run"),
+            seed=c.seed,
+            epochs=c.epochs,
+            steps_per_epoch=c.steps_per_epoch,
+            batch_size=c.batch_size,
+            segment_length=c.segment_length,
+            lr=c.lr,
+            warmup_steps=max(1, c.steps_per_epoch // 4),
+            threads=c.threads,
+            device=c.device,
+            init_weights=str(self.out / "start"),
+            freeze_norm=True,
+            resume=str(last) if c.resume and last.is_dir() else None,
+            progress=c.progress,
+        )
+        return TrainConfig.from_dict(
+            {
+                "model": start.to_dict(),
+                "data": {
+                    "train": [],
+                    "val": [str(self.out / "synth")],
+                    "val_split": "Validation_Set",
+                    "test": [],
+                },
+                "run": asdict(run),
+            }
+        )
 
-    def _export(self, model: AffectModel, report: dict[str, Any],
-                start_info: dict[str, Any]) -> None:
+    def _export(
+        self, model: AffectModel, report: dict[str, Any], start_info: dict[str, Any]
+    ) -> None:
         folder = self.out / "model"
         export_onnx(model, folder, taught_on=provenance.SYNTHETIC)
         path = folder / "model.json"
         info = json.loads(path.read_text())
-        taught = provenance.from_info(start_info, model.config.tasks) if start_info else \
-            info[provenance.PROVENANCE_KEY]
+        taught = (
+            provenance.from_info(start_info, model.config.tasks)
+            if start_info
+            else info[provenance.PROVENANCE_KEY]
+        )
         for task, outputs in COVERED.items():
             for output in outputs:
                 if task in taught:
                     taught[task][output] = provenance.TEACHER
         info[provenance.PROVENANCE_KEY] = taught
-        info[ADAPTED_KEY] = {k: report[k] for k in (
-            "recordings", "start_model", "outputs_adapted", "tracks", "face_frames",
-            "heldout_agreement", "synthetic_heldout")}
+        info[ADAPTED_KEY] = {
+            k: report[k]
+            for k in (
+                "recordings",
+                "start_model",
+                "outputs_adapted",
+                "tracks",
+                "face_frames",
+                "heldout_agreement",
+                "synthetic_heldout",
+            )
+        }
         path.write_text(json.dumps(info, indent=2) + "\n")
         write_section(folder, CARD_BEGIN, CARD_END, card_text(report))
 
@@ -318,7 +405,8 @@ def card_text(report: dict[str, Any]) -> str:
         "## Adapted to the user's recordings (`affect-perception adapt`)",
         "",
         f"Started from `{report['start_model']}`. Recordings (sha256): "
-        + ", ".join(f"`{r['path']}` {r['sha256'][:16]}…" for r in report["recordings"]) + ".",
+        + ", ".join(f"`{r['path']}` {r['sha256'][:16]}…" for r in report["recordings"])
+        + ".",
         f"Tracks: {report['tracks']['train']} learnt from "
         f"({report['face_frames']['train']} face-frames), {report['tracks']['heldout']} "
         f"held out ({report['face_frames']['heldout']}).",
@@ -334,14 +422,19 @@ def card_text(report: dict[str, Any]) -> str:
         "",
         "| output | before | after |",
         "|---|---|---|",
-        *(f"| {o} | {_figure(agree[o]['before'])} | {_figure(agree[o]['after'])} |"
-          for o in AGREEMENT),
+        *(
+            f"| {o} | {_figure(agree[o]['before'])} | {_figure(agree[o]['after'])} |"
+            for o in AGREEMENT
+        ),
         "",
         "Synthetic held-out metrics (the regenerated small synthetic Validation_Set):",
         "",
         "| metric | before | after | change |",
         "|---|---|---|---|",
-        *(f"| {k} | {v['before']:.3f} | {v['after']:.3f} | {v['change']:+.3f} |"
-          for k, v in report["synthetic_heldout"].items() if "/" not in k),
+        *(
+            f"| {k} | {v['before']:.3f} | {v['after']:.3f} | {v['change']:+.3f} |"
+            for k, v in report["synthetic_heldout"].items()
+            if "/" not in k
+        ),
     ]
     return "\n".join(lines)

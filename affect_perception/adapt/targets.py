@@ -25,8 +25,11 @@ from affect_perception.train.datasets import VideoData
 
 # The outputs the teachers give targets for, per task.
 COVERED: dict[str, tuple[str, ...]] = {
-    "va": ("valence",), "au": tuple(a for a in AU_NAMES if a in geometry.AU_PROXIES),
-    "emi": ("Amusement", "Joy"), "ah": ()}
+    "va": ("valence",),
+    "au": tuple(a for a in AU_NAMES if a in geometry.AU_PROXIES),
+    "emi": ("Amusement", "Joy"),
+    "ah": (),
+}
 # Quantile of |proxy| over the recordings' taught face-frames that maps to an AU target of 1.
 AU_SCALE_QUANTILE = 0.9
 # Smallest AU scale (landmark features are fractions of the eye distance).
@@ -37,33 +40,45 @@ def frame_signals(taught: dict[str, Any]) -> dict[str, Any]:
     """One taught face-frame's expression signals (mean of the teachers) and features."""
     probs = np.mean([np.asarray(p) for p in taught["expressions"].values()], axis=0)
     signals = expression_signals(probs)
-    return {"valence": signals["valence"], "Joy": signals["Joy"],
-            "Amusement": signals["Amusement"],
-            "neutral": CLASSES[int(np.argmax(probs))] == "neutral",
-            "features": taught["features"]}
+    return {
+        "valence": signals["valence"],
+        "Joy": signals["Joy"],
+        "Amusement": signals["Amusement"],
+        "neutral": CLASSES[int(np.argmax(probs))] == "neutral",
+        "features": taught["features"],
+    }
 
 
 def neutrals(tracks: dict[str, dict[str, Any]]) -> dict[str, dict[str, float]]:
     """The neutral landmark geometry of each track (see module docstring)."""
-    signals = {n: [frame_signals(t) for t in track["taught"].values()]
-               for n, track in tracks.items()}
+    signals = {
+        n: [frame_signals(t) for t in track["taught"].values()] for n, track in tracks.items()
+    }
     calm = [s["features"] for frames in signals.values() for s in frames if s["neutral"]]
     everything = [s["features"] for frames in signals.values() for s in frames]
     if not everything:
-        raise ValueError("no face-frame was taught: the recordings hold no face the detector "
-                         "and tracker confirm")
+        raise ValueError(
+            "no face-frame was taught: the recordings hold no face the detector "
+            "and tracker confirm"
+        )
     population = geometry.mean_features(calm or everything)
     own = {n: [s["features"] for s in frames if s["neutral"]] for n, frames in signals.items()}
     return {n: geometry.mean_features(f) if f else population for n, f in own.items()}
 
 
-def au_scales(tracks: dict[str, dict[str, Any]], neutral: dict[str, dict[str, float]]
-              ) -> dict[str, float]:
+def au_scales(
+    tracks: dict[str, dict[str, Any]], neutral: dict[str, dict[str, float]]
+) -> dict[str, float]:
     """Per covered AU, the proxy size mapped to a target of 1."""
-    proxies = [geometry.au_proxies(t["features"], neutral[n])
-               for n, track in tracks.items() for t in track["taught"].values()]
-    return {au: max(float(np.quantile([abs(p[au]) for p in proxies], AU_SCALE_QUANTILE)),
-                    MIN_AU_SCALE) for au in COVERED["au"]}
+    proxies = [
+        geometry.au_proxies(t["features"], neutral[n])
+        for n, track in tracks.items()
+        for t in track["taught"].values()
+    ]
+    return {
+        au: max(float(np.quantile([abs(p[au]) for p in proxies], AU_SCALE_QUANTILE)), MIN_AU_SCALE)
+        for au in COVERED["au"]
+    }
 
 
 def _nearest_taught(frames: int, taught: list[int]) -> np.ndarray:
@@ -72,16 +87,23 @@ def _nearest_taught(frames: int, taught: list[int]) -> np.ndarray:
     return np.abs(np.arange(frames)[:, None] - positions[None, :]).argmin(axis=1)
 
 
-def track_video(name: str, track: dict[str, Any], frame_dir: Path,
-                neutral: dict[str, float], scales: dict[str, float]) -> VideoData:
+def track_video(
+    name: str,
+    track: dict[str, Any],
+    frame_dir: Path,
+    neutral: dict[str, float],
+    scales: dict[str, float],
+) -> VideoData:
     """One track as a training video with the covered outputs' targets and masks."""
     taught = sorted(int(f) for f in track["taught"])
     if not taught:
         raise ValueError(f"track {name} has no taught frame")
     count = int(track["frames"])
-    rows = {"va": np.zeros((len(taught), TASK_DIMS["va"]), np.float32),
-            "au": np.zeros((len(taught), TASK_DIMS["au"]), np.float32),
-            "emi": np.zeros((len(taught), TASK_DIMS["emi"]), np.float32)}
+    rows = {
+        "va": np.zeros((len(taught), TASK_DIMS["va"]), np.float32),
+        "au": np.zeros((len(taught), TASK_DIMS["au"]), np.float32),
+        "emi": np.zeros((len(taught), TASK_DIMS["emi"]), np.float32),
+    }
     for k, frame in enumerate(taught):
         s = frame_signals(track["taught"][str(frame)])
         rows["va"][k, 0] = s["valence"]
@@ -93,10 +115,12 @@ def track_video(name: str, track: dict[str, Any], frame_dir: Path,
     nearest = _nearest_taught(count, taught)
     labels = {t: v[nearest] for t, v in rows.items()}
     labels["ah"] = np.zeros((count, TASK_DIMS["ah"]), np.float32)
-    masks = {"va": np.zeros((count, TASK_DIMS["va"]), bool),
-             "au": np.zeros((count, TASK_DIMS["au"]), bool),
-             "emi": np.zeros((count, TASK_DIMS["emi"]), bool),
-             "ah": np.zeros(count, bool)}
+    masks = {
+        "va": np.zeros((count, TASK_DIMS["va"]), bool),
+        "au": np.zeros((count, TASK_DIMS["au"]), bool),
+        "emi": np.zeros((count, TASK_DIMS["emi"]), bool),
+        "ah": np.zeros(count, bool),
+    }
     masks["va"][:, 0] = True
     masks["au"][:, [AU_NAMES.index(a) for a in COVERED["au"]]] = True
     masks["emi"][:, [EMI_NAMES.index(e) for e in COVERED["emi"]]] = True
@@ -110,15 +134,19 @@ def column_masks(video: VideoData) -> VideoData:
     for task in ("va", "emi"):
         if masks[task].ndim == 1:
             masks[task] = np.repeat(masks[task][:, None], TASK_DIMS[task], axis=1)
-    return VideoData(video.name, video.frame_dir, video.present, video.labels, masks,
-                     video.emi_per_frame)
+    return VideoData(
+        video.name, video.frame_dir, video.present, video.labels, masks, video.emi_per_frame
+    )
 
 
 def track_summary(track: dict[str, Any], neutral: dict[str, float]) -> dict[str, float]:
     """A track's mean teacher signals (valence, Joy, AU12 proxy): one point of the held-out
     agreement."""
     signals = [frame_signals(t) for t in track["taught"].values()]
-    return {"valence": float(np.mean([s["valence"] for s in signals])),
-            "Joy": float(np.mean([s["Joy"] for s in signals])),
-            "AU12": float(np.mean([geometry.au_proxies(s["features"], neutral)["AU12"]
-                                   for s in signals]))}
+    return {
+        "valence": float(np.mean([s["valence"] for s in signals])),
+        "Joy": float(np.mean([s["Joy"] for s in signals])),
+        "AU12": float(
+            np.mean([geometry.au_proxies(s["features"], neutral)["AU12"] for s in signals])
+        ),
+    }

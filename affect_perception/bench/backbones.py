@@ -46,13 +46,25 @@ def _export(module: object, path: Path) -> None:
     sample = torch.zeros(1, 3, INPUT_SIZE, INPUT_SIZE)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        torch.onnx.export(module, (sample,), str(path), input_names=["image"],
-                          output_names=["features"], opset_version=OPSET, dynamo=False,
-                          dynamic_axes={"image": {0: "N"}, "features": {0: "N"}})
+        torch.onnx.export(
+            module,
+            (sample,),
+            str(path),
+            input_names=["image"],
+            output_names=["features"],
+            opset_version=OPSET,
+            dynamo=False,
+            dynamic_axes={"image": {0: "N"}, "features": {0: "N"}},
+        )
 
 
-def backbone_costs(work_dir: Path, batches: tuple[int, ...], providers: tuple[str, ...],
-                   threads: int, repeats: int) -> dict[str, object]:
+def backbone_costs(
+    work_dir: Path,
+    batches: tuple[int, ...],
+    providers: tuple[str, ...],
+    threads: int,
+    repeats: int,
+) -> dict[str, object]:
     """Milliseconds per batch of every backbone, and each peer's cost relative to ours.
 
     Returns:
@@ -82,16 +94,18 @@ def backbone_costs(work_dir: Path, batches: tuple[int, ...], providers: tuple[st
     for batch in batches:
         image = rng.standard_normal((batch, 3, INPUT_SIZE, INPUT_SIZE), np.float32)
         tensor = torch.from_numpy(image).to(device)
-        runs = {"onnxruntime": {n: _ort_call(sessions[n], image) for n in names},
-                "torch": {n: torch_call(modules[n], tensor, device=device) for n in names}}
+        runs = {
+            "onnxruntime": {n: _ort_call(sessions[n], image) for n in names},
+            "torch": {n: torch_call(modules[n], tensor, device=device) for n in names},
+        }
         for runtime, calls in runs.items():
             timings = interleaved(calls, repeats)
             ms.setdefault(runtime, {})[batch] = {n: t.median_ms for n, t in timings.items()}
             ratios.setdefault(runtime, {})[batch] = {
-                peer: speedup(timings[peer], timings[OURS]) for peer in PEERS}
+                peer: speedup(timings[peer], timings[OURS]) for peer in PEERS
+            }
     return {"device": device, "gflops": gflops, "ms": ms, "cost_vs_ours": ratios}
 
 
 def _ort_call(session: ort.InferenceSession, image: np.ndarray):  # noqa: ANN202
     return lambda: session.run(None, {"image": image})
-

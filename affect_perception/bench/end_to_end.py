@@ -58,8 +58,10 @@ def render_frames(faces: int, count: int = RENDERED_FRAMES) -> list[tuple[int, b
     """``count`` synthetic frames with ``faces`` faces as ``bgr8`` (step, data), ping-pong."""
     from affect_perception.synth.scene import render_video
 
-    encoded = [encode_image(frame.image, ENCODING)
-               for frame in render_video(VIDEO_SEED, count // 2, faces=faces, size=FRAME_SIZE)]
+    encoded = [
+        encode_image(frame.image, ENCODING)
+        for frame in render_video(VIDEO_SEED, count // 2, faces=faces, size=FRAME_SIZE)
+    ]
     return encoded + encoded[::-1]
 
 
@@ -102,8 +104,12 @@ def run_stream(pipeline: AffectPipeline, stream: Stream) -> dict[str, object]:
         built = time.perf_counter()
         serialize_message(message)
         end = time.perf_counter()
-        stages = {**result.timings_ms, "decode": (decoded - start) * 1e3,
-                  "publish": (built - processed) * 1e3, "serialise": (end - built) * 1e3}
+        stages = {
+            **result.timings_ms,
+            "decode": (decoded - start) * 1e3,
+            "publish": (built - processed) * 1e3,
+            "serialise": (end - built) * 1e3,
+        }
         done.append((arrival, end, len(result.faces), stages))
 
     errors: list[Exception] = []
@@ -124,11 +130,18 @@ def run_stream(pipeline: AffectPipeline, stream: Stream) -> dict[str, object]:
     latency = np.array([(d[1] - d[0]) * 1e3 for d in measured])
     stages = sorted({s for d in measured for s in d[3]})
     return {
-        "faces": stream.faces, "seconds": stream.seconds,
-        "fps_in": total / (end - start), "fps_out": len(measured) / span,
-        "latency_ms": {"p50": float(np.percentile(latency, 50)),
-                       "p99": float(np.percentile(latency, 99)), "max": float(latency.max())},
-        "received": counts.received, "handled": counts.handled, "dropped": counts.dropped,
+        "faces": stream.faces,
+        "seconds": stream.seconds,
+        "fps_in": total / (end - start),
+        "fps_out": len(measured) / span,
+        "latency_ms": {
+            "p50": float(np.percentile(latency, 50)),
+            "p99": float(np.percentile(latency, 99)),
+            "max": float(latency.max()),
+        },
+        "received": counts.received,
+        "handled": counts.handled,
+        "dropped": counts.dropped,
         "failed": counts.failed,
         "faces_per_frame": float(np.mean([d[2] for d in measured])),
         "stage_ms": {s: float(np.median([d[3].get(s, 0.0) for d in measured])) for s in stages},
@@ -139,9 +152,21 @@ def run_stream(pipeline: AffectPipeline, stream: Stream) -> dict[str, object]:
 
 def run_in_child(model_dir: Path, stream: Stream, timeout_s: float = 600.0) -> dict[str, object]:
     """`run_stream` in a fresh interpreter (this module's ``main``); returns its figures."""
-    args = [sys.executable, "-m", __name__, "--model-dir", str(model_dir),
-            "--faces", str(stream.faces), "--seconds", str(stream.seconds),
-            "--fps", str(stream.fps), "--params", json.dumps(stream.params)]
+    args = [
+        sys.executable,
+        "-m",
+        __name__,
+        "--model-dir",
+        str(model_dir),
+        "--faces",
+        str(stream.faces),
+        "--seconds",
+        str(stream.seconds),
+        "--fps",
+        str(stream.fps),
+        "--params",
+        json.dumps(stream.params),
+    ]
     proc = subprocess.run(args, capture_output=True, text=True, timeout=timeout_s, check=False)
     if proc.returncode != 0:
         raise RuntimeError(f"end-to-end run failed ({proc.returncode}):\n{proc.stderr[-2000:]}")
@@ -156,8 +181,9 @@ def main(argv: list[str] | None = None) -> int:
     for name in ("faces", "seconds", "fps"):
         value = getattr(defaults, name)
         parser.add_argument("--" + name, type=type(value), default=value)
-    parser.add_argument("--params", type=json.loads, default={},
-                        help="node parameter values as a JSON object")
+    parser.add_argument(
+        "--params", type=json.loads, default={}, help="node parameter values as a JSON object"
+    )
     args = vars(parser.parse_args(argv))
     model_dir = args.pop("model_dir")
     stream = Stream(**args)

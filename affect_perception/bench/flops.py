@@ -60,10 +60,11 @@ def gemm_gflops(threads: int, repeats: int) -> float:
 
     torch.set_num_threads(threads)
     rng = np.random.default_rng(0)
-    a, b = (torch.from_numpy(rng.standard_normal((GEMM_SIDE, GEMM_SIDE), np.float32))
-            for _ in range(2))
+    a, b = (
+        torch.from_numpy(rng.standard_normal((GEMM_SIDE, GEMM_SIDE), np.float32)) for _ in range(2)
+    )
     timing = interleaved({"gemm": lambda: torch.mm(a, b)}, repeats)["gemm"]
-    return 2 * GEMM_SIDE ** 3 / (timing.median_ms * 1e-3) / 1e9
+    return 2 * GEMM_SIDE**3 / (timing.median_ms * 1e-3) / 1e9
 
 
 def cpu_peak(threads: int, repeats: int) -> CpuPeak:
@@ -71,9 +72,16 @@ def cpu_peak(threads: int, repeats: int) -> CpuPeak:
     model, clock, flags = cpu_description()
     simd, lanes = next(((name, n) for name, n in SIMD_LANES if name in flags), ("scalar", 1))
     fma = "fma" in flags or "asimd" in flags
-    return CpuPeak(model=model, threads=threads, clock_mhz=clock, simd=simd, lanes=lanes, fma=fma,
-                   theoretical_gflops=theoretical_gflops(clock, lanes, fma, threads),
-                   gemm_gflops=gemm_gflops(threads, repeats))
+    return CpuPeak(
+        model=model,
+        threads=threads,
+        clock_mhz=clock,
+        simd=simd,
+        lanes=lanes,
+        fma=fma,
+        theoretical_gflops=theoretical_gflops(clock, lanes, fma, threads),
+        gemm_gflops=gemm_gflops(threads, repeats),
+    )
 
 
 def count_flops(module: object, *inputs: object) -> int:
@@ -91,8 +99,9 @@ def limit_ratio(measured_ms: float, flops: int, gflops: float) -> float:
     return measured_ms / (flops / (gflops * 1e9) * 1e3)
 
 
-def encoder_limit(model: BenchModel, peak: CpuPeak, providers: tuple[str, ...],
-                  faces: int, repeats: int) -> dict[str, float]:
+def encoder_limit(
+    model: BenchModel, peak: CpuPeak, providers: tuple[str, ...], faces: int, repeats: int
+) -> dict[str, float]:
     """The encoder's FLOPs, its onnxruntime time for ``faces`` crops and both limit ratios.
 
     Returns:
@@ -103,15 +112,26 @@ def encoder_limit(model: BenchModel, peak: CpuPeak, providers: tuple[str, ...],
     import torch
 
     # unfolded: the FLOPs counted are those of the torch encoder alone
-    engine = AffectEngine(EngineConfig(model_dir=model.model_dir, providers=providers,
-                                       intra_op_threads=peak.threads, fold=False))
+    engine = AffectEngine(
+        EngineConfig(
+            model_dir=model.model_dir,
+            providers=providers,
+            intra_op_threads=peak.threads,
+            fold=False,
+        )
+    )
     side = engine.info.input_size
     image = np.random.default_rng(3).standard_normal((faces, 3, side, side), np.float32)
     flops = count_flops(model.torch_model.encode, torch.from_numpy(image))
-    timing = interleaved({"encoder": lambda: engine.encoder.run(None, {"image": image})},
-                         repeats)["encoder"]
-    return {"faces": faces, "gflops": flops / 1e9, "ms": timing.median_ms,
-            "limit_ms_theoretical": flops / peak.theoretical_gflops / 1e6,
-            "limit_ms_gemm": flops / peak.gemm_gflops / 1e6,
-            "ratio_theoretical": limit_ratio(timing.median_ms, flops, peak.theoretical_gflops),
-            "ratio_gemm": limit_ratio(timing.median_ms, flops, peak.gemm_gflops)}
+    timing = interleaved({"encoder": lambda: engine.encoder.run(None, {"image": image})}, repeats)[
+        "encoder"
+    ]
+    return {
+        "faces": faces,
+        "gflops": flops / 1e9,
+        "ms": timing.median_ms,
+        "limit_ms_theoretical": flops / peak.theoretical_gflops / 1e6,
+        "limit_ms_gemm": flops / peak.gemm_gflops / 1e6,
+        "ratio_theoretical": limit_ratio(timing.median_ms, flops, peak.theoretical_gflops),
+        "ratio_gemm": limit_ratio(timing.median_ms, flops, peak.gemm_gflops),
+    }

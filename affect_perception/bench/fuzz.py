@@ -37,8 +37,16 @@ KEEP_FINDINGS = 20
 MIN_MUTABLE = 64
 # Large sizes written into forged headers.
 HUGE_SIDES = (0, 1, 8, 10_001, 20_000, 65_535)
-_MARKERS = (b"\xff\x00", b"\xff\xff\xff", b"\xff\xd0", b"\xff\xd9", b"\xff\xd8", b"\xff\xc0",
-            b"\xff\xf0\x00\x04", b"\xff\xe1\x00\x01")
+_MARKERS = (
+    b"\xff\x00",
+    b"\xff\xff\xff",
+    b"\xff\xd0",
+    b"\xff\xd9",
+    b"\xff\xd8",
+    b"\xff\xc0",
+    b"\xff\xf0\x00\x04",
+    b"\xff\xe1\x00\x01",
+)
 
 
 @dataclass
@@ -60,11 +68,17 @@ class FuzzReport:
     peak_rss_mib: float = 0.0
 
     def as_dict(self) -> dict[str, object]:
-        return {"cases": self.cases, "by_kind": dict(self.by_kind),
-                "outcomes": dict(self.outcomes), "findings": self.finding_count,
-                "first_findings": self.findings, "seconds": round(self.seconds, 2),
-                "cases_per_s": round(self.cases / max(self.seconds, 1e-9), 1),
-                "peak_rss_mib": round(self.peak_rss_mib, 1), "memory_cap_mib": MEMORY_CAP_MIB}
+        return {
+            "cases": self.cases,
+            "by_kind": dict(self.by_kind),
+            "outcomes": dict(self.outcomes),
+            "findings": self.finding_count,
+            "first_findings": self.findings,
+            "seconds": round(self.seconds, 2),
+            "cases_per_s": round(self.cases / max(self.seconds, 1e-9), 1),
+            "peak_rss_mib": round(self.peak_rss_mib, 1),
+            "memory_cap_mib": MEMORY_CAP_MIB,
+        }
 
 
 def _seeds() -> dict[str, bytes]:
@@ -85,15 +99,16 @@ def _jpeg_case(rng: np.random.Generator) -> bytes:
         if op == 0:  # frame size forged
             sof = data.find(b"\xff\xc0")
             if sof >= 0:
-                data[sof + 5:sof + 9] = b"".join(int(rng.choice(HUGE_SIDES)).to_bytes(2, "big")
-                                                 for _ in range(2))
+                data[sof + 5 : sof + 9] = b"".join(
+                    int(rng.choice(HUGE_SIDES)).to_bytes(2, "big") for _ in range(2)
+                )
         elif op == 1:  # a marker, fill bytes or stuffing inserted in the header
             at = int(rng.integers(2, min(len(data), 400)))
             data[at:at] = _MARKERS[int(rng.integers(len(_MARKERS)))]
         elif op == 2:  # a segment length forged
             at = data.find(b"\xff", int(rng.integers(2, 200)))
             if 0 <= at < len(data) - 4:
-                data[at + 2:at + 4] = int(rng.integers(0, 65536)).to_bytes(2, "big")
+                data[at + 2 : at + 4] = int(rng.integers(0, 65536)).to_bytes(2, "big")
         elif op == 3:  # header bytes overwritten
             spots = rng.integers(0, min(len(data), 600), int(rng.integers(1, 9)))
             for spot in spots:
@@ -101,7 +116,7 @@ def _jpeg_case(rng: np.random.Generator) -> bytes:
         elif op == 4:  # a hidden second frame header behind FF 00
             data[2:2] = b"\xff\x00\x00\x40" + bytes(data[2:64])
         else:
-            data = data[:int(rng.integers(0, len(data)))]
+            data = data[: int(rng.integers(0, len(data)))]
     return bytes(data)
 
 
@@ -112,8 +127,9 @@ def _png_case(rng: np.random.Generator) -> bytes:
             break
         op = int(rng.integers(4))
         if op == 0:  # IHDR size forged (CRC left wrong or fixed)
-            data[16:24] = b"".join(int(rng.choice(HUGE_SIDES)).to_bytes(4, "big")
-                                   for _ in range(2))
+            data[16:24] = b"".join(
+                int(rng.choice(HUGE_SIDES)).to_bytes(4, "big") for _ in range(2)
+            )
             if rng.uniform() < 0.5:  # a valid CRC, so decoders read the forged size
                 data[29:33] = zlib.crc32(bytes(data[12:29])).to_bytes(4, "big")
         elif op == 1:
@@ -122,9 +138,9 @@ def _png_case(rng: np.random.Generator) -> bytes:
                 data[spot] = int(rng.integers(256))
         elif op == 2:  # a chunk length forged
             at = 33 + int(rng.integers(0, 4))
-            data[at:at + 4] = int(rng.integers(0, 2**32)).to_bytes(4, "big")
+            data[at : at + 4] = int(rng.integers(0, 2**32)).to_bytes(4, "big")
         else:
-            data = data[:int(rng.integers(0, len(data)))]
+            data = data[: int(rng.integers(0, len(data)))]
     return bytes(data)
 
 
@@ -132,21 +148,27 @@ def _raw_case(rng: np.random.Generator) -> tuple:
     encoding = str(rng.choice(list(CODECS)))
     width, height = int(rng.integers(1, 17)) * 2, int(rng.integers(1, 17))
     bpp = CODECS[encoding].bytes_per_pixel
-    fields = {"encoding": encoding, "width": width, "height": height, "step": width * bpp,
-              "is_bigendian": 0, "data": rng.integers(0, 256, width * bpp * height,
-                                                      np.uint8).tobytes()}
+    fields = {
+        "encoding": encoding,
+        "width": width,
+        "height": height,
+        "step": width * bpp,
+        "is_bigendian": 0,
+        "data": rng.integers(0, 256, width * bpp * height, np.uint8).tobytes(),
+    }
     breakers: dict[str, Callable[[], object]] = {
         "encoding": lambda: str(rng.choice(["rgb7", "", "RGB8", "16UC1", "mono"])),
         "width": lambda: int(rng.choice([0, -1, width + 1, 2**31, 10_001])),
         "height": lambda: int(rng.choice([0, -1, height + 1, 2**31, 10_001])),
         "step": lambda: int(rng.choice([0, -1, fields["step"] - 1, 2**40])),
-        "data": lambda: fields["data"][:int(rng.integers(0, len(fields["data"]) + 1))],
+        "data": lambda: fields["data"][: int(rng.integers(0, len(fields["data"]) + 1))],
         "is_bigendian": lambda: int(rng.integers(0, 256)),
     }
     for name in rng.choice(list(breakers), int(rng.integers(1, 4)), replace=False):
         fields[name] = breakers[name]()
-    return tuple(fields[k] for k in ("encoding", "width", "height", "step", "is_bigendian",
-                                     "data"))
+    return tuple(
+        fields[k] for k in ("encoding", "width", "height", "step", "is_bigendian", "data")
+    )
 
 
 def run_case(seed: int) -> tuple[str, Callable[[], np.ndarray]]:
@@ -205,7 +227,12 @@ def _outcome(call: Callable[[], np.ndarray]) -> str:
         return "refused"
     except Exception as err:  # noqa: BLE001 - the contract allows ImageDecodeError only
         return f"finding: {type(err).__name__}: {str(err)[:200]}"
-    if (not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3
-            or image.shape[2] != 3 or image.shape[0] * image.shape[1] > MAX_PIXELS):
+    if (
+        not isinstance(image, np.ndarray)
+        or image.dtype != np.uint8
+        or image.ndim != 3
+        or image.shape[2] != 3
+        or image.shape[0] * image.shape[1] > MAX_PIXELS
+    ):
         return f"finding: returned {getattr(image, 'shape', type(image))}"
     return "decoded"

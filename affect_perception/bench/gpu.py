@@ -42,10 +42,12 @@ def check_providers(names: list[str], available: list[str]) -> None:
     for name in names:
         wanted = PROVIDERS[name][0]
         if wanted not in available:
-            raise ProviderError(f"{wanted} is not available in this onnxruntime (available: "
-                                f"{', '.join(available)}); install onnxruntime-gpu with its "
-                                "CUDA/cuDNN wheels (and TensorRT 10 for tensorrt), see "
-                                "bench/gpu.sh --setup")
+            raise ProviderError(
+                f"{wanted} is not available in this onnxruntime (available: "
+                f"{', '.join(available)}); install onnxruntime-gpu with its "
+                "CUDA/cuDNN wheels (and TensorRT 10 for tensorrt), see "
+                "bench/gpu.sh --setup"
+            )
 
 
 def batch_rates(model_dir: Path, name: str, threads: int, repeats: int) -> dict[str, object]:
@@ -53,19 +55,23 @@ def batch_rates(model_dir: Path, name: str, threads: int, repeats: int) -> dict[
     from affect_perception.runtime.engine import AffectEngine, EngineConfig
 
     start = time.perf_counter()
-    engine = AffectEngine(EngineConfig(model_dir=model_dir, providers=PROVIDERS[name],
-                                       intra_op_threads=threads))
+    engine = AffectEngine(
+        EngineConfig(model_dir=model_dir, providers=PROVIDERS[name], intra_op_threads=threads)
+    )
     load_s = time.perf_counter() - start
     if engine.active_provider != PROVIDERS[name][0]:
-        raise ProviderError(f"{name}: the model runs on {engine.active_provider}, not "
-                            f"{PROVIDERS[name][0]}; see the onnxruntime log above")
+        raise ProviderError(
+            f"{name}: the model runs on {engine.active_provider}, not "
+            f"{PROVIDERS[name][0]}; see the onnxruntime log above"
+        )
     side, window = engine.info.input_size, engine.info.window
     rng = np.random.default_rng(0)
     result: dict[str, object] = {"provider": engine.active_provider, "load_s": load_s}
     for batch in BATCHES:
         crops = rng.integers(0, 256, (batch, side, side, 3), np.uint8)
-        windows = {k: np.repeat(v[:, None], window, axis=1)
-                   for k, v in engine.encode(crops).items()}
+        windows = {
+            k: np.repeat(v[:, None], window, axis=1) for k, v in engine.encode(crops).items()
+        }
 
         def step(crops: np.ndarray = crops, windows: dict = windows) -> None:
             engine.encode(crops)
@@ -82,8 +88,14 @@ def end_to_end(model_dir: Path, name: str, seconds: float, threads: int) -> dict
 
     out = {}
     for faces in E2E_FACES:
-        result = run_in_child(model_dir, Stream(faces=faces, seconds=seconds, params={
-            "intra_op_threads": threads, "providers": list(PROVIDERS[name])}))
+        result = run_in_child(
+            model_dir,
+            Stream(
+                faces=faces,
+                seconds=seconds,
+                params={"intra_op_threads": threads, "providers": list(PROVIDERS[name])},
+            ),
+        )
         out[f"e2e_fps_{faces}"] = result["fps_out"]
         out[f"e2e_p99_ms_{faces}"] = result["latency_ms"]["p99"]
     return out
@@ -97,22 +109,36 @@ def format_table(results: dict[str, dict[str, object]]) -> str:
         if key != "provider":
             rows.append((key, *(f"{results[n][key]:.4g}" for n in names)))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
-                     for r in rows)
+    return "\n".join(
+        "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the comparison; 1 with one line on stderr when a provider is missing or unused."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--providers", nargs="+", choices=list(PROVIDERS),
-                        default=list(PROVIDERS), help="columns, in order (default: all)")
-    parser.add_argument("--seconds", type=float, default=8.0,
-                        help="seconds per end-to-end run (default %(default)s)")
+    parser.add_argument(
+        "--providers",
+        nargs="+",
+        choices=list(PROVIDERS),
+        default=list(PROVIDERS),
+        help="columns, in order (default: all)",
+    )
+    parser.add_argument(
+        "--seconds",
+        type=float,
+        default=8.0,
+        help="seconds per end-to-end run (default %(default)s)",
+    )
     parser.add_argument("--repeats", type=int, default=20, help="timed steps per batch")
     parser.add_argument("--threads", type=int, default=1, help="CPU intra-op threads")
-    parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE,
-                        help="folder kept between runs for the model and its TensorRT engines "
-                             "(default %(default)s)")
+    parser.add_argument(
+        "--cache",
+        type=Path,
+        default=DEFAULT_CACHE,
+        help="folder kept between runs for the model and its TensorRT engines "
+        "(default %(default)s)",
+    )
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args(argv)
     if args.seconds <= 2.5 or args.repeats < 1:
@@ -137,8 +163,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     print(format_table(results))
     if args.json:
-        args.json.write_text(json.dumps({"results": results, "load": os.getloadavg()},
-                                        indent=2) + "\n")
+        args.json.write_text(
+            json.dumps({"results": results, "load": os.getloadavg()}, indent=2) + "\n"
+        )
     return 0
 
 

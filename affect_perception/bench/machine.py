@@ -23,8 +23,11 @@ def cpu_description() -> tuple[str, float, set[str]]:
 
     flags = set((field("flags") or field("Features")).split())
     clock = field("cpu MHz")
-    return field("model name") or platform.processor() or "unknown", (
-        float(clock) if clock else float("nan")), flags
+    return (
+        field("model name") or platform.processor() or "unknown",
+        (float(clock) if clock else float("nan")),
+        flags,
+    )
 
 
 def available_cores() -> int:
@@ -43,6 +46,12 @@ def machine_info() -> dict[str, object]:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             versions[name] = None
-    return {"cpu": model, "clock_mhz": clock, "cores": available_cores(),
-            "machine": platform.machine(), "python": platform.python_version(),
-            "load_average": list(os.getloadavg()), "versions": versions}
+    return {
+        "cpu": model,
+        "clock_mhz": clock,
+        "cores": available_cores(),
+        "machine": platform.machine(),
+        "python": platform.python_version(),
+        "load_average": list(os.getloadavg()),
+        "versions": versions,
+    }

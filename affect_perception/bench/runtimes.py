@@ -42,8 +42,9 @@ def torch_call(module: object, *inputs: object, device: str) -> Callable[[], Non
     return call
 
 
-def ort_vs_torch(model: BenchModel, faces: int, providers: tuple[str, ...], threads: int,
-                 repeats: int) -> dict[str, float]:
+def ort_vs_torch(
+    model: BenchModel, faces: int, providers: tuple[str, ...], threads: int, repeats: int
+) -> dict[str, float]:
     """Milliseconds per frame step in torch eager and in onnxruntime, and the speedup.
 
     Returns:
@@ -55,13 +56,18 @@ def ort_vs_torch(model: BenchModel, faces: int, providers: tuple[str, ...], thre
     torch.set_num_threads(threads)
     device = torch_device(providers)
     # unfolded: both runtimes do the same maths (the fold's gain is the streaming section's)
-    engine = AffectEngine(EngineConfig(model_dir=model.model_dir, providers=providers,
-                                       intra_op_threads=threads, fold=False))
+    engine = AffectEngine(
+        EngineConfig(
+            model_dir=model.model_dir, providers=providers, intra_op_threads=threads, fold=False
+        )
+    )
     rng = np.random.default_rng(INPUT_SEED)
     side, window = engine.info.input_size, engine.info.window
     image = rng.standard_normal((faces, 3, side, side), np.float32)
-    windows = {name: rng.standard_normal((faces, window, *shape), np.float32)
-               for name, shape in engine.feature_shapes.items()}
+    windows = {
+        name: rng.standard_normal((faces, window, *shape), np.float32)
+        for name, shape in engine.feature_shapes.items()
+    }
     net = model.torch_model.to(device)
     torch_image = torch.from_numpy(image).to(device)
     torch_windows = {name: torch.from_numpy(value).to(device) for name, value in windows.items()}
@@ -74,9 +80,14 @@ def ort_vs_torch(model: BenchModel, faces: int, providers: tuple[str, ...], thre
         engine.encoder.run(None, {"image": image})
         engine.temporal_session.run(None, windows)
 
-    timings = interleaved({"torch": torch_call(step, device=device), "onnxruntime": run_ort},
-                          repeats)
+    timings = interleaved(
+        {"torch": torch_call(step, device=device), "onnxruntime": run_ort}, repeats
+    )
     net.to("cpu")
-    return {"faces": faces, "device": device, "torch_ms": timings["torch"].median_ms,
-            "ort_ms": timings["onnxruntime"].median_ms,
-            "speedup": speedup(timings["torch"], timings["onnxruntime"])}
+    return {
+        "faces": faces,
+        "device": device,
+        "torch_ms": timings["torch"].median_ms,
+        "ort_ms": timings["onnxruntime"].median_ms,
+        "speedup": speedup(timings["torch"], timings["onnxruntime"]),
+    }

@@ -49,8 +49,13 @@ COMING_OFFSET_S = 5.0
 SETTLE_FRACTION = 0.25
 SETTLE_MAX_S = 60.0
 # /diagnostics counters reported at the end of a soak.
-DIAGNOSTIC_COUNTS = ("frames received", "frames processed", "frames dropped (stale)",
-                     "decode errors", "processing errors")
+DIAGNOSTIC_COUNTS = (
+    "frames received",
+    "frames processed",
+    "frames dropped (stale)",
+    "decode errors",
+    "processing errors",
+)
 
 
 @dataclass
@@ -91,8 +96,10 @@ def render_messages(faces: int, size: tuple[int, int], encoding: str = "rgb8") -
     from affect_perception.ros.conversions import image_message
     from affect_perception.synth.scene import render_video
 
-    frames = [image_message(f.image, Header(frame_id="camera"), encoding)
-              for f in render_video(VIDEO_SEED, RENDERED_FRAMES // 2, faces=faces, size=size)]
+    frames = [
+        image_message(f.image, Header(frame_id="camera"), encoding)
+        for f in render_video(VIDEO_SEED, RENDERED_FRAMES // 2, faces=faces, size=size)
+    ]
     return frames + frames[::-1]
 
 
@@ -128,8 +135,10 @@ class ComingAndGoing:
         for subset in ((), (0,), (1,), (0, 1)):
             video.identities = [identities[k] for k in subset]
             video.tracks = [tracks[k] for k in subset]
-            frames = [image_message(video.render(i).image, Header(frame_id="camera"), encoding)
-                      for i in range(video.frames)]
+            frames = [
+                image_message(video.render(i).image, Header(frame_id="camera"), encoding)
+                for i in range(video.frames)
+            ]
             self.subsets[subset] = frames + frames[::-1]
 
     def faces_at(self, index: int) -> tuple[int, ...]:
@@ -158,9 +167,15 @@ class NodeUnderLoad:
             drivers publish; a reliable one keeps the transport from losing frames under load).
     """
 
-    def __init__(self, model_dir: Path, log_path: Path, params: dict[str, object] | None = None,
-                 image_type: type | None = None, ros_args: list[str] | None = None,
-                 publisher_qos: QoSProfile | None = None) -> None:
+    def __init__(
+        self,
+        model_dir: Path,
+        log_path: Path,
+        params: dict[str, object] | None = None,
+        image_type: type | None = None,
+        ros_args: list[str] | None = None,
+        publisher_qos: QoSProfile | None = None,
+    ) -> None:
         import rclpy
         from diagnostic_msgs.msg import DiagnosticArray
         from rclpy.executors import SingleThreadedExecutor
@@ -172,27 +187,36 @@ class NodeUnderLoad:
         self.image_type = image_type or Image
         compressed = self.image_type is not Image
         topic = IMAGE_TOPIC + ("/compressed" if compressed else "")
-        args = [sys.executable, "-m", "affect_perception.ros.node", "--ros-args",
-                "-p", f"model_dir:={model_dir}", "-r",
-                f"{'image/compressed' if compressed else 'image'}:={topic}"]
+        args = [
+            sys.executable,
+            "-m",
+            "affect_perception.ros.node",
+            "--ros-args",
+            "-p",
+            f"model_dir:={model_dir}",
+            "-r",
+            f"{'image/compressed' if compressed else 'image'}:={topic}",
+        ]
         for name, value in (params or {}).items():
             args += ["-p", f"{name}:={value}"]
         args += ros_args or []
         self.log_path = log_path
         self._log = open(log_path, "wb")  # noqa: SIM115 - closed in stop()
-        self.process = subprocess.Popen(args, stdout=self._log, stderr=subprocess.STDOUT,
-                                        start_new_session=True)
+        self.process = subprocess.Popen(
+            args, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
+        )
         self.node = rclpy.create_node(f"affect_load_{os.getpid()}")
         self.executor = SingleThreadedExecutor()
         self.executor.add_node(self.node)
-        self.publisher = self.node.create_publisher(self.image_type, topic,
-                                                    publisher_qos or qos_profile_sensor_data)
+        self.publisher = self.node.create_publisher(
+            self.image_type, topic, publisher_qos or qos_profile_sensor_data
+        )
         self.outputs: list[tuple[float, object]] = []  # (arrival wall time, message)
         self.diagnostics: list = []
         self._affect = self.node.create_subscription(
-            AffectStateArray, f"{NODE}/affect", self._on_affect, 100)
-        self.node.create_subscription(DiagnosticArray, "/diagnostics", self.diagnostics.append,
-                                      10)
+            AffectStateArray, f"{NODE}/affect", self._on_affect, 100
+        )
+        self.node.create_subscription(DiagnosticArray, "/diagnostics", self.diagnostics.append, 10)
 
     def _on_affect(self, msg: object) -> None:
         self.outputs.append((time.time(), msg))
@@ -213,9 +237,16 @@ class NodeUnderLoad:
         Raises:
             RuntimeError: the node exited or did not connect in time (its log attached).
         """
-        ready = self.spin_until(lambda: self.process.poll() is not None or (
-            self.publisher.get_subscription_count() > 0
-            and self._affect.get_publisher_count() > 0), timeout)
+        ready = self.spin_until(
+            lambda: (
+                self.process.poll() is not None
+                or (
+                    self.publisher.get_subscription_count() > 0
+                    and self._affect.get_publisher_count() > 0
+                )
+            ),
+            timeout,
+        )
         if not ready or self.process.poll() is not None:
             raise RuntimeError(f"the node did not start:\n{self.log_path.read_text()[-3000:]}")
 
@@ -226,8 +257,13 @@ class NodeUnderLoad:
         self.publisher.publish(msg)
         return now / 1e9
 
-    def play(self, messages: Sequence, fps: float, seconds: float,
-             on_second: Callable[[int], None] | None = None) -> LoadRecord:
+    def play(
+        self,
+        messages: Sequence,
+        fps: float,
+        seconds: float,
+        on_second: Callable[[int], None] | None = None,
+    ) -> LoadRecord:
         """Publish ``messages`` in a loop at ``fps`` for ``seconds`` and record the answers.
 
         Args:
@@ -296,30 +332,42 @@ def soak_summary(record: LoadRecord, settle_s: float) -> dict[str, object]:
     minutes = int(record.seconds // 60)
     per_minute = [record.latency_ms(60 * m, 60 * (m + 1)) for m in range(minutes)]
     return {
-        "seconds": record.seconds, "fps": record.fps, "sent": record.sent,
-        "answered": len(record.latency), "output_fps": len(all_ms) / span,
+        "seconds": record.seconds,
+        "fps": record.fps,
+        "sent": record.sent,
+        "answered": len(record.latency),
+        "output_fps": len(all_ms) / span,
         "faces_per_answer": float(np.mean(record.faces)) if record.faces else 0.0,
         "track_ids": len(record.track_ids),
-        "answers_by_faces": {str(n): int(c) for n, c in
-                             zip(*np.unique(record.faces, return_counts=True), strict=True)},
-        "rss_mib_first": record.rss[settle_samples][1], "rss_mib_last": record.rss[-1][1],
+        "answers_by_faces": {
+            str(n): int(c)
+            for n, c in zip(*np.unique(record.faces, return_counts=True), strict=True)
+        },
+        "rss_mib_first": record.rss[settle_samples][1],
+        "rss_mib_last": record.rss[-1][1],
         "rss_mib_max": max(record.rss_mib()),
         "rss_growth": growth(record.rss_mib(), settle_samples),
-        "latency_ms_p50": float(np.median(all_ms)), "latency_ms_p99": float(
-            np.percentile(all_ms, 99)),
+        "latency_ms_p50": float(np.median(all_ms)),
+        "latency_ms_p99": float(np.percentile(all_ms, 99)),
         "latency_p50_first_ms": float(np.median(first)),
         "latency_p50_last_ms": float(np.median(last)),
         "latency_drift": float(np.median(last) / np.median(first)),
-        "latency_p50_per_minute_ms": [float(np.median(m)) if len(m) else None
-                                      for m in per_minute],
+        "latency_p50_per_minute_ms": [float(np.median(m)) if len(m) else None for m in per_minute],
         "rss_mib_per_minute": [mib for t, mib in record.rss if round(t) % 60 == 0],
     }
 
 
-def soak(model_dir: Path, minutes: float, log_path: Path, fps: float = 30.0, faces: int = 1,
-         size: tuple[int, int] = (640, 480), params: dict[str, object] | None = None,
-         progress: Callable[[int], None] | None = None, coming: bool = False,
-         ) -> dict[str, object]:
+def soak(
+    model_dir: Path,
+    minutes: float,
+    log_path: Path,
+    fps: float = 30.0,
+    faces: int = 1,
+    size: tuple[int, int] = (640, 480),
+    params: dict[str, object] | None = None,
+    progress: Callable[[int], None] | None = None,
+    coming: bool = False,
+) -> dict[str, object]:
     """Run the node for ``minutes`` at ``fps`` and summarise memory and latency drift.
 
     With ``coming``, two faces enter and leave the view (`ComingAndGoing`; ``faces`` unused).
@@ -339,7 +387,7 @@ def soak(model_dir: Path, minutes: float, log_path: Path, fps: float = 30.0, fac
         load = NodeUnderLoad(model_dir, log_path, params)
         try:
             load.wait_ready()
-            frames = (ComingAndGoing(size, fps) if coming else render_messages(faces, size))
+            frames = ComingAndGoing(size, fps) if coming else render_messages(faces, size)
             record = load.play(frames, fps, seconds, on_second=progress)
             counts = {key: load.fresh_diagnostic(key) for key in DIAGNOSTIC_COUNTS}
         finally:
@@ -347,6 +395,10 @@ def soak(model_dir: Path, minutes: float, log_path: Path, fps: float = 30.0, fac
     finally:
         rclpy.try_shutdown()
     summary = soak_summary(record, settle_s=min(SETTLE_MAX_S, seconds * SETTLE_FRACTION))
-    summary.update(faces="2, entering and leaving" if coming else faces, size=list(size),
-                   exit_code=code, diagnostics=counts)
+    summary.update(
+        faces="2, entering and leaving" if coming else faces,
+        size=list(size),
+        exit_code=code,
+        diagnostics=counts,
+    )
     return summary

@@ -24,8 +24,9 @@ CROP_SEED = 1
 TRACK = "face"
 
 
-def streaming_speedup(model_dir: Path, providers: tuple[str, ...], threads: int,
-                      repeats: int) -> dict[str, float]:
+def streaming_speedup(
+    model_dir: Path, providers: tuple[str, ...], threads: int, repeats: int
+) -> dict[str, float]:
     """Per-frame milliseconds of the paths and the streaming speedups, for one face.
 
     Returns:
@@ -33,16 +34,21 @@ def streaming_speedup(model_dir: Path, providers: tuple[str, ...], threads: int,
         ``speedup`` (median per-repeat ratio recompute / streaming) and ``speedup_unfolded``
         (recompute / streaming without the fold).
     """
-    folded, plain = (AffectEngine(EngineConfig(model_dir=model_dir, providers=providers,
-                                               intra_op_threads=threads, fold=fold))
-                     for fold in (True, False))
+    folded, plain = (
+        AffectEngine(
+            EngineConfig(
+                model_dir=model_dir, providers=providers, intra_op_threads=threads, fold=fold
+            )
+        )
+        for fold in (True, False)
+    )
     window, side = plain.info.window, plain.info.input_size
     crops = np.random.default_rng(CROP_SEED).integers(0, 256, (window, side, side, 3), np.uint8)
 
     def streamer(engine: AffectEngine) -> Callable[[], None]:
         cache = FeatureWindows(window, engine.feature_shapes, max_tracks=1, max_gap=0)
         for i in range(window):
-            cache.push([TRACK], engine.encode(crops[i:i + 1]))
+            cache.push([TRACK], engine.encode(crops[i : i + 1]))
 
         def step() -> None:
             cache.push([TRACK], engine.encode(crops[-1:]))
@@ -54,10 +60,19 @@ def streaming_speedup(model_dir: Path, providers: tuple[str, ...], threads: int,
         maps = plain.encode(crops)
         plain.temporal({name: value[None] for name, value in maps.items()})
 
-    timings = interleaved({"recompute": recompute, "streaming": streamer(folded),
-                           "streaming_unfolded": streamer(plain)}, repeats)
-    return {"window": window, "streaming_ms": timings["streaming"].median_ms,
-            "streaming_unfolded_ms": timings["streaming_unfolded"].median_ms,
-            "recompute_ms": timings["recompute"].median_ms,
-            "speedup": speedup(timings["recompute"], timings["streaming"]),
-            "speedup_unfolded": speedup(timings["recompute"], timings["streaming_unfolded"])}
+    timings = interleaved(
+        {
+            "recompute": recompute,
+            "streaming": streamer(folded),
+            "streaming_unfolded": streamer(plain),
+        },
+        repeats,
+    )
+    return {
+        "window": window,
+        "streaming_ms": timings["streaming"].median_ms,
+        "streaming_unfolded_ms": timings["streaming_unfolded"].median_ms,
+        "recompute_ms": timings["recompute"].median_ms,
+        "speedup": speedup(timings["recompute"], timings["streaming"]),
+        "speedup_unfolded": speedup(timings["recompute"], timings["streaming_unfolded"]),
+    }

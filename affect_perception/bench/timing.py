@@ -32,8 +32,9 @@ class Timing:
         return min(self.samples_ms)
 
 
-def interleaved(variants: Mapping[str, Callable[[], object]], repeats: int,
-                warmup: int = 2) -> dict[str, Timing]:
+def interleaved(
+    variants: Mapping[str, Callable[[], object]], repeats: int, warmup: int = 2
+) -> dict[str, Timing]:
     """Time each variant ``repeats`` times, the variants interleaved in alternating order.
 
     Args:
@@ -45,8 +46,9 @@ def interleaved(variants: Mapping[str, Callable[[], object]], repeats: int,
         Name -> its `Timing`, in the order of ``variants``.
     """
     if repeats < 1 or not variants:
-        raise ValueError(f"need repeats >= 1 and at least one variant, got {repeats} and "
-                         f"{list(variants)}")
+        raise ValueError(
+            f"need repeats >= 1 and at least one variant, got {repeats} and {list(variants)}"
+        )
     names = list(variants)
     for _ in range(warmup):
         for name in names:
@@ -64,6 +66,6 @@ def speedup(baseline: Timing, variant: Timing) -> float:
     """How many times faster ``variant`` is than ``baseline``: the median per-repeat ratio."""
     if len(baseline.samples_ms) != len(variant.samples_ms):
         raise ValueError("speedup needs timings from the same interleaved run")
-    return statistics.median(b / max(v, 1e-9)
-                             for b, v in zip(baseline.samples_ms, variant.samples_ms,
-                                                 strict=True))
+    return statistics.median(
+        b / max(v, 1e-9) for b, v in zip(baseline.samples_ms, variant.samples_ms, strict=True)
+    )

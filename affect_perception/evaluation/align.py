@@ -73,8 +73,7 @@ class MatchStats:
     tracks_per_person: dict[str, set[str]] = field(default_factory=dict)
 
 
-def assign(pred: Detections, truth: Detections, min_iou: float = MIN_IOU
-           ) -> list[tuple[int, int]]:
+def assign(pred: Detections, truth: Detections, min_iou: float = MIN_IOU) -> list[tuple[int, int]]:
     """One-to-one (prediction row, truth row) pairs of greatest total IoU, each >= min_iou."""
     if not len(pred) or not len(truth):
         return []
@@ -105,8 +104,14 @@ class _Rows:
         self.pred: dict[str, list[np.ndarray]] = {t: [] for t in TASK_WIDTH}
         self.label: dict[str, list[np.ndarray]] = {t: [] for t in self.tasks}
 
-    def add(self, person: str, frame: int, time: float, pred: dict[str, np.ndarray],
-            label: dict[str, np.ndarray]) -> None:
+    def add(
+        self,
+        person: str,
+        frame: int,
+        time: float,
+        pred: dict[str, np.ndarray],
+        label: dict[str, np.ndarray],
+    ) -> None:
         self.person.append(person)
         self.frame.append(frame)
         self.time.append(time)
@@ -116,8 +121,7 @@ class _Rows:
             self.label[task].append(label[task])
 
     def series(self) -> Series:
-        order = np.lexsort((np.asarray(self.frame, np.int64),
-                            np.asarray(self.person, dtype=str)))
+        order = np.lexsort((np.asarray(self.frame, np.int64), np.asarray(self.person, dtype=str)))
 
         def stack(values: list[np.ndarray], width: int) -> np.ndarray:
             out = np.asarray(values, np.float64).reshape(-1, width)
@@ -128,7 +132,8 @@ class _Rows:
             frame=np.asarray(self.frame, np.int64).reshape(-1)[order],
             time=np.asarray(self.time, np.float64).reshape(-1)[order],
             pred={t: stack(v, TASK_WIDTH[t]) for t, v in self.pred.items()},
-            label={t: stack(v, TASK_WIDTH[t]) for t, v in self.label.items()})
+            label={t: stack(v, TASK_WIDTH[t]) for t, v in self.label.items()},
+        )
 
 
 def _scored(result: FrameResult, warm_only: bool) -> np.ndarray:
@@ -136,9 +141,14 @@ def _scored(result: FrameResult, warm_only: bool) -> np.ndarray:
     return result.warm if warm_only else np.ones(len(result.faces), bool)
 
 
-def pair_with_truth(stamps: Sequence[int], predictions: Sequence[FrameResult | None],
-                    truth: dict[int, FrameResult], *, warm_only: bool = True,
-                    min_iou: float = MIN_IOU) -> tuple[Series, MatchStats]:
+def pair_with_truth(
+    stamps: Sequence[int],
+    predictions: Sequence[FrameResult | None],
+    truth: dict[int, FrameResult],
+    *,
+    warm_only: bool = True,
+    min_iou: float = MIN_IOU,
+) -> tuple[Series, MatchStats]:
     """Pair per-face ground truth (keyed by stamp) with the predictions of each frame.
 
     Args:
@@ -167,9 +177,13 @@ def pair_with_truth(stamps: Sequence[int], predictions: Sequence[FrameResult | N
             if not counted[p]:
                 continue
             stats.scored_faces += 1
-            rows.add(person, index, (stamp - start) / 1e9,
-                     {k: v[p] for k, v in pred_values.items()},
-                     {k: v[t] for k, v in label_values.items()})
+            rows.add(
+                person,
+                index,
+                (stamp - start) / 1e9,
+                {k: v[p] for k, v in pred_values.items()},
+                {k: v[t] for k, v in label_values.items()},
+            )
     return rows.series(), stats
 
 
@@ -180,9 +194,14 @@ def main_face(result: FrameResult) -> int | None:
     return int(np.argmax(result.faces.area))
 
 
-def pair_with_rows(stamps: Sequence[int], predictions: Sequence[FrameResult | None],
-                   labels: dict[str, np.ndarray], person: str, *, warm_only: bool = True
-                   ) -> tuple[Series, MatchStats]:
+def pair_with_rows(
+    stamps: Sequence[int],
+    predictions: Sequence[FrameResult | None],
+    labels: dict[str, np.ndarray],
+    person: str,
+    *,
+    warm_only: bool = True,
+) -> tuple[Series, MatchStats]:
     """Pair per-frame label rows (row i = frame i) with each frame's largest predicted face.
 
     Args:
@@ -194,8 +213,10 @@ def pair_with_rows(stamps: Sequence[int], predictions: Sequence[FrameResult | No
     """
     for task, values in labels.items():
         if len(values) != len(stamps):
-            raise ValueError(f"the {task} labels have {len(values)} rows but the bag has "
-                             f"{len(stamps)} frames; labels must hold one row per frame")
+            raise ValueError(
+                f"the {task} labels have {len(values)} rows but the bag has "
+                f"{len(stamps)} frames; labels must hold one row per frame"
+            )
     rows, stats = _Rows(tuple(labels)), MatchStats()
     start = stamps[0] if len(stamps) else 0
     for index, (stamp, result) in enumerate(zip(stamps, predictions, strict=True)):
@@ -212,6 +233,11 @@ def pair_with_rows(stamps: Sequence[int], predictions: Sequence[FrameResult | No
             continue
         stats.scored_faces += 1
         values = task_values(result.faces)
-        rows.add(person, index, (stamp - start) / 1e9, {k: v[face] for k, v in values.items()},
-                 {k: np.asarray(v[index], np.float64) for k, v in labels.items()})
+        rows.add(
+            person,
+            index,
+            (stamp - start) / 1e9,
+            {k: v[face] for k, v in values.items()},
+            {k: np.asarray(v[index], np.float64) for k, v in labels.items()},
+        )
     return rows.series(), stats

@@ -51,8 +51,19 @@ BAG_VERSION = 9
 NS_PER_S = 1_000_000_000
 # What rosbags, its storage back ends and the CDR deserialiser raise for a missing, damaged or
 # truncated bag (a fuzzed MCAP gave UnicodeDecodeError, SerdeError, struct errors and more).
-READ_ERRORS = (ReaderError, OSError, apsw.Error, SerdeError, UnicodeDecodeError, struct.error,
-               EOFError, IndexError, KeyError, OverflowError, MemoryError)
+READ_ERRORS = (
+    ReaderError,
+    OSError,
+    apsw.Error,
+    SerdeError,
+    UnicodeDecodeError,
+    struct.error,
+    EOFError,
+    IndexError,
+    KeyError,
+    OverflowError,
+    MemoryError,
+)
 
 
 class BagError(ValueError):
@@ -101,8 +112,9 @@ def open_bag(path: Path) -> Iterator[Reader]:
             yield reader
     except READ_ERRORS as err:
         reason = " ".join(f"{type(err).__name__}: {err}".split())  # YAML errors span lines
-        raise BagError(f"bag {path} cannot be read ({reason}); check that it is a complete "
-                       "rosbag2 folder") from None
+        raise BagError(
+            f"bag {path} cannot be read ({reason}); check that it is a complete rosbag2 folder"
+        ) from None
 
 
 def topics(path: Path) -> dict[str, tuple[str, int]]:
@@ -121,16 +133,21 @@ def choose_image_topic(path: Path, topic: str | None = None) -> tuple[str, str, 
     images = {t: v for t, v in available.items() if v[0] in IMAGE_TYPES}
     if topic is not None:
         if topic not in images:
-            raise BagError(f"bag {path} has no image topic {topic!r}; its image topics are "
-                           f"{sorted(images) or 'none'}")
+            raise BagError(
+                f"bag {path} has no image topic {topic!r}; its image topics are "
+                f"{sorted(images) or 'none'}"
+            )
         return (topic, *images[topic])
     if len(images) != 1:
         if not images:
-            raise BagError(f"bag {path} has no sensor_msgs/Image or CompressedImage topic "
-                           f"(topics: {sorted(available) or 'none'})")
-        raise BagError(f"bag {path} has several image topics {sorted(images)}; pick one with "
-                       "--topic")
-    (name, (msgtype, count)), = images.items()
+            raise BagError(
+                f"bag {path} has no sensor_msgs/Image or CompressedImage topic "
+                f"(topics: {sorted(available) or 'none'})"
+            )
+        raise BagError(
+            f"bag {path} has several image topics {sorted(images)}; pick one with --topic"
+        )
+    ((name, (msgtype, count)),) = images.items()
     return name, msgtype, count
 
 
@@ -141,8 +158,13 @@ def read_frames(path: Path, topic: str) -> Iterator[BagFrame]:
         connections = [c for c in reader.connections if c.topic == topic]
         for index, (conn, _, raw) in enumerate(reader.messages(connections=connections)):
             header = store.deserialize_cdr(raw, conn.msgtype).header
-            yield BagFrame(index=index, stamp_ns=stamp_ns(header.stamp),
-                           frame_id=header.frame_id, msgtype=conn.msgtype, raw=bytes(raw))
+            yield BagFrame(
+                index=index,
+                stamp_ns=stamp_ns(header.stamp),
+                frame_id=header.frame_id,
+                msgtype=conn.msgtype,
+                raw=bytes(raw),
+            )
 
 
 def read_affect(path: Path, topic: str) -> dict[int, FrameResult]:
@@ -154,8 +176,9 @@ def read_affect(path: Path, topic: str) -> dict[int, FrameResult]:
         if not connections:
             raise BagError(f"bag {path} has no topic {topic!r}")
         if connections[0].msgtype != AFFECT_TYPE:
-            raise BagError(f"topic {topic!r} of bag {path} holds {connections[0].msgtype}, "
-                           f"not {AFFECT_TYPE}")
+            raise BagError(
+                f"topic {topic!r} of bag {path} holds {connections[0].msgtype}, not {AFFECT_TYPE}"
+            )
         for _, _, raw in reader.messages(connections=connections):
             msg = store.deserialize_cdr(raw, AFFECT_TYPE)
             out[stamp_ns(msg.header.stamp)] = msg_to_result(msg)
@@ -170,37 +193,53 @@ def deserialize_affect(raw: bytes) -> Any:
 def msg_to_result(msg: Any, image_size: tuple[int, int] = (0, 0)) -> FrameResult:
     """An ``AffectStateArray`` as a FrameResult (image size unknown to the message: 0, 0)."""
     faces = msg.faces
-    boxes = [(f.roi.x_offset, f.roi.y_offset, f.roi.x_offset + f.roi.width,
-              f.roi.y_offset + f.roi.height) for f in faces]
+    boxes = [
+        (
+            f.roi.x_offset,
+            f.roi.y_offset,
+            f.roi.x_offset + f.roi.width,
+            f.roi.y_offset + f.roi.height,
+        )
+        for f in faces
+    ]
 
     def column(name: str, dtype: type, width: int = 0) -> np.ndarray:
         shape = (len(faces), width) if width else (len(faces),)
         return np.array([getattr(f, name) for f in faces], dtype=dtype).reshape(shape)
 
     data = {
-        "valence": column("valence", np.float32), "arousal": column("arousal", np.float32),
+        "valence": column("valence", np.float32),
+        "arousal": column("arousal", np.float32),
         "au_prob": column("au_probabilities", np.float32, 12),
         "au_active": column("au_active", bool, 12),
         "emi": column("emi_intensities", np.float32, 6),
-        "ah_prob": column("hesitancy_probability", np.float32), "ah": column("hesitancy", bool),
+        "ah_prob": column("hesitancy_probability", np.float32),
+        "ah": column("hesitancy", bool),
         "window_fill": column("window_fill", np.int64),
     }
-    detections = Detections(xyxy=np.array(boxes, np.float32).reshape(-1, 4),
-                            score=column("detection_score", np.float32),
-                            track_id=np.array([f.track_id for f in faces], dtype=object),
-                            data=data)
-    return FrameResult(stamp=stamp_ns(msg.header.stamp) / NS_PER_S, image_size=image_size,
-                       faces=detections,
-                       window_size=int(faces[0].window_size) if faces else 0,
-                       model_id=faces[0].model_id if faces else "")
+    detections = Detections(
+        xyxy=np.array(boxes, np.float32).reshape(-1, 4),
+        score=column("detection_score", np.float32),
+        track_id=np.array([f.track_id for f in faces], dtype=object),
+        data=data,
+    )
+    return FrameResult(
+        stamp=stamp_ns(msg.header.stamp) / NS_PER_S,
+        image_size=image_size,
+        faces=detections,
+        window_size=int(faces[0].window_size) if faces else 0,
+        model_id=faces[0].model_id if faces else "",
+    )
 
 
 def result_to_msg(result: FrameResult, stamp: int, frame_id: str) -> Any:
     """A FrameResult as a rosbags ``AffectStateArray`` with the source image's stamp (ns)."""
     types = affect_typestore().types
     header = _header(stamp, frame_id)
-    roi_type, state_type = (types["sensor_msgs/msg/RegionOfInterest"],
-                            types["affect_perception/msg/AffectState"])
+    roi_type, state_type = (
+        types["sensor_msgs/msg/RegionOfInterest"],
+        types["affect_perception/msg/AffectState"],
+    )
     faces, data = result.faces, result.faces.data
     limit = np.array(result.image_size if all(result.image_size) else (np.inf, np.inf))
     states = []
@@ -208,18 +247,32 @@ def result_to_msg(result: FrameResult, stamp: int, frame_id: str) -> Any:
         # the node's convention: outward to whole pixels, clipped to the image
         x1, y1 = np.clip(np.floor(faces.xyxy[i, :2]), 0, limit).astype(np.int64)
         x2, y2 = np.clip(np.ceil(faces.xyxy[i, 2:]), 0, limit).astype(np.int64)
-        roi = roi_type(x_offset=int(x1), y_offset=int(y1), width=int(max(x2 - x1, 0)),
-                       height=int(max(y2 - y1, 0)), do_rectify=False)
-        states.append(state_type(
-            header=header, track_id=str(faces.track_id[i]), roi=roi,
-            detection_score=float(faces.score[i]),
-            valence=float(data["valence"][i]), arousal=float(data["arousal"][i]),
-            au_probabilities=np.asarray(data["au_prob"][i], np.float32),
-            au_active=np.asarray(data["au_active"][i], bool),
-            emi_intensities=np.asarray(data["emi"][i], np.float32),
-            hesitancy_probability=float(data["ah_prob"][i]), hesitancy=bool(data["ah"][i]),
-            window_fill=int(data["window_fill"][i]), window_size=int(result.window_size),
-            model_id=result.model_id, **message_extras(result, i)))
+        roi = roi_type(
+            x_offset=int(x1),
+            y_offset=int(y1),
+            width=int(max(x2 - x1, 0)),
+            height=int(max(y2 - y1, 0)),
+            do_rectify=False,
+        )
+        states.append(
+            state_type(
+                header=header,
+                track_id=str(faces.track_id[i]),
+                roi=roi,
+                detection_score=float(faces.score[i]),
+                valence=float(data["valence"][i]),
+                arousal=float(data["arousal"][i]),
+                au_probabilities=np.asarray(data["au_prob"][i], np.float32),
+                au_active=np.asarray(data["au_active"][i], bool),
+                emi_intensities=np.asarray(data["emi"][i], np.float32),
+                hesitancy_probability=float(data["ah_prob"][i]),
+                hesitancy=bool(data["ah"][i]),
+                window_fill=int(data["window_fill"][i]),
+                window_size=int(result.window_size),
+                model_id=result.model_id,
+                **message_extras(result, i),
+            )
+        )
     return types[AFFECT_TYPE](header=header, faces=states)
 
 
@@ -259,7 +312,8 @@ class BagWriter:
         """Store CDR bytes as they are, with log time ``stamp`` (ns)."""
         if topic not in self._connections:
             self._connections[topic] = self._writer.add_connection(
-                topic, msgtype, typestore=affect_typestore())
+                topic, msgtype, typestore=affect_typestore()
+            )
         self._writer.write(self._connections[topic], stamp, raw)
 
     def write_msg(self, topic: str, msg: Any, stamp: int) -> None:
@@ -267,23 +321,39 @@ class BagWriter:
         raw = affect_typestore().serialize_cdr(msg, msg.__msgtype__)
         self.write_raw(topic, msg.__msgtype__, bytes(raw), stamp)
 
-    def write_image(self, topic: str, rgb: np.ndarray, stamp: int, *, compressed: bool = False,
-                    encoding: str = "rgb8", frame_id: str = CAMERA_FRAME_ID) -> None:
+    def write_image(
+        self,
+        topic: str,
+        rgb: np.ndarray,
+        stamp: int,
+        *,
+        compressed: bool = False,
+        encoding: str = "rgb8",
+        frame_id: str = CAMERA_FRAME_ID,
+    ) -> None:
         """Store an RGB frame as an Image (``encoding``) or a JPEG CompressedImage."""
         types = affect_typestore().types
         header = _header(stamp, frame_id)
         if compressed:
             fmt, data = encode_compressed(rgb, "jpeg")
-            msg = types[COMPRESSED_TYPE](header=header, format=fmt,
-                                         data=np.frombuffer(data, np.uint8))
+            msg = types[COMPRESSED_TYPE](
+                header=header, format=fmt, data=np.frombuffer(data, np.uint8)
+            )
         else:
             step, data = encode_image(rgb, encoding)
-            msg = types[IMAGE_TYPE](header=header, height=rgb.shape[0], width=rgb.shape[1],
-                                    encoding=encoding, is_bigendian=0, step=step,
-                                    data=np.frombuffer(data, np.uint8))
+            msg = types[IMAGE_TYPE](
+                header=header,
+                height=rgb.shape[0],
+                width=rgb.shape[1],
+                encoding=encoding,
+                is_bigendian=0,
+                step=step,
+                data=np.frombuffer(data, np.uint8),
+            )
         self.write_msg(topic, msg, stamp)
 
-    def write_result(self, topic: str, result: FrameResult, stamp: int,
-                     frame_id: str = CAMERA_FRAME_ID) -> None:
+    def write_result(
+        self, topic: str, result: FrameResult, stamp: int, frame_id: str = CAMERA_FRAME_ID
+    ) -> None:
         """Store a FrameResult as an ``AffectStateArray`` stamped like its source image."""
         self.write_msg(topic, result_to_msg(result, stamp, frame_id), stamp)

@@ -19,7 +19,6 @@ def affect_typestore() -> Typestore:
     folder = msg_dir()
     types = {}
     for name in MESSAGES:
-        types.update(get_types_from_msg((folder / f"{name}.msg").read_text(),
-                                        TYPE_PREFIX + name))
+        types.update(get_types_from_msg((folder / f"{name}.msg").read_text(), TYPE_PREFIX + name))
     store.register(types)
     return store

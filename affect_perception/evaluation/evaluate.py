@@ -62,8 +62,10 @@ TASK_KEYS: dict[str, tuple[str, ...]] = {
 # Tasks whose labels mark a missing value with a negative number the metric does not drop.
 NEGATIVE_MISSING = ("emi", "ah")
 LABEL_FORMATS = ("affwild2", "emi-csv", "ah")
-WARM_NOTE = ("scored only predictions with a warm window (window_fill >= window_size); "
-             "pass --all-frames to score every frame")
+WARM_NOTE = (
+    "scored only predictions with a warm window (window_fill >= window_size); "
+    "pass --all-frames to score every frame"
+)
 
 
 class EvalError(InputError):
@@ -92,42 +94,86 @@ class Labels:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Declare the ``eval`` options."""
     parser.add_argument("--bag", required=True, type=Path, help="rosbag2 folder to replay")
-    parser.add_argument("--model", type=Path, default=None,
-                        help="model folder from `affect-perception export` (default: the "
-                             "bundled demo model)")
-    parser.add_argument("--labels", type=Path, action="append", default=None,
-                        help="label file or folder (repeat for VA and AU); default: the bag's "
-                             f"{GROUND_TRUTH_TOPIC} topic")
-    parser.add_argument("--label-format", choices=LABEL_FORMATS, default="affwild2",
-                        help="affwild2: VA/AU <video>.txt files; emi-csv: the EMI CSV; "
-                             "ah: hesitancy <video>.txt files")
-    parser.add_argument("--mode", choices=("inprocess", "ros"), default="inprocess",
-                        help="run the pipeline here, or the ROS node over loopback")
-    parser.add_argument("--rate", type=float, default=1.0,
-                        help="ros mode: replay speed as a multiple of real time")
-    parser.add_argument("--record", type=Path, default=None,
-                        help=f"write the predictions to this new bag ({PREDICTION_TOPIC})")
-    parser.add_argument("--storage", choices=sorted(STORAGE_PLUGINS), default="mcap",
-                        help="storage format of --record")
-    parser.add_argument("--topic", default=None,
-                        help="image topic (needed when the bag has several)")
-    parser.add_argument("--truth-topic", default=GROUND_TRUTH_TOPIC,
-                        help="ground-truth AffectStateArray topic")
-    parser.add_argument("--all-frames", action="store_true",
-                        help="score predictions of cold windows too")
-    parser.add_argument("--min-iou", type=float, default=MIN_IOU,
-                        help="least box IoU of a predicted track and a labelled face")
-    parser.add_argument("--params-file", type=Path, default=None,
-                        help="the node's parameter file (e.g. config/affect.yaml): evaluate "
-                             "with its settings; default: the node's defaults (smoothing off)")
-    parser.add_argument("--precision", choices=PRECISIONS, default=None,
-                        help="model files to run: fp32, fp16 (export --fp16) or int8 "
-                             "(quantize); the node's parameter of the same name (default: "
-                             f"the parameter file's, else {default('precision')})")
-    parser.add_argument("--threads", type=int, default=None,
-                        help="onnxruntime intra-op threads per model, the node's "
-                             "intra_op_threads (0: all cores; default: the parameter file's, "
-                             f"else {default('intra_op_threads')})")
+    parser.add_argument(
+        "--model",
+        type=Path,
+        default=None,
+        help="model folder from `affect-perception export` (default: the bundled demo model)",
+    )
+    parser.add_argument(
+        "--labels",
+        type=Path,
+        action="append",
+        default=None,
+        help="label file or folder (repeat for VA and AU); default: the bag's "
+        f"{GROUND_TRUTH_TOPIC} topic",
+    )
+    parser.add_argument(
+        "--label-format",
+        choices=LABEL_FORMATS,
+        default="affwild2",
+        help="affwild2: VA/AU <video>.txt files; emi-csv: the EMI CSV; "
+        "ah: hesitancy <video>.txt files",
+    )
+    parser.add_argument(
+        "--mode",
+        choices=("inprocess", "ros"),
+        default="inprocess",
+        help="run the pipeline here, or the ROS node over loopback",
+    )
+    parser.add_argument(
+        "--rate", type=float, default=1.0, help="ros mode: replay speed as a multiple of real time"
+    )
+    parser.add_argument(
+        "--record",
+        type=Path,
+        default=None,
+        help=f"write the predictions to this new bag ({PREDICTION_TOPIC})",
+    )
+    parser.add_argument(
+        "--storage",
+        choices=sorted(STORAGE_PLUGINS),
+        default="mcap",
+        help="storage format of --record",
+    )
+    parser.add_argument(
+        "--topic", default=None, help="image topic (needed when the bag has several)"
+    )
+    parser.add_argument(
+        "--truth-topic", default=GROUND_TRUTH_TOPIC, help="ground-truth AffectStateArray topic"
+    )
+    parser.add_argument(
+        "--all-frames", action="store_true", help="score predictions of cold windows too"
+    )
+    parser.add_argument(
+        "--min-iou",
+        type=float,
+        default=MIN_IOU,
+        help="least box IoU of a predicted track and a labelled face",
+    )
+    parser.add_argument(
+        "--params-file",
+        type=Path,
+        default=None,
+        help="the node's parameter file (e.g. config/affect.yaml): evaluate "
+        "with its settings; default: the node's defaults (smoothing off)",
+    )
+    parser.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default=None,
+        help="model files to run: fp32, fp16 (export --fp16) or int8 "
+        "(quantize); the node's parameter of the same name (default: "
+        f"the parameter file's, else {default('precision')})",
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="onnxruntime intra-op threads per model, the node's "
+        "intra_op_threads (0: all cores; default: the parameter file's, "
+        f"else {default('intra_op_threads')})",
+    )
     parser.add_argument("--report", required=True, type=Path, help="folder for the report")
 
 
@@ -151,11 +197,13 @@ def _frame_task(path: Path) -> str:
         header = first.read_text(errors="replace").lstrip("\ufeff").split("\n", 1)[0]
     cells = tuple(c.strip() for c in header.split(","))
     for task in ("va", "au"):
-        if cells[-len(labels_io.FRAME_COLUMNS[task]):] == labels_io.FRAME_COLUMNS[task]:
+        if cells[-len(labels_io.FRAME_COLUMNS[task]) :] == labels_io.FRAME_COLUMNS[task]:
             return task
     raise labels_io.LabelFileError(
-        first or path, "is neither an Aff-Wild2 VA file (valence,arousal) nor an AU file "
-                       f"({','.join(labels_io.FRAME_COLUMNS['au'])})")
+        first or path,
+        "is neither an Aff-Wild2 VA file (valence,arousal) nor an AU file "
+        f"({','.join(labels_io.FRAME_COLUMNS['au'])})",
+    )
 
 
 def _pick_video(videos: dict[str, labels_io.VideoRows], bag: Path, path: Path) -> str:
@@ -163,8 +211,10 @@ def _pick_video(videos: dict[str, labels_io.VideoRows], bag: Path, path: Path) -
         return next(iter(videos))
     if bag.name in videos:
         return bag.name
-    raise EvalError(f"labels {path} hold {len(videos)} videos and none is named like the bag "
-                    f"({bag.name!r}); point --labels at that video's file")
+    raise EvalError(
+        f"labels {path} hold {len(videos)} videos and none is named like the bag "
+        f"({bag.name!r}); point --labels at that video's file"
+    )
 
 
 def load_file_labels(paths: list[Path], fmt: str, bag: Path, frames: int) -> Labels:
@@ -183,8 +233,10 @@ def load_file_labels(paths: list[Path], fmt: str, bag: Path, frames: int) -> Lab
             continue
         if len(values) != frames:
             raise labels_io.LabelFileError(
-                videos[video].source, f"has {len(values)} label rows but the bag has {frames} "
-                                      "frames; labels must hold one row per bag frame")
+                videos[video].source,
+                f"has {len(values)} label rows but the bag has {frames} "
+                "frames; labels must hold one row per bag frame",
+            )
         rows[task] = values
     return Labels(source=", ".join(map(str, paths)), rows=rows, emi_row=emi_row, video=video)
 
@@ -195,8 +247,10 @@ def load_labels(args: argparse.Namespace, frames: int) -> Labels:
         return load_file_labels(args.labels, args.label_format, args.bag, frames)
     available = topics(args.bag)
     if args.truth_topic in available and available[args.truth_topic][0] == AFFECT_TYPE:
-        return Labels(source=f"the bag's {args.truth_topic} topic",
-                      truth=read_affect(args.bag, args.truth_topic))
+        return Labels(
+            source=f"the bag's {args.truth_topic} topic",
+            truth=read_affect(args.bag, args.truth_topic),
+        )
     return Labels(source="")
 
 
@@ -207,10 +261,16 @@ def run_replay(args: argparse.Namespace, inputs: Inputs) -> tuple[Replay, str | 
         if args.mode == "ros":
             from affect_perception.evaluation.replay import replay_ros
 
-            replay = replay_ros(frames, topic=inputs.topic, msgtype=inputs.msgtype,
-                                model_dir=inputs.model_dir, rate=args.rate,
-                                params_file=args.params_file, params=inputs.overrides,
-                                progress=bar.update)
+            replay = replay_ros(
+                frames,
+                topic=inputs.topic,
+                msgtype=inputs.msgtype,
+                model_dir=inputs.model_dir,
+                rate=args.rate,
+                params_file=args.params_file,
+                params=inputs.overrides,
+                progress=bar.update,
+            )
             return replay, None
         from affect_perception.evaluation.replay import replay_inprocess
         from affect_perception.runtime.pipeline import AffectPipeline
@@ -252,8 +312,9 @@ def score_series(series: Series, extra_notes: list[str]) -> dict:
     return scores
 
 
-def score_emi_video(series: Series, emi_row: np.ndarray, notes: list[str]
-                    ) -> tuple[dict, tuple[np.ndarray, np.ndarray]]:
+def score_emi_video(
+    series: Series, emi_row: np.ndarray, notes: list[str]
+) -> tuple[dict, tuple[np.ndarray, np.ndarray]]:
     """EMI against one video's CSV row: the mean prediction over the scored frames."""
     label = emi_row.reshape(1, len(EMI_NAMES))
     if not len(series):
@@ -263,8 +324,10 @@ def score_emi_video(series: Series, emi_row: np.ndarray, notes: list[str]
     if not np.isfinite(pred).all():
         notes.append("emi not scored: the model has no emi output")
         return {}, (pred[:0], label[:0])
-    notes.append("EMI Pearson r is taken over videos; one bag is one video, so emi_pearson is "
-                 "left out: pool emi_video of several reports to score it")
+    notes.append(
+        "EMI Pearson r is taken over videos; one bag is one video, so emi_pearson is "
+        "left out: pool emi_video of several reports to score it"
+    )
     return {"emi_video": {"pred": pred[0].tolist(), "label": label[0].tolist()}}, (pred, label)
 
 
@@ -277,8 +340,10 @@ def summary(replay: Replay) -> dict:
         "frames_with_face": sum(len(p.faces) > 0 for p in answered),
         "faces": sum(len(p.faces) for p in answered),
         "tracks": len({str(t) for p in answered for t in p.faces.track_id}),
-        "fps": finite_or_none(replay.fps), "latency_ms_p50": finite_or_none(p50),
-        "latency_ms_p95": finite_or_none(p95), "dropped": replay.dropped,
+        "fps": finite_or_none(replay.fps),
+        "latency_ms_p50": finite_or_none(p50),
+        "latency_ms_p95": finite_or_none(p95),
+        "dropped": replay.dropped,
     }
 
 
@@ -310,8 +375,9 @@ def check_inputs(args: argparse.Namespace) -> Inputs:
     for path in args.labels or []:
         existing_path(path, "--labels")
     if (args.threads or 0) < 0 or args.rate <= 0:
-        raise EvalError(f"--threads must be >= 0 and --rate > 0, got {args.threads} and "
-                        f"{args.rate}")
+        raise EvalError(
+            f"--threads must be >= 0 and --rate > 0, got {args.threads} and {args.rate}"
+        )
     topic, msgtype, count = choose_image_topic(args.bag, args.topic)
     first = next(read_frames(args.bag, topic), None)
     if first is None:
@@ -324,34 +390,48 @@ def check_inputs(args: argparse.Namespace) -> Inputs:
     model_dir = resolve_model(args.model)
     if args.record is not None and args.record.exists():
         raise EvalError(f"--record {args.record} already exists; remove it or choose another")
-    overrides = {name: value for name, value in (("intra_op_threads", args.threads),
-                                                 ("precision", args.precision))
-                 if value is not None}
+    overrides = {
+        name: value
+        for name, value in (("intra_op_threads", args.threads), ("precision", args.precision))
+        if value is not None
+    }
     params = {**(read_params_file(args.params_file) if args.params_file else {}), **overrides}
     try:
         node_pipeline_config(model_dir, **params)
     except ParameterError as err:
-        raise EvalError(f"--params-file {args.params_file}: {err}" if args.params_file
-                        else str(err)) from None
+        raise EvalError(
+            f"--params-file {args.params_file}: {err}" if args.params_file else str(err)
+        ) from None
     return Inputs(topic, msgtype, count, labels, model_dir, params, overrides)
 
 
-def pair(args: argparse.Namespace, labels: Labels, replay: Replay, notes: list[str]
-         ) -> tuple[Series, MatchStats]:
+def pair(
+    args: argparse.Namespace, labels: Labels, replay: Replay, notes: list[str]
+) -> tuple[Series, MatchStats]:
     """Pair the replay's predictions with the labels (see align.py), noting what is missing."""
     warm_only = not args.all_frames
     if labels.truth is not None:
         unmatched = len(set(labels.truth) - set(replay.stamps))
         if unmatched:
-            notes.append(f"{unmatched} of {len(labels.truth)} ground-truth messages have no "
-                         "image frame with their stamp and were not used")
-        return pair_with_truth(replay.stamps, replay.predictions, labels.truth,
-                               warm_only=warm_only, min_iou=args.min_iou)
+            notes.append(
+                f"{unmatched} of {len(labels.truth)} ground-truth messages have no "
+                "image frame with their stamp and were not used"
+            )
+        return pair_with_truth(
+            replay.stamps,
+            replay.predictions,
+            labels.truth,
+            warm_only=warm_only,
+            min_iou=args.min_iou,
+        )
     if labels.rows is None:
-        notes.append(f"no labels: the bag has no {args.truth_topic} topic and no --labels was "
-                     "given; only counts and timing are reported")
-    return pair_with_rows(replay.stamps, replay.predictions, labels.rows or {}, labels.video,
-                          warm_only=warm_only)
+        notes.append(
+            f"no labels: the bag has no {args.truth_topic} topic and no --labels was "
+            "given; only counts and timing are reported"
+        )
+    return pair_with_rows(
+        replay.stamps, replay.predictions, labels.rows or {}, labels.video, warm_only=warm_only
+    )
 
 
 def evaluate(args: argparse.Namespace) -> dict:
@@ -365,9 +445,11 @@ def evaluate(args: argparse.Namespace) -> dict:
     notes = [] if args.all_frames else [WARM_NOTE]
     skipped = inputs.frames - len(replay.stamps)
     if skipped:  # a damaged bag whose reader stopped early without an error
-        notes.append(f"partial read: {skipped} of the {inputs.frames} frames the bag's metadata "
-                     f"lists on {inputs.topic} could not be read (the bag is damaged or "
-                     "truncated); the scores cover the frames read")
+        notes.append(
+            f"partial read: {skipped} of the {inputs.frames} frames the bag's metadata "
+            f"lists on {inputs.topic} could not be read (the bag is damaged or "
+            "truncated); the scores cover the frames read"
+        )
     series, stats = pair(args, labels, replay, notes)
     if labels.rows is None and labels.truth is None:
         stats = MatchStats()  # nothing was labelled
@@ -376,21 +458,32 @@ def evaluate(args: argparse.Namespace) -> dict:
     if labels.emi_row is not None:
         extra, emi_rows = score_emi_video(series, labels.emi_row, notes)
     if labels.source:
-        missing = [t for t in TASK_KEYS if t not in series.label
-                   and not (t == "emi" and labels.emi_row is not None)]
+        missing = [
+            t
+            for t in TASK_KEYS
+            if t not in series.label and not (t == "emi" and labels.emi_row is not None)
+        ]
         if missing:
             notes.append(f"no labels for {', '.join(missing)}: their scores are null")
     report = {
-        "bag": str(args.bag), "topic": inputs.topic, "mode": args.mode,
+        "bag": str(args.bag),
+        "topic": inputs.topic,
+        "mode": args.mode,
         "rate": args.rate if args.mode == "ros" else None,
         "model_id": model_id or _model_id(replay, inputs.model_dir),
-        "labels": labels.source or None, "warm_only": not args.all_frames,
-        "min_iou": args.min_iou, **scores, **extra, **summary(replay),
+        "labels": labels.source or None,
+        "warm_only": not args.all_frames,
+        "min_iou": args.min_iou,
+        **scores,
+        **extra,
+        **summary(replay),
         "frames_skipped": skipped,
-        "labelled_faces": stats.labelled_faces, "matched_faces": stats.matched_faces,
+        "labelled_faces": stats.labelled_faces,
+        "matched_faces": stats.matched_faces,
         "scored_faces": stats.scored_faces,
         "tracks_per_person": {k: len(v) for k, v in sorted(stats.tracks_per_person.items())},
-        "notes": notes, "eval_seconds": round(time.perf_counter() - start, 3),
+        "notes": notes,
+        "eval_seconds": round(time.perf_counter() - start, 3),
     }
     write_report(report, series, args.report, emi_rows=emi_rows)
     return report
@@ -407,13 +500,24 @@ def run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("affect-perception eval: interrupted", file=sys.stderr)
         return 130
-    except (InputError, BagError, labels_io.LabelFileError, ModelLoadError, ImageDecodeError,
-            ReplayError) as err:
+    except (
+        InputError,
+        BagError,
+        labels_io.LabelFileError,
+        ModelLoadError,
+        ImageDecodeError,
+        ReplayError,
+    ) as err:
         print(f"affect-perception eval: error: {_one_line(err)}", file=sys.stderr)
         return 2
-    headline = ", ".join(f"{k} {report[k]:.3f}" for k in ("va_ccc", "au_f1_mean", "ah_f1")
-                         if report.get(k) is not None)
-    print(f"{report['frames']} frames, {report['frames_with_face']} with a face, "
-          f"{report['fps'] or 0:.1f} fps{'; ' + headline if headline else ''}; report in "
-          f"{args.report}")
+    headline = ", ".join(
+        f"{k} {report[k]:.3f}"
+        for k in ("va_ccc", "au_f1_mean", "ah_f1")
+        if report.get(k) is not None
+    )
+    print(
+        f"{report['frames']} frames, {report['frames_with_face']} with a face, "
+        f"{report['fps'] or 0:.1f} fps{'; ' + headline if headline else ''}; report in "
+        f"{args.report}"
+    )
     return 0

@@ -28,8 +28,12 @@ import numpy as np
 from affect_perception.labels import AU_NAMES, EMI_NAMES, VA_NAMES
 
 # Column header of each frame task's files.
-FRAME_COLUMNS: dict[str, tuple[str, ...]] = {"va": VA_NAMES, "au": AU_NAMES, "ah": ("hesitancy",),
-                                             "emi": EMI_NAMES}
+FRAME_COLUMNS: dict[str, tuple[str, ...]] = {
+    "va": VA_NAMES,
+    "au": AU_NAMES,
+    "ah": ("hesitancy",),
+    "emi": EMI_NAMES,
+}
 # First column of the ABAW submission layout and of the EMI CSV.
 SUBMISSION_KEY = "image_location"
 EMI_KEY = "Filename"
@@ -72,13 +76,15 @@ def read(path: Path, task: str) -> dict[str, VideoRows]:
         for video, rows in _read_frame_file(file, FRAME_COLUMNS[task]).items():
             if video in videos:
                 raise LabelFileError(
-                    file, f"video {video!r} appears again (first in {videos[video].source})")
+                    file, f"video {video!r} appears again (first in {videos[video].source})"
+                )
             videos[video] = rows
     return videos
 
 
-def align(pred: dict[str, VideoRows], labels: dict[str, VideoRows]
-          ) -> tuple[np.ndarray, np.ndarray]:
+def align(
+    pred: dict[str, VideoRows], labels: dict[str, VideoRows]
+) -> tuple[np.ndarray, np.ndarray]:
     """Concatenate predictions and labels video by video (sorted by name), checking counts.
 
     Returns:
@@ -86,19 +92,26 @@ def align(pred: dict[str, VideoRows], labels: dict[str, VideoRows]
     """
     for video, rows in pred.items():
         if video not in labels:
-            raise LabelFileError(rows.source, f"video {video!r} has no labels; remove it or "
-                                              "point --labels at the set it belongs to")
+            raise LabelFileError(
+                rows.source,
+                f"video {video!r} has no labels; remove it or "
+                "point --labels at the set it belongs to",
+            )
     for video, rows in labels.items():
         if video not in pred:
             raise LabelFileError(rows.source, f"video {video!r} has no predictions")
         got = pred[video]
         if got.values.shape != rows.values.shape:
             raise LabelFileError(
-                got.source, f"video {video!r} has {_describe(got.values)} of predictions but "
-                            f"its labels ({rows.source}) have {_describe(rows.values)}")
+                got.source,
+                f"video {video!r} has {_describe(got.values)} of predictions but "
+                f"its labels ({rows.source}) have {_describe(rows.values)}",
+            )
     order = sorted(labels)
-    return (np.concatenate([pred[v].values for v in order]),
-            np.concatenate([labels[v].values for v in order]))
+    return (
+        np.concatenate([pred[v].values for v in order]),
+        np.concatenate([labels[v].values for v in order]),
+    )
 
 
 def write_video_file(path: Path, task: str, values: np.ndarray) -> None:
@@ -113,8 +126,10 @@ def write_submission(path: Path, task: str, videos: dict[str, np.ndarray]) -> No
     columns = FRAME_COLUMNS[task]
     lines = [",".join((SUBMISSION_KEY, *columns))]
     for video, values in videos.items():
-        lines += [f"{video}/{i:05d}{IMAGE_SUFFIX},{_format_row(row)}"
-                  for i, row in enumerate(_rows(values, len(columns)), start=1)]
+        lines += [
+            f"{video}/{i:05d}{IMAGE_SUFFIX},{_format_row(row)}"
+            for i, row in enumerate(_rows(values, len(columns)), start=1)
+        ]
     Path(path).write_text("\n".join(lines) + "\n")
 
 
@@ -147,11 +162,15 @@ def _lines(path: Path) -> list[tuple[int, list[str]]]:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as err:
         raise LabelFileError(
-            path, f"is not UTF-8 text ({err.reason} at byte {err.start})") from None
+            path, f"is not UTF-8 text ({err.reason} at byte {err.start})"
+        ) from None
     except OSError as err:
         raise LabelFileError(path, f"cannot be read: {err.strerror}") from None
-    lines = [(i, [c.strip() for c in line.split(",")])
-             for i, line in enumerate(text.splitlines(), start=1) if line.strip()]
+    lines = [
+        (i, [c.strip() for c in line.split(",")])
+        for i, line in enumerate(text.splitlines(), start=1)
+        if line.strip()
+    ]
     if not lines:
         raise LabelFileError(path, "is empty; expected a header line")
     return lines
@@ -163,8 +182,9 @@ def _numbers(path: Path, line: int, cells: list[str], columns: tuple[str, ...]) 
     try:
         values = [float(c) for c in cells]
     except ValueError:
-        raise LabelFileError(path, f"holds a value that is not a number: {','.join(cells)!r}",
-                             line) from None
+        raise LabelFileError(
+            path, f"holds a value that is not a number: {','.join(cells)!r}", line
+        ) from None
     if not np.isfinite(values).all():
         raise LabelFileError(path, "holds NaN or inf; write a finite value", line)
     return values
@@ -180,12 +200,17 @@ def _read_frame_file(path: Path, columns: tuple[str, ...]) -> dict[str, VideoRow
         return {path.stem: VideoRows(np.array(values, dtype=np.float64), path)}
     if tuple(header) == (SUBMISSION_KEY, *columns):
         return _read_submission(path, body, columns)
-    raise LabelFileError(path, f"header {','.join(header)!r} is neither {','.join(columns)!r} "
-                               f"nor {','.join((SUBMISSION_KEY, *columns))!r}", first)
+    raise LabelFileError(
+        path,
+        f"header {','.join(header)!r} is neither {','.join(columns)!r} "
+        f"nor {','.join((SUBMISSION_KEY, *columns))!r}",
+        first,
+    )
 
 
-def _read_submission(path: Path, body: list[tuple[int, list[str]]], columns: tuple[str, ...]
-                     ) -> dict[str, VideoRows]:
+def _read_submission(
+    path: Path, body: list[tuple[int, list[str]]], columns: tuple[str, ...]
+) -> dict[str, VideoRows]:
     """Rows ``<video>/<frame>.jpg,...`` → {video: rows ordered by frame}, frames 1..n."""
     frames: dict[str, dict[int, tuple[int, list[float]]]] = {}
     for line, (location, *cells) in body:
@@ -196,14 +221,18 @@ def _read_submission(path: Path, body: list[tuple[int, list[str]]], columns: tup
         seen = frames.setdefault(video, {})
         if int(stem) in seen:
             raise LabelFileError(
-                path, f"frame {location!r} repeats line {seen[int(stem)][0]}", line)
+                path, f"frame {location!r} repeats line {seen[int(stem)][0]}", line
+            )
         seen[int(stem)] = (line, _numbers(path, line, cells, columns))
     videos = {}
     for video, rows in frames.items():
         missing = sorted(set(range(1, len(rows) + 1)) - set(rows))
         if missing:
-            raise LabelFileError(path, f"video {video!r} has {len(rows)} frames but no frame "
-                                       f"{missing[0]}; number frames 1..n without gaps")
+            raise LabelFileError(
+                path,
+                f"video {video!r} has {len(rows)} frames but no frame "
+                f"{missing[0]}; number frames 1..n without gaps",
+            )
         values = [rows[i][1] for i in range(1, len(rows) + 1)]
         videos[video] = VideoRows(np.array(values, dtype=np.float64), path)
     return videos

@@ -60,26 +60,43 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Declare the ``make-bag`` options."""
     parser.add_argument("--out", required=True, type=Path, help="bag folder to create")
     source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--synthetic", action="store_true",
-                        help="render a synthetic video with ground truth")
+    source.add_argument(
+        "--synthetic", action="store_true", help="render a synthetic video with ground truth"
+    )
     source.add_argument("--video", type=Path, help="a video file OpenCV can read")
     source.add_argument("--images", type=Path, help="a folder of .jpg/.png frames (sorted)")
     parser.add_argument("--seed", type=int, default=0, help="synthetic: random seed")
-    parser.add_argument("--frames", type=int, default=None,
-                        help="frames to write (synthetic: default 300; else: all)")
-    parser.add_argument("--fps", type=float, default=None,
-                        help="frame rate (default: the video's, else 30)")
+    parser.add_argument(
+        "--frames",
+        type=int,
+        default=None,
+        help="frames to write (synthetic: default 300; else: all)",
+    )
+    parser.add_argument(
+        "--fps", type=float, default=None, help="frame rate (default: the video's, else 30)"
+    )
     parser.add_argument("--faces", type=int, default=1, help="synthetic: faces per video")
-    parser.add_argument("--size", type=_size, default=DEFAULT_SIZE, metavar="WxH",
-                        help="synthetic: frame size (default 640x480)")
-    parser.add_argument("--compressed", action="store_true",
-                        help=f"JPEG CompressedImage on {COMPRESSED_TOPIC} instead of raw Image")
-    parser.add_argument("--encoding", choices=("rgb8", "bgr8"), default="rgb8",
-                        help="raw Image encoding")
-    parser.add_argument("--storage", choices=sorted(STORAGE_PLUGINS), default="mcap",
-                        help="rosbag2 storage format")
-    parser.add_argument("--topic", default=None,
-                        help=f"image topic (default {IMAGE_TOPIC} or {COMPRESSED_TOPIC})")
+    parser.add_argument(
+        "--size",
+        type=_size,
+        default=DEFAULT_SIZE,
+        metavar="WxH",
+        help="synthetic: frame size (default 640x480)",
+    )
+    parser.add_argument(
+        "--compressed",
+        action="store_true",
+        help=f"JPEG CompressedImage on {COMPRESSED_TOPIC} instead of raw Image",
+    )
+    parser.add_argument(
+        "--encoding", choices=("rgb8", "bgr8"), default="rgb8", help="raw Image encoding"
+    )
+    parser.add_argument(
+        "--storage", choices=sorted(STORAGE_PLUGINS), default="mcap", help="rosbag2 storage format"
+    )
+    parser.add_argument(
+        "--topic", default=None, help=f"image topic (default {IMAGE_TOPIC} or {COMPRESSED_TOPIC})"
+    )
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -92,8 +109,9 @@ def _size(text: str) -> tuple[int, int]:
     return width, height
 
 
-def truth_result(faces: list[FaceTruth], stamp_s: float, image_size: tuple[int, int]
-                 ) -> FrameResult:
+def truth_result(
+    faces: list[FaceTruth], stamp_s: float, image_size: tuple[int, int]
+) -> FrameResult:
     """Synthetic ground truth as a FrameResult: the faces in view, labels in the affect fields."""
     faces = [face for face in faces if face.visible > 0]
     rows = [_truth_row(face) for face in faces]
@@ -103,25 +121,48 @@ def truth_result(faces: list[FaceTruth], stamp_s: float, image_size: tuple[int, 
         return np.array([row[key] for row in rows], np.float32).reshape(shape)
 
     au, ah = column("au", len(AU_NAMES)), column("ah")
-    data = {"valence": column("valence"), "arousal": column("arousal"), "au_prob": au,
-            "au_active": au == 1, "emi": column("emi", len(EMI_NAMES)), "ah_prob": ah,
-            "ah": ah == 1, "window_fill": np.zeros(len(rows), np.int64)}
+    data = {
+        "valence": column("valence"),
+        "arousal": column("arousal"),
+        "au_prob": au,
+        "au_active": au == 1,
+        "emi": column("emi", len(EMI_NAMES)),
+        "ah_prob": ah,
+        "ah": ah == 1,
+        "window_fill": np.zeros(len(rows), np.int64),
+    }
     detections = Detections(
         xyxy=np.array([face.box for face in faces], np.float32).reshape(-1, 4),
         score=np.ones(len(rows), np.float32),
-        track_id=np.array([f"person{face.person}" for face in faces], dtype=object), data=data)
-    return FrameResult(stamp=stamp_s, image_size=image_size, faces=detections, window_size=0,
-                       model_id=GROUND_TRUTH_MODEL_ID)
+        track_id=np.array([f"person{face.person}" for face in faces], dtype=object),
+        data=data,
+    )
+    return FrameResult(
+        stamp=stamp_s,
+        image_size=image_size,
+        faces=detections,
+        window_size=0,
+        model_id=GROUND_TRUTH_MODEL_ID,
+    )
 
 
 def _truth_row(face: FaceTruth) -> dict[str, object]:
     """One face's labels, with the missing markers where it has none."""
     if not face.labelled:
-        return {"valence": VA_MISSING, "arousal": VA_MISSING,
-                "au": np.full(len(AU_NAMES), AU_MISSING), "ah": PROBABILITY_MISSING,
-                "emi": np.full(len(EMI_NAMES), PROBABILITY_MISSING)}
-    return {"valence": face.valence, "arousal": face.arousal, "au": np.asarray(face.au),
-            "ah": float(face.ah), "emi": np.asarray(face.emi)}
+        return {
+            "valence": VA_MISSING,
+            "arousal": VA_MISSING,
+            "au": np.full(len(AU_NAMES), AU_MISSING),
+            "ah": PROBABILITY_MISSING,
+            "emi": np.full(len(EMI_NAMES), PROBABILITY_MISSING),
+        }
+    return {
+        "valence": face.valence,
+        "arousal": face.arousal,
+        "au": np.asarray(face.au),
+        "ah": float(face.ah),
+        "emi": np.asarray(face.emi),
+    }
 
 
 def synthetic_frames(args: argparse.Namespace) -> Iterator[Frame]:
@@ -130,8 +171,9 @@ def synthetic_frames(args: argparse.Namespace) -> Iterator[Frame]:
 
     fps = args.fps or 30.0
     frames = 300 if args.frames is None else args.frames
-    for frame in render_video(seed=args.seed, frames=frames, faces=args.faces, size=args.size,
-                              fps=fps):
+    for frame in render_video(
+        seed=args.seed, frames=frames, faces=args.faces, size=args.size, fps=fps
+    ):
         stamp = START_TIME_NS + round(frame.stamp * NS_PER_S)
         size = (frame.image.shape[1], frame.image.shape[0])
         yield frame.image, stamp, truth_result(list(frame.faces), stamp / NS_PER_S, size)
@@ -189,10 +231,12 @@ def write_bag(args: argparse.Namespace) -> tuple[int, str]:
     count = 0
     try:
         with BagWriter(args.out, args.storage) as writer:
-            for rgb, stamp, truth in tqdm(frames, desc="make-bag", unit="frame",
-                                          total=args.frames, disable=None):
-                writer.write_image(topic, rgb, stamp, compressed=args.compressed,
-                                   encoding=args.encoding)
+            for rgb, stamp, truth in tqdm(
+                frames, desc="make-bag", unit="frame", total=args.frames, disable=None
+            ):
+                writer.write_image(
+                    topic, rgb, stamp, compressed=args.compressed, encoding=args.encoding
+                )
                 if truth is not None:
                     writer.write_result(GROUND_TRUTH_TOPIC, truth, stamp)
                 count += 1
@@ -215,8 +259,10 @@ def run(args: argparse.Namespace) -> int:
     for name in ("frames", "fps", "faces"):
         value = getattr(args, name)
         if value is not None and value <= 0:
-            print(f"affect-perception make-bag: error: --{name} must be positive, got {value}",
-                  file=sys.stderr)
+            print(
+                f"affect-perception make-bag: error: --{name} must be positive, got {value}",
+                file=sys.stderr,
+            )
             return 2
     try:
         count, topic = write_bag(args)

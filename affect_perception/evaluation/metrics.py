@@ -25,8 +25,9 @@ from affect_perception.labels import AU_MISSING, AU_NAMES, EMI_NAMES, VA_MISSING
 BINARY_THRESHOLD = 0.5
 
 
-def _pair(pred: np.ndarray, label: np.ndarray, ndim: int, width: int | None = None
-          ) -> tuple[np.ndarray, np.ndarray]:
+def _pair(
+    pred: np.ndarray, label: np.ndarray, ndim: int, width: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Validate and convert a prediction / label pair to float64 arrays of equal shape."""
     pred = np.asarray(pred, dtype=np.float64)
     label = np.asarray(label, dtype=np.float64)
@@ -109,8 +110,7 @@ def va_ccc(pred: np.ndarray, label: np.ndarray) -> dict[str, float]:
     keep = ~(label == VA_MISSING).any(axis=1)
     if not keep.any():
         raise _no_frames_left(VA_MISSING)
-    scores = {f"{name}_ccc": ccc(pred[keep, i], label[keep, i])
-              for i, name in enumerate(VA_NAMES)}
+    scores = {f"{name}_ccc": ccc(pred[keep, i], label[keep, i]) for i, name in enumerate(VA_NAMES)}
     scores["va_ccc"] = float(np.mean(list(scores.values())))
     return scores
 
@@ -177,6 +177,8 @@ def ah_f1(pred: np.ndarray, label: np.ndarray) -> dict[str, float]:
     seen = np.concatenate([label == 1.0, binarize(pred)])
     per_class = [f for f, occurs in ((present, seen.any()), (absent, not seen.all())) if occurs]
     share = float(np.mean(label == 1.0)) if len(label) else 0.0
-    return {"ah_f1": float(np.mean(per_class)) if len(label) else 0.0,
-            "ah_f1_positive": present,
-            "ah_f1_weighted": share * present + (1.0 - share) * absent}
+    return {
+        "ah_f1": float(np.mean(per_class)) if len(label) else 0.0,
+        "ah_f1_positive": present,
+        "ah_f1_weighted": share * present + (1.0 - share) * absent,
+    }

@@ -102,8 +102,9 @@ class Replay:
 Progress = Callable[[int], None]
 
 
-def replay_inprocess(frames: Iterable[BagFrame], pipeline: AffectPipeline,
-                     progress: Progress | None = None) -> Replay:
+def replay_inprocess(
+    frames: Iterable[BagFrame], pipeline: AffectPipeline, progress: Progress | None = None
+) -> Replay:
     """Decode each frame and run the pipeline on it, as fast as possible."""
     replay = Replay()
     start = time.perf_counter()
@@ -123,9 +124,14 @@ def replay_inprocess(frames: Iterable[BagFrame], pipeline: AffectPipeline,
     return replay
 
 
-def node_command(model_dir: Path, topic: str, *, compressed: bool = False,
-                 params_file: Path | None = None,
-                 params: dict[str, Any] | None = None) -> list[str]:
+def node_command(
+    model_dir: Path,
+    topic: str,
+    *,
+    compressed: bool = False,
+    params_file: Path | None = None,
+    params: dict[str, Any] | None = None,
+) -> list[str]:
     """The command line that starts the node on ``topic`` with the model in ``model_dir``, the
     parameter file ``params_file`` and the parameter values ``params`` (over the file's).
 
@@ -133,12 +139,22 @@ def node_command(model_dir: Path, topic: str, *, compressed: bool = False,
     best-effort frames are mostly lost over loopback, and a replay should see every frame.
     """
     source = "image/compressed" if compressed else "image"
-    values = {"image_reliability": "reliable", "model_dir": str(model_dir),
-              "use_compressed": str(compressed).lower(), **(params or {})}
-    return [sys.executable, "-m", "affect_perception.ros.node", "--ros-args",
-            "-r", f"{source}:={topic}",
-            *(["--params-file", str(params_file)] if params_file else []),
-            *(word for name, value in values.items() for word in ("-p", f"{name}:={value}"))]
+    values = {
+        "image_reliability": "reliable",
+        "model_dir": str(model_dir),
+        "use_compressed": str(compressed).lower(),
+        **(params or {}),
+    }
+    return [
+        sys.executable,
+        "-m",
+        "affect_perception.ros.node",
+        "--ros-args",
+        "-r",
+        f"{source}:={topic}",
+        *(["--params-file", str(params_file)] if params_file else []),
+        *(word for name, value in values.items() for word in ("-p", f"{name}:={value}")),
+    ]
 
 
 class _NodeProcess:
@@ -146,15 +162,22 @@ class _NodeProcess:
 
     def __init__(self, command: list[str]) -> None:
         self.log = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed in stop()
-            prefix="affect_perception_node_", suffix=".log", delete=False)
-        self.proc = subprocess.Popen(command, stdout=self.log, stderr=subprocess.STDOUT,
-                                     env=os.environ.copy(), start_new_session=True)
+            prefix="affect_perception_node_", suffix=".log", delete=False
+        )
+        self.proc = subprocess.Popen(
+            command,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            env=os.environ.copy(),
+            start_new_session=True,
+        )
 
     def check_alive(self) -> None:
         if self.proc.poll() is not None:
-            raise ReplayError(f"the node exited with code {self.proc.returncode} before the "
-                              f"replay ended; its log ({self.log.name}) ends with:\n"
-                              + self.tail())
+            raise ReplayError(
+                f"the node exited with code {self.proc.returncode} before the "
+                f"replay ended; its log ({self.log.name}) ends with:\n" + self.tail()
+            )
 
     def tail(self) -> str:
         self.log.flush()
@@ -168,9 +191,17 @@ class _NodeProcess:
             Path(self.log.name).unlink(missing_ok=True)
 
 
-def replay_ros(frames: Iterable[BagFrame], *, topic: str, msgtype: str, model_dir: Path,
-               rate: float = 1.0, params_file: Path | None = None,
-               params: dict[str, Any] | None = None, progress: Progress | None = None) -> Replay:
+def replay_ros(
+    frames: Iterable[BagFrame],
+    *,
+    topic: str,
+    msgtype: str,
+    model_dir: Path,
+    rate: float = 1.0,
+    params_file: Path | None = None,
+    params: dict[str, Any] | None = None,
+    progress: Progress | None = None,
+) -> Replay:
     """Publish the frames to the node at ``rate`` × real time and collect its outputs.
 
     Raises:
@@ -190,8 +221,11 @@ def replay_ros(frames: Iterable[BagFrame], *, topic: str, msgtype: str, model_di
     context = Context()
     rclpy.init(context=context)
     executor = SingleThreadedExecutor(context=context)
-    node_proc = _NodeProcess(node_command(model_dir, topic, compressed=compressed,
-                                          params_file=params_file, params=params))
+    node_proc = _NodeProcess(
+        node_command(
+            model_dir, topic, compressed=compressed, params_file=params_file, params=params
+        )
+    )
     received: dict[int, tuple[float, bytes]] = {}
     lock = threading.Lock()
 
@@ -204,14 +238,25 @@ def replay_ros(frames: Iterable[BagFrame], *, topic: str, msgtype: str, model_di
     try:
         node = rclpy.create_node("affect_perception_replay", context=context)
         publisher = node.create_publisher(
-            CompressedImage if compressed else Image, topic, QoSProfile(depth=1))
-        node.create_subscription(AffectStateArray, PREDICTION_TOPIC, on_output,
-                                 QoSProfile(depth=OUTPUT_QUEUE_DEPTH), raw=True)
+            CompressedImage if compressed else Image, topic, QoSProfile(depth=1)
+        )
+        node.create_subscription(
+            AffectStateArray,
+            PREDICTION_TOPIC,
+            on_output,
+            QoSProfile(depth=OUTPUT_QUEUE_DEPTH),
+            raw=True,
+        )
         executor.add_node(node)
         spinner = threading.Thread(target=executor.spin, daemon=True)
         spinner.start()
-        _wait_for_node(node_proc, lambda: publisher.get_subscription_count() > 0
-                       and node.count_publishers(PREDICTION_TOPIC) > 0)
+        _wait_for_node(
+            node_proc,
+            lambda: (
+                publisher.get_subscription_count() > 0
+                and node.count_publishers(PREDICTION_TOPIC) > 0
+            ),
+        )
         replay, sent = _publish(frames, publisher, rate, node_proc, progress)
         _drain(node_proc, received, lock, expected=len(replay.stamps))
     finally:
@@ -222,8 +267,9 @@ def replay_ros(frames: Iterable[BagFrame], *, topic: str, msgtype: str, model_di
     return replay
 
 
-def _collect(replay: Replay, sent: dict[int, float], received: dict[int, tuple[float, bytes]]
-             ) -> None:
+def _collect(
+    replay: Replay, sent: dict[int, float], received: dict[int, tuple[float, bytes]]
+) -> None:
     """Fill the replay's predictions, latencies and wall time from the node's outputs."""
     first_sent = min(sent.values(), default=0.0)
     last_received = first_sent
@@ -245,14 +291,20 @@ def _wait_for_node(node_proc: _NodeProcess, ready: Callable[[], bool]) -> None:
     while not ready():
         node_proc.check_alive()
         if time.monotonic() > deadline:
-            raise ReplayError(f"the node did not connect within {NODE_START_TIMEOUT_S:.0f} s; "
-                              f"its log ends with:\n{node_proc.tail()}")
+            raise ReplayError(
+                f"the node did not connect within {NODE_START_TIMEOUT_S:.0f} s; "
+                f"its log ends with:\n{node_proc.tail()}"
+            )
         time.sleep(0.05)
 
 
-def _publish(frames: Iterable[BagFrame], publisher: object, rate: float,
-             node_proc: _NodeProcess, progress: Progress | None
-             ) -> tuple[Replay, dict[int, float]]:
+def _publish(
+    frames: Iterable[BagFrame],
+    publisher: object,
+    rate: float,
+    node_proc: _NodeProcess,
+    progress: Progress | None,
+) -> tuple[Replay, dict[int, float]]:
     """Publish each frame's bytes when its stamp comes due at ``rate`` × real time."""
     replay, sent = Replay(), {}
     start = first_stamp = None
@@ -273,8 +325,7 @@ def _publish(frames: Iterable[BagFrame], publisher: object, rate: float,
     return replay, sent
 
 
-def _drain(node_proc: _NodeProcess, received: dict, lock: threading.Lock, expected: int
-           ) -> None:
+def _drain(node_proc: _NodeProcess, received: dict, lock: threading.Lock, expected: int) -> None:
     """Wait until every frame is answered or no output came for DRAIN_QUIET_S seconds."""
     count, last_change = -1, time.monotonic()
     while True:

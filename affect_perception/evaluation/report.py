@@ -27,20 +27,36 @@ PLOTS = {"va": "va.png", "au": "au_f1.png", "emi": "emi.png"}
 MAX_PLOT_PERSONS = 4
 PLOT_DPI = 100
 # Rows of report.md's headline table: (key, label).
-HEADLINE = (("va_ccc", "VA CCC (mean)"), ("valence_ccc", "valence CCC"),
-            ("arousal_ccc", "arousal CCC"), ("au_f1_mean", "AU F1 (mean of 12)"),
-            ("emi_pearson_mean", "EMI Pearson r (mean of 6)"), ("ah_f1", "A/H macro F1"),
-            ("ah_f1_positive", "A/H F1, hesitant class"), ("ah_f1_weighted", "A/H weighted F1"))
-COUNTS = (("frames", "frames"), ("frames_with_face", "frames with a face"),
-          ("faces", "faces (face-frames)"), ("tracks", "predicted tracks"),
-          ("labelled_faces", "labelled faces (face-frames)"),
-          ("scored_faces", "scored faces (face-frames)"), ("dropped", "dropped frames"),
-          ("fps", "frames per second"), ("latency_ms_p50", "latency p50 (ms)"),
-          ("latency_ms_p95", "latency p95 (ms)"))
+HEADLINE = (
+    ("va_ccc", "VA CCC (mean)"),
+    ("valence_ccc", "valence CCC"),
+    ("arousal_ccc", "arousal CCC"),
+    ("au_f1_mean", "AU F1 (mean of 12)"),
+    ("emi_pearson_mean", "EMI Pearson r (mean of 6)"),
+    ("ah_f1", "A/H macro F1"),
+    ("ah_f1_positive", "A/H F1, hesitant class"),
+    ("ah_f1_weighted", "A/H weighted F1"),
+)
+COUNTS = (
+    ("frames", "frames"),
+    ("frames_with_face", "frames with a face"),
+    ("faces", "faces (face-frames)"),
+    ("tracks", "predicted tracks"),
+    ("labelled_faces", "labelled faces (face-frames)"),
+    ("scored_faces", "scored faces (face-frames)"),
+    ("dropped", "dropped frames"),
+    ("fps", "frames per second"),
+    ("latency_ms_p50", "latency p50 (ms)"),
+    ("latency_ms_p95", "latency p95 (ms)"),
+)
 
 
-def write_report(report: dict, series: Series, folder: Path,
-                 emi_rows: tuple[np.ndarray, np.ndarray] | None = None) -> dict[str, Path]:
+def write_report(
+    report: dict,
+    series: Series,
+    folder: Path,
+    emi_rows: tuple[np.ndarray, np.ndarray] | None = None,
+) -> dict[str, Path]:
     """Write report.json, report.md and the plots into ``folder`` (created if needed).
 
     Args:
@@ -57,8 +73,11 @@ def write_report(report: dict, series: Series, folder: Path,
     folder.mkdir(parents=True, exist_ok=True)
     files = {"json": folder / REPORT_JSON, "md": folder / REPORT_MD}
     files["json"].write_text(json.dumps(report, indent=2, allow_nan=False) + "\n")
-    plots = {"va": plot_va(series), "au": plot_au(report.get("au_f1")),
-             "emi": plot_emi(*(emi_rows if emi_rows is not None else _emi_frames(series)))}
+    plots = {
+        "va": plot_va(series),
+        "au": plot_au(report.get("au_f1")),
+        "emi": plot_emi(*(emi_rows if emi_rows is not None else _emi_frames(series))),
+    }
     for key, figure in plots.items():
         files[key] = folder / PLOTS[key]
         figure.savefig(files[key], dpi=PLOT_DPI)
@@ -77,10 +96,15 @@ def _fmt(value: object) -> str:
 
 def markdown(report: dict) -> str:
     """The report as Markdown: headline scores, counts and timing, notes, plots."""
-    lines = [f"# Evaluation of `{report.get('bag', '?')}`", "",
-             f"Model `{report.get('model_id')}`, replay `{report.get('mode')}` of topic "
-             f"`{report.get('topic')}`, labels from {report.get('labels') or 'nowhere'}.", "",
-             "| score | value |", "|---|---|"]
+    lines = [
+        f"# Evaluation of `{report.get('bag', '?')}`",
+        "",
+        f"Model `{report.get('model_id')}`, replay `{report.get('mode')}` of topic "
+        f"`{report.get('topic')}`, labels from {report.get('labels') or 'nowhere'}.",
+        "",
+        "| score | value |",
+        "|---|---|",
+    ]
     lines += [f"| {label} | {_fmt(report.get(key))} |" for key, label in HEADLINE]
     per_au = report.get("au_f1") or {}
     if per_au:
@@ -107,18 +131,29 @@ def plot_va(series: Series) -> plt.Figure:
         figure, ax = plt.subplots(figsize=(8, 3))
         _empty(ax, "no scored frames with valence/arousal labels")
         return figure
-    figure, axes = plt.subplots(len(persons), 2, figsize=(12, 2.6 * len(persons)),
-                                squeeze=False, sharex=True)
+    figure, axes = plt.subplots(
+        len(persons), 2, figsize=(12, 2.6 * len(persons)), squeeze=False, sharex=True
+    )
     for row, person in enumerate(persons):
         rows = series.person == person
         time = series.time[rows]
         for col, name in enumerate(VA_NAMES):
             ax = axes[row, col]
             label = series.label["va"][rows, col]
-            ax.plot(time, np.where(label == VA_MISSING, np.nan, label), label="label",
-                    color="black", linewidth=1.5)
-            ax.plot(time, series.pred["va"][rows, col], label="prediction", color="tab:orange",
-                    linewidth=1.2)
+            ax.plot(
+                time,
+                np.where(label == VA_MISSING, np.nan, label),
+                label="label",
+                color="black",
+                linewidth=1.5,
+            )
+            ax.plot(
+                time,
+                series.pred["va"][rows, col],
+                label="prediction",
+                color="tab:orange",
+                linewidth=1.2,
+            )
             ax.set_ylim(-1.05, 1.05)
             ax.set_title(f"{person}: {name}", fontsize=10)
             ax.grid(alpha=0.3)
@@ -139,8 +174,13 @@ def plot_au(per_au: dict[str, float] | None) -> plt.Figure:
     names = [name for name in AU_NAMES if name in per_au]
     values = [per_au[name] for name in names]
     ax.bar(names, values, color="tab:blue")
-    ax.axhline(float(np.mean(values)), color="black", linestyle="--", linewidth=1,
-               label=f"mean {np.mean(values):.3f}")
+    ax.axhline(
+        float(np.mean(values)),
+        color="black",
+        linestyle="--",
+        linewidth=1,
+        label=f"mean {np.mean(values):.3f}",
+    )
     ax.set_ylim(0, 1)
     ax.set_ylabel("F1")
     ax.set_title("action units")

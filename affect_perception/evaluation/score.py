@@ -41,14 +41,24 @@ TABLE_LABEL_WIDTH = 30
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Declare the ``score`` options."""
-    parser.add_argument("--task", required=True, choices=sorted(TASK_METRICS),
-                        help="which challenge's files and metric")
-    parser.add_argument("--pred", required=True, type=Path,
-                        help="prediction file or folder (per-video files or ABAW submission)")
-    parser.add_argument("--labels", required=True, type=Path,
-                        help="label file or folder in the ABAW layout")
-    parser.add_argument("--json", action="store_true",
-                        help="print one JSON object instead of a table")
+    parser.add_argument(
+        "--task",
+        required=True,
+        choices=sorted(TASK_METRICS),
+        help="which challenge's files and metric",
+    )
+    parser.add_argument(
+        "--pred",
+        required=True,
+        type=Path,
+        help="prediction file or folder (per-video files or ABAW submission)",
+    )
+    parser.add_argument(
+        "--labels", required=True, type=Path, help="label file or folder in the ABAW layout"
+    )
+    parser.add_argument(
+        "--json", action="store_true", help="print one JSON object instead of a table"
+    )
 
 
 def score(task: str, pred_path: Path, label_path: Path) -> dict:
@@ -68,8 +78,13 @@ def score(task: str, pred_path: Path, label_path: Path) -> dict:
         check_label_range(task, video, rows)
     pred, label = labels_io.align(labels_io.read(pred_path, task), labels)
     result = metric(pred, label)
-    return {"task": task, "score": result[key], "videos": len(labels), "rows": len(label),
-            **result}
+    return {
+        "task": task,
+        "score": result[key],
+        "videos": len(labels),
+        "rows": len(label),
+        **result,
+    }
 
 
 def check_label_range(task: str, video: str, rows: labels_io.VideoRows) -> None:
@@ -91,8 +106,10 @@ def check_label_range(task: str, video: str, rows: labels_io.VideoRows) -> None:
         kind = "0 or 1" if whole else f"in [{low:g}, {high:g}]"
         marker = f" or {missing:g} (missing)" if missing is not None else ""
         raise labels_io.LabelFileError(
-            rows.source, f"video {video!r}, row {row + 1}, column {column + 1}: label "
-                         f"{float(values[row, column])!r} is not {kind}{marker}")
+            rows.source,
+            f"video {video!r}, row {row + 1}, column {column + 1}: label "
+            f"{float(values[row, column])!r} is not {kind}{marker}",
+        )
 
 
 def format_table(result: dict) -> str:
@@ -100,8 +117,10 @@ def format_table(result: dict) -> str:
     lines = [f"task {result['task']}: {result['videos']} videos, {result['rows']} label rows"]
     for name, value in result.items():
         if isinstance(value, dict):
-            lines += [f"  {name}[{dim}]".ljust(TABLE_LABEL_WIDTH) + f"{v:>8.4f}"
-                      for dim, v in value.items()]
+            lines += [
+                f"  {name}[{dim}]".ljust(TABLE_LABEL_WIDTH) + f"{v:>8.4f}"
+                for dim, v in value.items()
+            ]
         elif name not in ("task", "score", "videos", "rows"):
             lines.append(name.ljust(TABLE_LABEL_WIDTH) + f"{value:>8.4f}")
     return "\n".join(lines)

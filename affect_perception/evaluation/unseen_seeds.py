@@ -27,45 +27,97 @@ DEFAULT_SEEDS = (1001, 1002, 1003, 1004, 1005)
 # The bag of every seed: frames and people (the demo recipe's bag).
 FRAMES, FACES = 600, 2
 # Metrics in the table: (report key, label, target or None).
-METRICS = (("va_ccc", "VA CCC", 0.8), ("valence_ccc", "valence CCC", None),
-           ("arousal_ccc", "arousal CCC", None), ("au_f1_mean", "mean AU F1", 0.8),
-           ("emi_pearson_mean", "mean EMI Pearson", 0.7), ("ah_f1", "A/H macro F1", 0.8),
-           ("ah_f1_positive", "A/H F1, hesitant class", None),
-           ("ah_f1_weighted", "A/H weighted F1", None))
+METRICS = (
+    ("va_ccc", "VA CCC", 0.8),
+    ("valence_ccc", "valence CCC", None),
+    ("arousal_ccc", "arousal CCC", None),
+    ("au_f1_mean", "mean AU F1", 0.8),
+    ("emi_pearson_mean", "mean EMI Pearson", 0.7),
+    ("ah_f1", "A/H macro F1", 0.8),
+    ("ah_f1_positive", "A/H F1, hesitant class", None),
+    ("ah_f1_weighted", "A/H weighted F1", None),
+)
 CARD_BEGIN = "<!-- unseen seeds: begin (written by evaluation/unseen_seeds.py --write-card) -->"
 CARD_END = "<!-- unseen seeds: end -->"
 
 
-def score_seed(model_dir: Path, seed: int, work: Path, frames: int = FRAMES,
-               faces: int = FACES, threads: int = 2) -> dict[str, Any]:
+def score_seed(
+    model_dir: Path,
+    seed: int,
+    work: Path,
+    frames: int = FRAMES,
+    faces: int = FACES,
+    threads: int = 2,
+) -> dict[str, Any]:
     """make-bag and eval of one seed; the eval report."""
     bag, report = work / f"bag_{seed}", work / f"eval_{seed}"
-    if cli.main(["make-bag", "--synthetic", "--seed", str(seed), "--frames", str(frames),
-                 "--faces", str(faces), "--out", str(bag)]) != 0:
+    if (
+        cli.main(
+            [
+                "make-bag",
+                "--synthetic",
+                "--seed",
+                str(seed),
+                "--frames",
+                str(frames),
+                "--faces",
+                str(faces),
+                "--out",
+                str(bag),
+            ]
+        )
+        != 0
+    ):
         raise RuntimeError(f"make-bag failed for seed {seed}")
-    if cli.main(["eval", "--bag", str(bag), "--model", str(model_dir), "--report",
-                 str(report), "--threads", str(threads)]) != 0:
+    if (
+        cli.main(
+            [
+                "eval",
+                "--bag",
+                str(bag),
+                "--model",
+                str(model_dir),
+                "--report",
+                str(report),
+                "--threads",
+                str(threads),
+            ]
+        )
+        != 0
+    ):
         raise RuntimeError(f"eval failed for seed {seed}")
     return json.loads((report / "report.json").read_text())
 
 
-def summarize(reports: dict[int, dict[str, Any]], frames: int = FRAMES,
-              faces: int = FACES) -> dict[str, Any]:
+def summarize(
+    reports: dict[int, dict[str, Any]], frames: int = FRAMES, faces: int = FACES
+) -> dict[str, Any]:
     """Per metric: the value of every seed, their mean and sample standard deviation (None
     where a seed could not be scored), and the per-AU F1 means."""
     table: dict[str, Any] = {}
     for key, _, target in METRICS:
         values = [r.get(key) for r in reports.values()]
         scored = [v for v in values if v is not None]
-        table[key] = {"per_seed": dict(zip(reports, values, strict=True)), "target": target,
-                      "mean": float(np.mean(scored)) if scored else None,
-                      "sd": float(np.std(scored, ddof=1)) if len(scored) > 1 else None}
+        table[key] = {
+            "per_seed": dict(zip(reports, values, strict=True)),
+            "target": target,
+            "mean": float(np.mean(scored)) if scored else None,
+            "sd": float(np.std(scored, ddof=1)) if len(scored) > 1 else None,
+        }
     au_names = next((list(r["au_f1"]) for r in reports.values() if r.get("au_f1")), [])
-    per_au = {n: float(np.mean([r["au_f1"][n] for r in reports.values() if r.get("au_f1")]))
-              for n in au_names}
+    per_au = {
+        n: float(np.mean([r["au_f1"][n] for r in reports.values() if r.get("au_f1")]))
+        for n in au_names
+    }
     model_ids = sorted({str(r.get("model_id")) for r in reports.values()})
-    return {"seeds": list(reports), "frames": frames, "faces": faces, "model_ids": model_ids,
-            "metrics": table, "au_f1_mean_per_au": per_au}
+    return {
+        "seeds": list(reports),
+        "frames": frames,
+        "faces": faces,
+        "model_ids": model_ids,
+        "metrics": table,
+        "au_f1_mean_per_au": per_au,
+    }
 
 
 def _f(value: float | None) -> str:
@@ -75,39 +127,59 @@ def _f(value: float | None) -> str:
 def markdown(summary: dict[str, Any]) -> str:
     """The summary as a Markdown section."""
     seeds = summary["seeds"]
-    lines = ["## Unseen synthetic bags", "",
-             f"`make-bag --synthetic --frames {summary['frames']} --faces {summary['faces']}` "
-             f"with seeds {', '.join(map(str, seeds))} (used by no training, tuning or test), "
-             "each replayed by `affect-perception eval` (warm windows, per frame). Model "
-             f"{', '.join(f'`{m}`' for m in summary['model_ids'])}.", "",
-             "| metric | target | mean ± sd | " + " | ".join(f"seed {s}" for s in seeds) + " |",
-             "|---|---|---|" + "---|" * len(seeds)]
+    lines = [
+        "## Unseen synthetic bags",
+        "",
+        f"`make-bag --synthetic --frames {summary['frames']} --faces {summary['faces']}` "
+        f"with seeds {', '.join(map(str, seeds))} (used by no training, tuning or test), "
+        "each replayed by `affect-perception eval` (warm windows, per frame). Model "
+        f"{', '.join(f'`{m}`' for m in summary['model_ids'])}.",
+        "",
+        "| metric | target | mean ± sd | " + " | ".join(f"seed {s}" for s in seeds) + " |",
+        "|---|---|---|" + "---|" * len(seeds),
+    ]
     for key, label, _ in METRICS:
         m = summary["metrics"][key]
         target = "" if m["target"] is None else f"≥ {m['target']}"
-        met = "" if m["target"] is None or m["mean"] is None else (
-            " (met)" if m["mean"] >= m["target"] else " (**not met**)")
-        lines.append(f"| {label} | {target} | {_f(m['mean'])} ± {_f(m['sd'])}{met} | "
-                     + " | ".join(_f(m["per_seed"][s]) for s in seeds) + " |")
+        met = (
+            ""
+            if m["target"] is None or m["mean"] is None
+            else (" (met)" if m["mean"] >= m["target"] else " (**not met**)")
+        )
+        lines.append(
+            f"| {label} | {target} | {_f(m['mean'])} ± {_f(m['sd'])}{met} | "
+            + " | ".join(_f(m["per_seed"][s]) for s in seeds)
+            + " |"
+        )
     per_au = summary["au_f1_mean_per_au"]
     if per_au:
-        lines += ["", "Mean F1 per AU over the seeds: "
-                  + ", ".join(f"{n} {v:.2f}" for n, v in per_au.items()) + "."]
+        lines += [
+            "",
+            "Mean F1 per AU over the seeds: "
+            + ", ".join(f"{n} {v:.2f}" for n, v in per_au.items())
+            + ".",
+        ]
     return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
     """Score every seed, write the report (and the card section); 2 on a bad input."""
-    parser = argparse.ArgumentParser(prog="python -m affect_perception.evaluation.unseen_seeds",
-                                     description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m affect_perception.evaluation.unseen_seeds",
+        description=__doc__.splitlines()[0],
+    )
     parser.add_argument("--model", type=Path, help="model folder (default: the bundled one)")
     parser.add_argument("--out", type=Path, required=True, help="folder for bags and reports")
-    parser.add_argument("--seeds", default=",".join(map(str, DEFAULT_SEEDS)),
-                        help="comma-separated bag seeds")
+    parser.add_argument(
+        "--seeds", default=",".join(map(str, DEFAULT_SEEDS)), help="comma-separated bag seeds"
+    )
     parser.add_argument("--frames", type=int, default=FRAMES, help="frames per bag")
     parser.add_argument("--faces", type=int, default=FACES, help="people per bag")
-    parser.add_argument("--write-card", action="store_true",
-                        help="also write the table into the model folder's MODEL_CARD.md")
+    parser.add_argument(
+        "--write-card",
+        action="store_true",
+        help="also write the table into the model folder's MODEL_CARD.md",
+    )
     args = parser.parse_args(argv)
     model_dir = args.model or bundled_model_dir()
     try:

@@ -26,16 +26,27 @@ class AffectModel(nn.Module):
     def __init__(self, config: ModelConfig | None = None) -> None:
         super().__init__()
         self.config = config = config or ModelConfig()
-        self.backbone = Backbone(config.backbone, config.num_scales, config.input_size,
-                                 config.backbone_weights, config.cache_channels)
+        self.backbone = Backbone(
+            config.backbone,
+            config.num_scales,
+            config.input_size,
+            config.backbone_weights,
+            config.cache_channels,
+        )
         names = self.backbone.names
         self.tam = TemporalAggregation(
-            self.backbone.channels, self.backbone.sizes,
-            dict(zip(names, config.spatial_patch[-config.num_scales:], strict=True)),
-            window=config.window, time_patch=config.time_patch, dim=config.hidden_dim,
-            depth=config.depth, out_dim=config.mixer_out_dim,
-            token_expansion=config.token_expansion, channel_expansion=config.channel_expansion,
-            drop=config.mixer_dropout)
+            self.backbone.channels,
+            self.backbone.sizes,
+            dict(zip(names, config.spatial_patch[-config.num_scales :], strict=True)),
+            window=config.window,
+            time_patch=config.time_patch,
+            dim=config.hidden_dim,
+            depth=config.depth,
+            out_dim=config.mixer_out_dim,
+            token_expansion=config.token_expansion,
+            channel_expansion=config.channel_expansion,
+            drop=config.mixer_dropout,
+        )
         self.heads = TaskHeads(self.tam.out_dim, config.tasks, config.head_dropout)
         self.trainable_parameters()
 
@@ -85,7 +96,8 @@ class AffectModel(nn.Module):
         if clip.ndim != 5 or clip.shape[1] != self.config.window:
             raise ValueError(
                 f"clip must be (B, {self.config.window}, 3, H, W) for window "
-                f"{self.config.window}, got {tuple(clip.shape)}")
+                f"{self.config.window}, got {tuple(clip.shape)}"
+            )
         batch, window = clip.shape[:2]
         features = self.encode(clip.flatten(0, 1))
         return self.temporal({n: f.unflatten(0, (batch, window)) for n, f in features.items()})
@@ -112,5 +124,7 @@ class AffectModel(nn.Module):
     def parameter_counts(self) -> dict[str, int]:
         """Parameters of the per-frame encoder and of the temporal part (mixers and heads)."""
         temporal = sum(p.numel() for m in (self.tam, self.heads) for p in m.parameters())
-        return {"encoder": sum(p.numel() for p in self.backbone.parameters()),
-                "temporal": temporal}
+        return {
+            "encoder": sum(p.numel() for p in self.backbone.parameters()),
+            "temporal": temporal,
+        }

@@ -25,24 +25,36 @@ class Backbone(nn.Module):
         cache_channels: if set, maps wider than this go through a 1×1 convolution to this width.
     """
 
-    def __init__(self, name: str, num_scales: int, input_size: int,
-                 weights: str | Path | None = None, cache_channels: int | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        num_scales: int,
+        input_size: int,
+        weights: str | Path | None = None,
+        cache_channels: int | None = None,
+    ) -> None:
         super().__init__()
         out_indices = tuple(range(-num_scales, 0))
         self.body = timm.create_model(
-            name, pretrained=False, features_only=True, out_indices=out_indices)
+            name, pretrained=False, features_only=True, out_indices=out_indices
+        )
         if weights is not None:
             load_backbone_weights(self.body, Path(weights))
         info = self.body.feature_info
         sides = [input_size // r for r in info.reduction()]
         self.names = tuple(f"feat_{s}" for s in sides)
         self.sizes = dict(zip(self.names, sides, strict=True))
-        self.reduce = nn.ModuleDict({
-            n: nn.Conv2d(c, cache_channels, kernel_size=1)
+        self.reduce = nn.ModuleDict(
+            {
+                n: nn.Conv2d(c, cache_channels, kernel_size=1)
+                for n, c in zip(self.names, info.channels(), strict=True)
+                if cache_channels is not None and c > cache_channels
+            }
+        )
+        self.channels = {
+            n: self.reduce[n].out_channels if n in self.reduce else c
             for n, c in zip(self.names, info.channels(), strict=True)
-            if cache_channels is not None and c > cache_channels})
-        self.channels = {n: self.reduce[n].out_channels if n in self.reduce else c
-                         for n, c in zip(self.names, info.channels(), strict=True)}
+        }
         # the stage producing the coarsest map: the only one trained when early stages freeze
         self.last_stage = info.module_name()[-1]
         data_config = timm.data.resolve_data_config({}, model=self.body)
@@ -67,10 +79,16 @@ class Backbone(nn.Module):
         """
         last = self.body.get_submodule(self.last_stage)
         inside_last = set(map(id, last.modules()))
-        holding_last = {id(m) for m in self.body.modules()
-                        if m is not last and any(c is last for c in m.modules())}
-        return [m for m in self.body.modules()
-                if id(m) not in inside_last and id(m) not in holding_last]
+        holding_last = {
+            id(m)
+            for m in self.body.modules()
+            if m is not last and any(c is last for c in m.modules())
+        }
+        return [
+            m
+            for m in self.body.modules()
+            if id(m) not in inside_last and id(m) not in holding_last
+        ]
 
 
 def load_backbone_weights(body: nn.Module, path: Path) -> None:
@@ -90,5 +108,6 @@ def load_backbone_weights(body: nn.Module, path: Path) -> None:
         raise ValueError(
             f"backbone weights {path} do not fit this backbone: missing {missing[:3]}, "
             f"wrong shape {wrong[:3]} (of {len(missing)} missing, {len(wrong)} misshapen); "
-            "give the timm safetensors file of the same model name")
+            "give the timm safetensors file of the same model name"
+        )
     body.load_state_dict({k: state[k] for k in own})

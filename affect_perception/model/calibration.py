@@ -49,7 +49,7 @@ def checkset_crops(size: int) -> np.ndarray:
             LOG.warning("calibration without check-set photo %s: %s", name, err)
             continue
         crops.append(align_faces(photo, detector.detect(photo), size=size))
-    return (np.concatenate(crops) if crops else np.zeros((0, size, size, 3), np.uint8))
+    return np.concatenate(crops) if crops else np.zeros((0, size, size, 3), np.uint8)
 
 
 def calibration_crops(size: int, synthetic: int, real: bool = True) -> np.ndarray:

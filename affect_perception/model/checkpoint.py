@@ -24,8 +24,10 @@ CONFIG_FILE = "config.json"
 # File suffixes read as pickled torch checkpoints (weights-only).
 TORCH_SUFFIXES = (".pt", ".pth")
 # What a checkpoint path may be, for error messages.
-EXPECTED = (f"a directory holding {CONFIG_FILE} and {WEIGHTS_FILE}, a {WEIGHTS_FILE} file with "
-            f"{CONFIG_FILE} beside it, or a .pt file holding 'config' and 'state_dict'")
+EXPECTED = (
+    f"a directory holding {CONFIG_FILE} and {WEIGHTS_FILE}, a {WEIGHTS_FILE} file with "
+    f"{CONFIG_FILE} beside it, or a .pt file holding 'config' and 'state_dict'"
+)
 
 
 class CheckpointError(ValueError):
@@ -83,8 +85,10 @@ def _read_safetensors(path: Path) -> dict[str, torch.Tensor]:
     try:
         return load_file(str(path))
     except (OSError, SafetensorError) as err:
-        raise CheckpointError(f"{path} is not a valid safetensors file ({err}); "
-                              "it may be truncated: save the checkpoint again") from err
+        raise CheckpointError(
+            f"{path} is not a valid safetensors file ({err}); "
+            "it may be truncated: save the checkpoint again"
+        ) from err
 
 
 def _read_torch(path: Path) -> tuple[ModelConfig, dict[str, torch.Tensor]]:
@@ -95,7 +99,8 @@ def _read_torch(path: Path) -> tuple[ModelConfig, dict[str, torch.Tensor]]:
         raise CheckpointError(f"{path} is missing") from err
     except Exception as err:  # torch raises many types for corrupt or unsafe pickles
         raise CheckpointError(
-            f"{path} cannot be read with torch.load(weights_only=True): {err}") from err
+            f"{path} cannot be read with torch.load(weights_only=True): {err}"
+        ) from err
     if not isinstance(data, dict) or not {"config", "state_dict"} <= set(data):
         raise CheckpointError(f"{path} must hold a dict with 'config' and 'state_dict'")
     state = data["state_dict"]
@@ -118,5 +123,6 @@ def _load_state(model: AffectModel, state: dict[str, torch.Tensor], path: Path) 
         raise CheckpointError(
             f"{path}: weights do not fit the model its config describes "
             f"({len(missing)} missing, e.g. {missing[:2]}; {len(unexpected)} unexpected, "
-            f"e.g. {unexpected[:2]}; {len(wrong)} of the wrong shape, e.g. {wrong[:2]})")
+            f"e.g. {unexpected[:2]}; {len(wrong)} of the wrong shape, e.g. {wrong[:2]})"
+        )
     model.load_state_dict(state)

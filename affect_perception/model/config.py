@@ -65,22 +65,26 @@ class ModelConfig:
         unknown = sorted(set(self.tasks) - set(TASKS))
         if not self.tasks or unknown:
             raise ValueError(
-                f"tasks must be a non-empty subset of {list(TASKS)}, got {self.tasks}")
+                f"tasks must be a non-empty subset of {list(TASKS)}, got {self.tasks}"
+            )
         object.__setattr__(self, "tasks", tuple(t for t in TASKS if t in self.tasks))
         object.__setattr__(self, "spatial_patch", tuple(self.spatial_patch))
         if self.variant not in VARIANT_SCALES:
             raise ValueError(
-                f"variant must be one of {sorted(VARIANT_SCALES)}, got {self.variant!r}")
+                f"variant must be one of {sorted(VARIANT_SCALES)}, got {self.variant!r}"
+            )
         require_positive(self, ("window", "time_patch", "hidden_dim", "depth", "input_size"))
         if self.window % self.time_patch:
             raise ValueError(
                 f"window {self.window} is not a multiple of time_patch {self.time_patch}: "
                 f"choose a window such as {-(-self.window // self.time_patch) * self.time_patch} "
-                "or a time_patch that divides it")
+                "or a time_patch that divides it"
+            )
         if len(self.spatial_patch) != MAX_SCALES or min(self.spatial_patch) < 1:
             raise ValueError(
                 f"spatial_patch must hold {MAX_SCALES} positive sizes (strides 8, 16, 32), "
-                f"got {self.spatial_patch}")
+                f"got {self.spatial_patch}"
+            )
         if self.token_expansion <= 0 or self.channel_expansion <= 0:
             raise ValueError("token_expansion and channel_expansion must be positive")
         for name in ("mixer_out_dim", "cache_channels"):

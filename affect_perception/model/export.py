@@ -76,11 +76,14 @@ class TemporalGraph(nn.Module):
 
     def forward(self, *windows: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """(N, W, C, S, S) float32 per feature name -> float32 outputs in ``tasks`` order."""
-        features = {n: w.to(self.dtype) for n, w in zip(self.model.feature_names, windows,
-                                                        strict=True)}
+        features = {
+            n: w.to(self.dtype) for n, w in zip(self.model.feature_names, windows, strict=True)
+        }
         out = self.model.temporal(features)
-        return tuple((torch.sigmoid(out[t]) if t in LOGIT_TASKS else out[t]).float()
-                     for t in self.model.config.tasks)
+        return tuple(
+            (torch.sigmoid(out[t]) if t in LOGIT_TASKS else out[t]).float()
+            for t in self.model.config.tasks
+        )
 
 
 def model_id(model: AffectModel) -> str:
@@ -111,8 +114,12 @@ def model_metadata(model: AffectModel) -> dict[str, Any]:
     }
 
 
-def export_onnx(model: AffectModel, out_dir: str | Path, fp16: bool = False,
-                taught_on: str = provenance.UNKNOWN) -> Path:
+def export_onnx(
+    model: AffectModel,
+    out_dir: str | Path,
+    fp16: bool = False,
+    taught_on: str = provenance.UNKNOWN,
+) -> Path:
     """Export, check and describe a model's encoder and temporal graphs.
 
     Writes ``encoder.onnx``, ``temporal.onnx`` and ``model.json`` into ``out_dir`` (and with
@@ -140,19 +147,21 @@ def export_onnx(model: AffectModel, out_dir: str | Path, fp16: bool = False,
         images = frames[:CHECK_FACES]
         with torch.no_grad():  # the warm-up forward, kept as the reference
             reference = _reference(model, images, windows)
-        _export_pair(model, out_dir, "fp32", images, windows, reference, metadata,
-                     FP32_TOLERANCE)
+        _export_pair(model, out_dir, "fp32", images, windows, reference, metadata, FP32_TOLERANCE)
         _check_fold(out_dir, "fp32", frames.numpy(), reference["temporal"], FP32_TOLERANCE)
         if fp16:
             half = copy.deepcopy(model).half()
-            _export_pair(half, out_dir, "fp16", images, windows, reference, metadata,
-                         FP16_TOLERANCE)
-            _check_fold(out_dir, "fp16", frames.numpy(), reference["temporal"],
-                        FP16_TOLERANCE)
+            _export_pair(
+                half, out_dir, "fp16", images, windows, reference, metadata, FP16_TOLERANCE
+            )
+            _check_fold(out_dir, "fp16", frames.numpy(), reference["temporal"], FP16_TOLERANCE)
     finally:
         model.train(was_training)
-    model_json = {**metadata, "config": model.config.to_dict(),
-                  provenance.PROVENANCE_KEY: provenance.uniform(taught_on, model.config.tasks)}
+    model_json = {
+        **metadata,
+        "config": model.config.to_dict(),
+        provenance.PROVENANCE_KEY: provenance.uniform(taught_on, model.config.tasks),
+    }
     write_model_json(out_dir, model_json)
     return out_dir
 
@@ -169,41 +178,62 @@ def _check_inputs(model: AffectModel) -> tuple[torch.Tensor, dict[str, torch.Ten
     return frames, windows
 
 
-def _reference(model: AffectModel, images: torch.Tensor,
-               windows: dict[str, torch.Tensor]) -> dict[str, dict[str, np.ndarray]]:
+def _reference(
+    model: AffectModel, images: torch.Tensor, windows: dict[str, torch.Tensor]
+) -> dict[str, dict[str, np.ndarray]]:
     """Torch outputs of both graphs on the check inputs, by graph and output name."""
     maps = EncoderGraph(model)(images)
     outputs = TemporalGraph(model)(*windows.values())
-    return {"encoder": {n: m.numpy() for n, m in zip(model.feature_names, maps, strict=True)},
-            "temporal": {t: o.numpy() for t, o in zip(model.config.tasks, outputs, strict=True)}}
+    return {
+        "encoder": {n: m.numpy() for n, m in zip(model.feature_names, maps, strict=True)},
+        "temporal": {t: o.numpy() for t, o in zip(model.config.tasks, outputs, strict=True)},
+    }
 
 
-def _export_pair(model: AffectModel, out_dir: Path, precision: str, images: torch.Tensor,
-                 windows: dict[str, torch.Tensor], reference: dict[str, dict[str, np.ndarray]],
-                 metadata: dict[str, Any], tolerance: float) -> None:
+def _export_pair(
+    model: AffectModel,
+    out_dir: Path,
+    precision: str,
+    images: torch.Tensor,
+    windows: dict[str, torch.Tensor],
+    reference: dict[str, dict[str, np.ndarray]],
+    metadata: dict[str, Any],
+    tolerance: float,
+) -> None:
     """Export both graphs of ``model`` into the files of ``precision``, then check them."""
     names = list(model.feature_names)
     graphs = {
         "encoder": (EncoderGraph(model), {"image": images}, names),
         "temporal": (TemporalGraph(model), windows, list(model.config.tasks)),
     }
-    for file, (graph, (module, feeds, outputs)) in zip(PRECISION_FILES[precision],
-                                                        graphs.items(), strict=True):
+    for file, (graph, (module, feeds, outputs)) in zip(
+        PRECISION_FILES[precision], graphs.items(), strict=True
+    ):
         path = out_dir / file
         trace = tuple(x[:TRACE_FACES] for x in feeds.values())
         _export_graph(module.eval(), trace, path, list(feeds), outputs, metadata)
         errors = _compare(path, {k: v.numpy() for k, v in feeds.items()}, reference[graph])
-        LOG.info("%s: largest relative difference to torch %s", path.name,
-                 {k: f"{v:.1e}" for k, v in errors.items()})
+        LOG.info(
+            "%s: largest relative difference to torch %s",
+            path.name,
+            {k: f"{v:.1e}" for k, v in errors.items()},
+        )
         bad = {k: v for k, v in errors.items() if not v < tolerance}
         if bad:
-            raise ExportError(f"{path}: onnxruntime differs from torch by {bad} (relative to "
-                              f"max(1, peak value)), above the tolerance {tolerance}")
+            raise ExportError(
+                f"{path}: onnxruntime differs from torch by {bad} (relative to "
+                f"max(1, peak value)), above the tolerance {tolerance}"
+            )
 
 
-def _export_graph(module: nn.Module, args: tuple[torch.Tensor, ...], path: Path,
-                  input_names: list[str], output_names: list[str],
-                  metadata: dict[str, Any]) -> None:
+def _export_graph(
+    module: nn.Module,
+    args: tuple[torch.Tensor, ...],
+    path: Path,
+    input_names: list[str],
+    output_names: list[str],
+    metadata: dict[str, Any],
+) -> None:
     """Legacy-export one graph with a dynamic face axis, add the metadata, run the checker."""
     with warnings.catch_warnings():
         # the legacy exporter announces its deprecation, and the input shape checks of
@@ -211,9 +241,15 @@ def _export_graph(module: nn.Module, args: tuple[torch.Tensor, ...], path: Path,
         warnings.simplefilter("ignore", category=DeprecationWarning)
         warnings.simplefilter("ignore", category=torch.jit.TracerWarning)
         torch.onnx.export(
-            module, args, str(path), dynamo=False, opset_version=OPSET,
-            input_names=input_names, output_names=output_names,
-            dynamic_axes={n: {0: BATCH_AXIS} for n in input_names + output_names})
+            module,
+            args,
+            str(path),
+            dynamo=False,
+            opset_version=OPSET,
+            input_names=input_names,
+            output_names=output_names,
+            dynamic_axes={n: {0: BATCH_AXIS} for n in input_names + output_names},
+        )
     proto = onnx.load(str(path))
     write_metadata(proto, metadata)
     onnx.save(proto, str(path))
@@ -223,8 +259,13 @@ def _export_graph(module: nn.Module, args: tuple[torch.Tensor, ...], path: Path,
         raise ExportError(f"{path} fails the ONNX checker: {err}") from err
 
 
-def _check_fold(out_dir: Path, precision: str, frames: np.ndarray,
-                reference: dict[str, np.ndarray], tolerance: float) -> None:
+def _check_fold(
+    out_dir: Path,
+    precision: str,
+    frames: np.ndarray,
+    reference: dict[str, np.ndarray],
+    tolerance: float,
+) -> None:
     """Fold the written pair as the runtime does; run it over ``frames`` against torch."""
     paths = [out_dir / file for file in PRECISION_FILES[precision]]
     encoder, temporal = (onnx.load(str(path)) for path in paths)
@@ -233,22 +274,31 @@ def _check_fold(out_dir: Path, precision: str, frames: np.ndarray,
     try:
         encoder, temporal = fold(encoder, temporal, names, window)
     except FoldError as err:
-        raise ExportError(f"{paths[1]}: the runtime cannot fold its patch embedding: {err}") \
-            from err
+        raise ExportError(
+            f"{paths[1]}: the runtime cannot fold its patch embedding: {err}"
+        ) from err
     entries = _cpu_session(encoder).run(None, {"image": frames})
-    windows = {embed_name(n): e.reshape(CHECK_FACES, window, *e.shape[1:])
-               for n, e in zip(names, entries, strict=True)}
+    windows = {
+        embed_name(n): e.reshape(CHECK_FACES, window, *e.shape[1:])
+        for n, e in zip(names, entries, strict=True)
+    }
     errors = _errors(_cpu_session(temporal).run(list(reference), windows), reference)
-    LOG.info("%s folded: largest relative difference to torch %s", paths[1].name,
-             {k: f"{v:.1e}" for k, v in errors.items()})
+    LOG.info(
+        "%s folded: largest relative difference to torch %s",
+        paths[1].name,
+        {k: f"{v:.1e}" for k, v in errors.items()},
+    )
     bad = {k: v for k, v in errors.items() if not v < tolerance}
     if bad:
-        raise ExportError(f"{paths[1]} folded: onnxruntime differs from torch by {bad}, above "
-                          f"the tolerance {tolerance}")
+        raise ExportError(
+            f"{paths[1]} folded: onnxruntime differs from torch by {bad}, above "
+            f"the tolerance {tolerance}"
+        )
 
 
-def _compare(path: Path, feeds: dict[str, np.ndarray],
-             reference: dict[str, np.ndarray]) -> dict[str, float]:
+def _compare(
+    path: Path, feeds: dict[str, np.ndarray], reference: dict[str, np.ndarray]
+) -> dict[str, float]:
     """Run a graph in onnxruntime (CPU); max |ort - torch| / max(1, peak |torch|) per output."""
     return _errors(_cpu_session(onnx.load(str(path))).run(list(reference), feeds), reference)
 
@@ -256,10 +306,13 @@ def _compare(path: Path, feeds: dict[str, np.ndarray],
 def _cpu_session(model: onnx.ModelProto) -> ort.InferenceSession:
     options = ort.SessionOptions()
     options.intra_op_num_threads = 1
-    return ort.InferenceSession(model.SerializeToString(), options,
-                                providers=["CPUExecutionProvider"])
+    return ort.InferenceSession(
+        model.SerializeToString(), options, providers=["CPUExecutionProvider"]
+    )
 
 
 def _errors(outputs: list[np.ndarray], reference: dict[str, np.ndarray]) -> dict[str, float]:
-    return {name: float(np.abs(got - want).max() / max(1.0, float(np.abs(want).max())))
-            for (name, want), got in zip(reference.items(), outputs, strict=True)}
+    return {
+        name: float(np.abs(got - want).max() / max(1.0, float(np.abs(want).max())))
+        for (name, want), got in zip(reference.items(), outputs, strict=True)
+    }

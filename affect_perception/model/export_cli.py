@@ -14,22 +14,38 @@ from affect_perception.model.config import VARIANT_SCALES, ModelConfig
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the export options to ``parser``."""
     source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--checkpoint", type=Path,
-                        help="checkpoint directory (config.json + model.safetensors) or .pt")
-    source.add_argument("--random-init", action="store_true",
-                        help="export an untrained model (tests and benchmarks)")
+    source.add_argument(
+        "--checkpoint",
+        type=Path,
+        help="checkpoint directory (config.json + model.safetensors) or .pt",
+    )
+    source.add_argument(
+        "--random-init",
+        action="store_true",
+        help="export an untrained model (tests and benchmarks)",
+    )
     parser.add_argument("--out", type=Path, required=True, help="directory to write into")
-    parser.add_argument("--variant", choices=list(VARIANT_SCALES),
-                        help="with --random-init: feature scales used (default: config default)")
-    parser.add_argument("--window", type=int,
-                        help="with --random-init: frames per window (default: config default)")
+    parser.add_argument(
+        "--variant",
+        choices=list(VARIANT_SCALES),
+        help="with --random-init: feature scales used (default: config default)",
+    )
+    parser.add_argument(
+        "--window",
+        type=int,
+        help="with --random-init: frames per window (default: config default)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="with --random-init: weight seed")
-    parser.add_argument("--fp16", action="store_true",
-                        help="also write encoder_fp16.onnx and temporal_fp16.onnx")
-    parser.add_argument("--taught-on", choices=provenance.SOURCES,
-                        help="with --checkpoint: what every output was taught on, written to "
-                             "model.json's provenance (default: unknown; a random-init model "
-                             "is untrained)")
+    parser.add_argument(
+        "--fp16", action="store_true", help="also write encoder_fp16.onnx and temporal_fp16.onnx"
+    )
+    parser.add_argument(
+        "--taught-on",
+        choices=provenance.SOURCES,
+        help="with --checkpoint: what every output was taught on, written to "
+        "model.json's provenance (default: unknown; a random-init model "
+        "is untrained)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -43,19 +59,23 @@ def run(args: argparse.Namespace) -> int:
     from affect_perception.model.export import ExportError, export_onnx
     from affect_perception.model_files import ENCODER_FILE, MODEL_JSON, TEMPORAL_FILE
 
-    chosen = {k: v for k, v in (("variant", args.variant), ("window", args.window))
-              if v is not None}
+    chosen = {
+        k: v for k, v in (("variant", args.variant), ("window", args.window)) if v is not None
+    }
     try:
         if args.checkpoint is not None:
             if chosen:
-                raise ValueError(f"--{'/--'.join(chosen)} come from the checkpoint's config: "
-                                 "leave them out with --checkpoint")
+                raise ValueError(
+                    f"--{'/--'.join(chosen)} come from the checkpoint's config: "
+                    "leave them out with --checkpoint"
+                )
             model = load_checkpoint(args.checkpoint)
             taught_on = args.taught_on or provenance.UNKNOWN
         else:
             if args.taught_on:
-                raise ValueError("--taught-on is for --checkpoint: a random-init model is "
-                                 "untrained")
+                raise ValueError(
+                    "--taught-on is for --checkpoint: a random-init model is untrained"
+                )
             torch.manual_seed(args.seed)
             model = AffectModel(ModelConfig(**chosen))
             taught_on = provenance.UNTRAINED
@@ -63,6 +83,8 @@ def run(args: argparse.Namespace) -> int:
     except (CheckpointError, ExportError, ValueError) as err:
         print(f"affect-perception export: {err}", file=sys.stderr)
         return 1
-    print(f"wrote {ENCODER_FILE}, {TEMPORAL_FILE} and {MODEL_JSON}"
-          f"{' (and float16 copies)' if args.fp16 else ''} to {out}")
+    print(
+        f"wrote {ENCODER_FILE}, {TEMPORAL_FILE} and {MODEL_JSON}"
+        f"{' (and float16 copies)' if args.fp16 else ''} to {out}"
+    )
     return 0

@@ -10,7 +10,11 @@ from affect_perception.labels import TASK_DIMS
 # Output activation per task in training mode: va and emi are bounded values, au and ah are
 # logits (the loss applies the sigmoid; the ONNX export applies it inside the graph).
 TASK_ACTIVATIONS: dict[str, type[nn.Module]] = {
-    "va": nn.Tanh, "au": nn.Identity, "emi": nn.Sigmoid, "ah": nn.Identity}
+    "va": nn.Tanh,
+    "au": nn.Identity,
+    "emi": nn.Sigmoid,
+    "ah": nn.Identity,
+}
 # Tasks whose training output is a logit that the exported graph turns into a probability.
 LOGIT_TASKS: tuple[str, ...] = tuple(t for t, a in TASK_ACTIVATIONS.items() if a is nn.Identity)
 
@@ -27,9 +31,12 @@ class TaskHeads(nn.Module):
     def __init__(self, in_dim: int, tasks: tuple[str, ...], dropout: float = 0.1) -> None:
         super().__init__()
         self.drop = nn.Dropout(dropout)
-        self.heads = nn.ModuleDict({
-            t: nn.Sequential(nn.Linear(in_dim, TASK_DIMS[t]), TASK_ACTIVATIONS[t]())
-            for t in tasks})
+        self.heads = nn.ModuleDict(
+            {
+                t: nn.Sequential(nn.Linear(in_dim, TASK_DIMS[t]), TASK_ACTIVATIONS[t]())
+                for t in tasks
+            }
+        )
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """(B, in_dim) -> {task: (B, TASK_DIMS[task])}."""

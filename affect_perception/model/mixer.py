@@ -26,17 +26,26 @@ class MixerBlock(nn.Module):
         drop: dropout inside the MLPs.
     """
 
-    def __init__(self, dim: int, num_tokens: int, token_expansion: float = 4.0,
-                 channel_expansion: float = 0.5, mlp_layer: type[nn.Module] = Mlp,
-                 norm_layer: type[nn.Module] = nn.LayerNorm, act_layer: type[nn.Module] = nn.GELU,
-                 drop: float = 0.0) -> None:
+    def __init__(
+        self,
+        dim: int,
+        num_tokens: int,
+        token_expansion: float = 4.0,
+        channel_expansion: float = 0.5,
+        mlp_layer: type[nn.Module] = Mlp,
+        norm_layer: type[nn.Module] = nn.LayerNorm,
+        act_layer: type[nn.Module] = nn.GELU,
+        drop: float = 0.0,
+    ) -> None:
         super().__init__()
         self.norm1 = norm_layer(dim)
         self.mlp_tokens = mlp_layer(
-            num_tokens, int(token_expansion * num_tokens), act_layer=act_layer, drop=drop)
+            num_tokens, int(token_expansion * num_tokens), act_layer=act_layer, drop=drop
+        )
         self.norm2 = norm_layer(dim)
         self.mlp_channels = mlp_layer(
-            dim, int(channel_expansion * dim), act_layer=act_layer, drop=drop)
+            dim, int(channel_expansion * dim), act_layer=act_layer, drop=drop
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, N, dim) -> (B, N, dim)."""
@@ -61,14 +70,25 @@ class TemporalMixer(nn.Module):
             dropout).
     """
 
-    def __init__(self, in_channels: int, size: int, window: int, time_patch: int,
-                 spatial_patch: int, dim: int, depth: int, out_dim: int | None = None,
-                 norm_layer: type[nn.Module] = nn.LayerNorm, **block_kwargs: object) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        size: int,
+        window: int,
+        time_patch: int,
+        spatial_patch: int,
+        dim: int,
+        depth: int,
+        out_dim: int | None = None,
+        norm_layer: type[nn.Module] = nn.LayerNorm,
+        **block_kwargs: object,
+    ) -> None:
         super().__init__()
         if size % spatial_patch:
             raise ValueError(
                 f"spatial patch {spatial_patch} does not divide the {size}×{size} feature map: "
-                "choose a spatial_patch entry that divides it")
+                "choose a spatial_patch entry that divides it"
+            )
         if window % time_patch:
             raise ValueError(f"time patch {time_patch} does not divide the window {window}")
         patch = (time_patch, spatial_patch, spatial_patch)
@@ -76,8 +96,11 @@ class TemporalMixer(nn.Module):
         self.embed = nn.Conv3d(in_channels, dim, kernel_size=patch, stride=patch)
         num_tokens = (window // time_patch) * (size // spatial_patch) ** 2
         self.blocks = nn.Sequential(
-            *[MixerBlock(dim, num_tokens, norm_layer=norm_layer, **block_kwargs)
-              for _ in range(depth)])
+            *[
+                MixerBlock(dim, num_tokens, norm_layer=norm_layer, **block_kwargs)
+                for _ in range(depth)
+            ]
+        )
         self.norm = norm_layer(dim)
         self.out = nn.Identity() if out_dim is None else nn.Linear(dim, out_dim)
         self.out_dim = dim if out_dim is None else out_dim

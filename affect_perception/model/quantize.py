@@ -67,16 +67,23 @@ def quantize_encoder(model_dir: Path, crops: np.ndarray) -> Path:
             if self.next >= len(images):
                 return None
             self.next += 1
-            return {"image": images[self.next - 1:self.next]}
+            return {"image": images[self.next - 1 : self.next]}
 
     target = model_dir / INT8_ENCODER
     with tempfile.TemporaryDirectory(prefix="affect_quantize_") as tmp:
         prepared = Path(tmp) / "prepared.onnx"
         quant_pre_process(str(source), str(prepared), skip_symbolic_shape=True)
-        quantize_static(str(prepared), str(target), Reader(), quant_format=QuantFormat.QDQ,
-                        per_channel=True, reduce_range=True,
-                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-                        calibrate_method=CalibrationMethod.MinMax)
+        quantize_static(
+            str(prepared),
+            str(target),
+            Reader(),
+            quant_format=QuantFormat.QDQ,
+            per_channel=True,
+            reduce_range=True,
+            activation_type=QuantType.QUInt8,
+            weight_type=QuantType.QInt8,
+            calibrate_method=CalibrationMethod.MinMax,
+        )
     quantized = onnx.load(str(target))
     write_metadata(quantized, props)
     onnx.save(quantized, str(target))
@@ -89,13 +96,22 @@ def _floats(text: str) -> list[float]:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Register the ``quantize`` options."""
-    parser.add_argument("--model-dir", type=Path, required=True,
-                        help=f"model folder with {ENCODER_FILE} and {MODEL_JSON}; "
-                             f"{INT8_ENCODER} is written into it")
-    parser.add_argument("--synthetic", type=int, default=DEFAULT_SYNTHETIC,
-                        help="synthetic calibration crops (default %(default)s)")
-    parser.add_argument("--no-real", action="store_true",
-                        help="leave out the real check-set crops")
+    parser.add_argument(
+        "--model-dir",
+        type=Path,
+        required=True,
+        help=f"model folder with {ENCODER_FILE} and {MODEL_JSON}; "
+        f"{INT8_ENCODER} is written into it",
+    )
+    parser.add_argument(
+        "--synthetic",
+        type=int,
+        default=DEFAULT_SYNTHETIC,
+        help="synthetic calibration crops (default %(default)s)",
+    )
+    parser.add_argument(
+        "--no-real", action="store_true", help="leave out the real check-set crops"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -104,8 +120,11 @@ def run(args: argparse.Namespace) -> int:
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     if not (args.model_dir / ENCODER_FILE).is_file() or args.synthetic < 1:
-        print(f"affect-perception quantize: {args.model_dir} has no {ENCODER_FILE}, or "
-              f"--synthetic < 1", file=sys.stderr)
+        print(
+            f"affect-perception quantize: {args.model_dir} has no {ENCODER_FILE}, or "
+            f"--synthetic < 1",
+            file=sys.stderr,
+        )
         return 1
     props = read_metadata(onnx.load(str(args.model_dir / ENCODER_FILE)))
     crops = calibration_crops(int(props["input_size"]), args.synthetic, real=not args.no_real)

@@ -19,13 +19,22 @@ class TemporalAggregation(nn.Module):
             dim, depth, out_dim, expansions, layer types, dropout).
     """
 
-    def __init__(self, channels: dict[str, int], sizes: dict[str, int],
-                 spatial_patches: dict[str, int], **mixer_kwargs: object) -> None:
+    def __init__(
+        self,
+        channels: dict[str, int],
+        sizes: dict[str, int],
+        spatial_patches: dict[str, int],
+        **mixer_kwargs: object,
+    ) -> None:
         super().__init__()
-        self.mixers = nn.ModuleDict({
-            name: TemporalMixer(c, sizes[name], spatial_patch=spatial_patches[name],
-                                **mixer_kwargs)
-            for name, c in channels.items()})
+        self.mixers = nn.ModuleDict(
+            {
+                name: TemporalMixer(
+                    c, sizes[name], spatial_patch=spatial_patches[name], **mixer_kwargs
+                )
+                for name, c in channels.items()
+            }
+        )
         self.out_dim = sum(m.out_dim for m in self.mixers.values())
 
     def forward(self, features: dict[str, torch.Tensor]) -> torch.Tensor:

@@ -48,25 +48,36 @@ class NpmSource:
 
 
 FACE_API = NpmSource(
-    spec="@vladmandic/face-api@1.7.15", folder="face-api",
+    spec="@vladmandic/face-api@1.7.15",
+    folder="face-api",
     sha256="0d77fffeef362ef9c0939cf6c567f3a2e8e177f114fa257a3270cbd2e509b031",
-    files=("LICENSE", "model/face_expression_model-weights_manifest.json",
-           "model/face_expression_model.bin", "dist/face-api.node-wasm.js",
-           *(f"demo/sample{i}.jpg" for i in range(1, 7))))
+    files=(
+        "LICENSE",
+        "model/face_expression_model-weights_manifest.json",
+        "model/face_expression_model.bin",
+        "dist/face-api.node-wasm.js",
+        *(f"demo/sample{i}.jpg" for i in range(1, 7)),
+    ),
+)
 HUMAN = NpmSource(
-    spec="@vladmandic/human@3.3.6", folder="human",
+    spec="@vladmandic/human@3.3.6",
+    folder="human",
     sha256="425e9c51dbbca0c8934362b170cb0d54c2529c11c654b3c03092b16e9d6ad3f7",
-    files=("LICENSE", "models/emotion.json", "models/emotion.bin", "models/facemesh.json",
-           "models/facemesh.bin"))
+    files=(
+        "LICENSE",
+        "models/emotion.json",
+        "models/emotion.bin",
+        "models/facemesh.json",
+        "models/facemesh.bin",
+    ),
+)
 NPM_SOURCES = (FACE_API, HUMAN)
 
 # Debian package, the file taken from it, and its SHA-256.
 OPENCV_DOC = "opencv-doc"
 OPENCV_DOC_FILES = {
-    "usr/share/doc/opencv-doc/examples/data/messi5.jpg":
-        "1d570e49654e84c7a943918537bd9e5e1ef82920152e147c834006e235be97c9",
-    "usr/share/doc/opencv-doc/copyright":
-        "ef9b88286b97b4de2aad6ef9442efc827eaa25564b6658fb96cf5f16c118cabc",
+    "usr/share/doc/opencv-doc/examples/data/messi5.jpg": "1d570e49654e84c7a943918537bd9e5e1ef82920152e147c834006e235be97c9",  # noqa: E501 (a checksum)
+    "usr/share/doc/opencv-doc/copyright": "ef9b88286b97b4de2aad6ef9442efc827eaa25564b6658fb96cf5f16c118cabc",  # noqa: E501 (a checksum)
 }
 # npm packages of the parity reference (TensorFlow.js under node).
 TFJS_PACKAGES = ("@tensorflow/tfjs@4.22.0", "@tensorflow/tfjs-backend-wasm@4.22.0")
@@ -101,11 +112,14 @@ def _sha256(data: bytes) -> str:
 def _run(command: list[str], cwd: Path) -> subprocess.CompletedProcess:
     if shutil.which(command[0]) is None:
         raise RuntimeError(f"`{command[0]}` not found")
-    result = subprocess.run(command, cwd=cwd, capture_output=True, text=True,
-                            timeout=TOOL_TIMEOUT_S, check=False)
+    result = subprocess.run(
+        command, cwd=cwd, capture_output=True, text=True, timeout=TOOL_TIMEOUT_S, check=False
+    )
     if result.returncode:
-        raise RuntimeError(f"`{' '.join(command)}` failed (exit {result.returncode}): "
-                           f"{(result.stderr or result.stdout).strip()[-500:]}")
+        raise RuntimeError(
+            f"`{' '.join(command)}` failed (exit {result.returncode}): "
+            f"{(result.stderr or result.stdout).strip()[-500:]}"
+        )
     return result
 
 
@@ -131,8 +145,10 @@ def fetch_npm(source: NpmSource, root: Path) -> Path:
                 raise RuntimeError(f"`npm pack {source.spec}` wrote {len(packed)} tarballs")
             digest = _sha256(packed[0].read_bytes())
             if digest != source.sha256:
-                raise RuntimeError(f"{source.spec} has SHA-256 {digest}, expected "
-                                   f"{source.sha256}: the package changed; do not use it")
+                raise RuntimeError(
+                    f"{source.spec} has SHA-256 {digest}, expected "
+                    f"{source.sha256}: the package changed; do not use it"
+                )
             shutil.move(packed[0], tarball)
     with tarfile.open(tarball) as tar:
         for member in source.files:
@@ -151,17 +167,20 @@ def fetch_opencv_doc(root: Path) -> Path:
     download`` + ``dpkg-deb -x``: no root needed); a no-op when they are there."""
     folder = root / OPENCV_DOC
     targets = {member: folder / Path(member).name for member in OPENCV_DOC_FILES}
-    if all(t.is_file() and _sha256(t.read_bytes()) == OPENCV_DOC_FILES[m]
-           for m, t in targets.items()):
+    if all(
+        t.is_file() and _sha256(t.read_bytes()) == OPENCV_DOC_FILES[m] for m, t in targets.items()
+    ):
         return folder
     with tempfile.TemporaryDirectory(prefix="affect_perception_deb_") as tmp:
         work = Path(tmp)
         try:
             _run(["apt-get", "download", OPENCV_DOC], work)
         except RuntimeError as err:
-            raise RuntimeError(f"{err} (on Debian/Ubuntu, `apt-get update` first may help; "
-                               "elsewhere copy messi5.jpg and copyright from opencv-doc into "
-                               f"{folder})") from err
+            raise RuntimeError(
+                f"{err} (on Debian/Ubuntu, `apt-get update` first may help; "
+                "elsewhere copy messi5.jpg and copyright from opencv-doc into "
+                f"{folder})"
+            ) from err
         debs = list(work.glob("*.deb"))
         if len(debs) != 1:
             raise RuntimeError(f"`apt-get download {OPENCV_DOC}` wrote {len(debs)} .deb files")
@@ -173,8 +192,10 @@ def fetch_opencv_doc(root: Path) -> Path:
                 raise RuntimeError(f"{OPENCV_DOC} holds no file /{member}")
             digest = _sha256(path.read_bytes())
             if digest != OPENCV_DOC_FILES[member]:
-                raise RuntimeError(f"/{member} in {OPENCV_DOC} has SHA-256 {digest}, expected "
-                                   f"{OPENCV_DOC_FILES[member]}: the package changed")
+                raise RuntimeError(
+                    f"/{member} in {OPENCV_DOC} has SHA-256 {digest}, expected "
+                    f"{OPENCV_DOC_FILES[member]}: the package changed"
+                )
             shutil.copyfile(path, target)
     return folder
 
@@ -191,8 +212,19 @@ def fetch_tfjs(root: Path) -> Path:
     if marker.is_file() and marker.read_text() == " ".join(TFJS_PACKAGES):
         return folder
     folder.parent.mkdir(parents=True, exist_ok=True)
-    _run(["npm", "install", "--no-audit", "--no-fund", "--silent", "--prefix",
-          str(folder.parent), *TFJS_PACKAGES], folder.parent)
+    _run(
+        [
+            "npm",
+            "install",
+            "--no-audit",
+            "--no-fund",
+            "--silent",
+            "--prefix",
+            str(folder.parent),
+            *TFJS_PACKAGES,
+        ],
+        folder.parent,
+    )
     marker.write_text(" ".join(TFJS_PACKAGES))
     return folder
 
@@ -240,19 +272,23 @@ def load_photo(name: str, cache: Path | None = None) -> np.ndarray:
         return cv2.cvtColor(photo, cv2.COLOR_GRAY2RGB) if photo.ndim == 2 else photo
     image = cv2.imread(str(path), cv2.IMREAD_COLOR) if path.is_file() else None
     if image is None:
-        raise FileNotFoundError(f"check-set photo {path} not found: run "
-                                "`python -m affect_perception.realfaces.checkset fetch`")
+        raise FileNotFoundError(
+            f"check-set photo {path} not found: run "
+            "`python -m affect_perception.realfaces.checkset fetch`"
+        )
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m affect_perception.realfaces.checkset fetch [--cache DIR]``."""
-    parser = argparse.ArgumentParser(prog="python -m affect_perception.realfaces.checkset",
-                                     description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m affect_perception.realfaces.checkset", description=__doc__.splitlines()[0]
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     fetch_parser = sub.add_parser("fetch", help="fetch the photos, teachers and tfjs reference")
-    fetch_parser.add_argument("--cache", type=Path, default=None,
-                              help="cache folder (default $AFFECT_PERCEPTION_CACHE)")
+    fetch_parser.add_argument(
+        "--cache", type=Path, default=None, help="cache folder (default $AFFECT_PERCEPTION_CACHE)"
+    )
     args = parser.parse_args(argv)
     status = fetch(args.cache)
     for name, result in status.items():

@@ -22,25 +22,43 @@ def _names(text: str) -> tuple[str, ...]:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Declare the ``realcheck`` options."""
-    parser.add_argument("--model", type=Path, default=None,
-                        help="model folder from `affect-perception export` (default: the "
-                             "bundled demo model)")
+    parser.add_argument(
+        "--model",
+        type=Path,
+        default=None,
+        help="model folder from `affect-perception export` (default: the bundled demo model)",
+    )
     parser.add_argument("--out", type=Path, required=True, help="folder for the report")
-    parser.add_argument("--photos", type=_names, default=PHOTOS,
-                        help=f"comma-separated check-set photos (default all: {','.join(PHOTOS)})")
-    parser.add_argument("--clip-photos", type=_names, default=PHOTOS,
-                        help="photos filmed as clips for track ids and still-face hesitancy "
-                             "(default all)")
-    parser.add_argument("--clip-kinds", type=_names, default=CLIP_KINDS,
-                        help=f"clip kinds (default {','.join(CLIP_KINDS)})")
+    parser.add_argument(
+        "--photos",
+        type=_names,
+        default=PHOTOS,
+        help=f"comma-separated check-set photos (default all: {','.join(PHOTOS)})",
+    )
+    parser.add_argument(
+        "--clip-photos",
+        type=_names,
+        default=PHOTOS,
+        help="photos filmed as clips for track ids and still-face hesitancy (default all)",
+    )
+    parser.add_argument(
+        "--clip-kinds",
+        type=_names,
+        default=CLIP_KINDS,
+        help=f"clip kinds (default {','.join(CLIP_KINDS)})",
+    )
     parser.add_argument("--frames", type=int, default=60, help="frames per clip")
     parser.add_argument("--seed", type=int, default=0, help="seed of the clips' jitter")
-    parser.add_argument("--no-teachers", action="store_true",
-                        help="skip the teachers (no agreement section)")
+    parser.add_argument(
+        "--no-teachers", action="store_true", help="skip the teachers (no agreement section)"
+    )
     parser.add_argument("--threads", type=int, default=1, help="onnxruntime threads")
-    parser.add_argument("--write-model", action="store_true",
-                        help="also write the summary into the model folder (model.json "
-                             "real_face_evidence, MODEL_CARD.md section)")
+    parser.add_argument(
+        "--write-model",
+        action="store_true",
+        help="also write the summary into the model folder (model.json "
+        "real_face_evidence, MODEL_CARD.md section)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -51,12 +69,19 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         out = output_folder(args.out, "--out")
-        model_dir = (bundled_model_dir() if args.model is None
-                     else model_folder(args.model, "--model"))
+        model_dir = (
+            bundled_model_dir() if args.model is None else model_folder(args.model, "--model")
+        )
         config = RealcheckConfig(
-            model_dir=Path(model_dir), photos=args.photos, clip_photos=args.clip_photos,
-            clip_kinds=args.clip_kinds, frames=args.frames, seed=args.seed,
-            teachers=not args.no_teachers, threads=args.threads)
+            model_dir=Path(model_dir),
+            photos=args.photos,
+            clip_photos=args.clip_photos,
+            clip_kinds=args.clip_kinds,
+            frames=args.frames,
+            seed=args.seed,
+            teachers=not args.no_teachers,
+            threads=args.threads,
+        )
         report, faces, photos = run_realcheck(config)
         paths = write_report(report, faces, photos, out)
         if args.write_model:
@@ -64,9 +89,11 @@ def run(args: argparse.Namespace) -> int:
     except (ValueError, OSError) as err:
         raise InputError(str(err)) from None
     group = report["detection"]["check_threshold"]
-    print(f"{report['faces']} faces; group photos: {group['group_found']}/"
-          f"{group['group_faces']} found; id churn {report['ids']['churn']}; still-face "
-          f"hesitancy {report['still_face_hesitancy']['share']}")
+    print(
+        f"{report['faces']} faces; group photos: {group['group_found']}/"
+        f"{group['group_faces']} found; id churn {report['ids']['churn']}; still-face "
+        f"hesitancy {report['still_face_hesitancy']['share']}"
+    )
     for path in paths:
         print(path)
     return 0

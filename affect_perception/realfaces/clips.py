@@ -60,8 +60,7 @@ def _ramp(frames: int, low: float, high: float) -> np.ndarray:
     return np.linspace(low, high, frames) if frames > 1 else np.array([(low + high) / 2])
 
 
-def frame_warps(photo_shape: tuple[int, ...], spec: ClipSpec
-                ) -> list[tuple[np.ndarray, float]]:
+def frame_warps(photo_shape: tuple[int, ...], spec: ClipSpec) -> list[tuple[np.ndarray, float]]:
     """(2×3 affine from the photo, as mirrored for a ``mirror`` clip, to the frame; brightness
     gain) of every frame of ``spec`` for a photo of ``photo_shape`` (H, W, ...)."""
     rng = np.random.default_rng(spec.seed)
@@ -91,7 +90,8 @@ def make_clip(photo: np.ndarray, spec: ClipSpec) -> list[np.ndarray]:
     photo = np.ascontiguousarray(photo)
     clip = []
     for matrix, gain in frame_warps(photo.shape, spec):
-        frame = cv2.warpAffine(photo, matrix, spec.size, flags=cv2.INTER_LINEAR,
-                               borderValue=(BACKGROUND,) * 3)
+        frame = cv2.warpAffine(
+            photo, matrix, spec.size, flags=cv2.INTER_LINEAR, borderValue=(BACKGROUND,) * 3
+        )
         clip.append(np.clip(frame * gain, 0, 255).astype(np.uint8))
     return clip

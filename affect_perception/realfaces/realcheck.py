@@ -86,8 +86,9 @@ class RealcheckConfig:
     def __post_init__(self) -> None:
         unknown = sorted((set(self.photos) | set(self.clip_photos)) - set(checkset.PHOTOS))
         if unknown:
-            raise ValueError(f"unknown check-set photos {unknown}; choose from "
-                             f"{list(checkset.PHOTOS)}")
+            raise ValueError(
+                f"unknown check-set photos {unknown}; choose from {list(checkset.PHOTOS)}"
+            )
         bad = sorted(set(self.clip_kinds) - set(CLIP_KINDS))
         if bad:
             raise ValueError(f"unknown clip kinds {bad}; choose from {list(CLIP_KINDS)}")
@@ -138,10 +139,13 @@ def detection_recall(photos: dict[str, np.ndarray], threshold: float) -> dict[st
         extra = sum(not any(_inside(c, b) for c in centres) for b in boxes)
         per_photo[name] = {"faces": len(centres), "found": found, "extra": extra}
     group = [per_photo[n] for n in per_photo if n in checkset.GROUP_PHOTOS]
-    return {"threshold": threshold, "photos": per_photo,
-            "group_faces": sum(p["faces"] for p in group),
-            "group_found": sum(p["found"] for p in group),
-            "extra": sum(p["extra"] for p in per_photo.values())}
+    return {
+        "threshold": threshold,
+        "photos": per_photo,
+        "group_faces": sum(p["faces"] for p in group),
+        "group_found": sum(p["found"] for p in group),
+        "extra": sum(p["extra"] for p in per_photo.values()),
+    }
 
 
 class ModelRunner:
@@ -155,9 +159,14 @@ class ModelRunner:
         self.window = int(info["window"])
 
     def pipeline(self, max_faces: int) -> AffectPipeline:
-        return AffectPipeline(PipelineConfig(
-            model_dir=self.model_dir, intra_op_threads=self.threads, max_faces=max_faces,
-            detector=DetectorConfig(score_threshold=CHECK_THRESHOLD)))
+        return AffectPipeline(
+            PipelineConfig(
+                model_dir=self.model_dir,
+                intra_op_threads=self.threads,
+                max_faces=max_faces,
+                detector=DetectorConfig(score_threshold=CHECK_THRESHOLD),
+            )
+        )
 
     def last_frame(self, frames: list[np.ndarray], max_faces: int):
         """Faces of the last frame of ``frames`` run through a fresh pipeline."""
@@ -183,23 +192,32 @@ class ModelRunner:
             warm += int(is_warm.sum())
             hesitant += int(np.asarray(faces.data["ah"])[is_warm].sum())
             valence += [float(v) for v in np.asarray(faces.data["valence"])[is_warm]]
-        return {"frames": len(frames), "frames_with_face": with_face, "faces": people,
-                "track_ids": len(ids),
-                "warm_face_frames": warm, "hesitant": hesitant if has_ah else None,
-                "hesitant_share": hesitant / warm if warm and has_ah else None,
-                "mean_valence": float(np.mean(valence)) if valence else None}
+        return {
+            "frames": len(frames),
+            "frames_with_face": with_face,
+            "faces": people,
+            "track_ids": len(ids),
+            "warm_face_frames": warm,
+            "hesitant": hesitant if has_ah else None,
+            "hesitant_share": hesitant / warm if warm and has_ah else None,
+            "mean_valence": float(np.mean(valence)) if valence else None,
+        }
 
 
 def _face_outputs(faces, i: int) -> dict[str, Any]:
     data = faces.data
-    return {"valence": float(data["valence"][i]), "arousal": float(data["arousal"][i]),
-            "au": {n: float(v) for n, v in zip(AU_NAMES, data["au_prob"][i], strict=True)},
-            "emi": {n: float(v) for n, v in zip(EMI_NAMES, data["emi"][i], strict=True)},
-            "ah_prob": float(data["ah_prob"][i])}
+    return {
+        "valence": float(data["valence"][i]),
+        "arousal": float(data["arousal"][i]),
+        "au": {n: float(v) for n, v in zip(AU_NAMES, data["au_prob"][i], strict=True)},
+        "emi": {n: float(v) for n, v in zip(EMI_NAMES, data["emi"][i], strict=True)},
+        "ah_prob": float(data["ah_prob"][i]),
+    }
 
 
-def _views(config: RealcheckConfig, width: int, height: int
-           ) -> dict[str, tuple[ClipSpec, Callable[[tuple[int, int]], tuple[float, float]]]]:
+def _views(
+    config: RealcheckConfig, width: int, height: int
+) -> dict[str, tuple[ClipSpec, Callable[[tuple[int, int]], tuple[float, float]]]]:
     """View name -> (clip spec of still frames, where a face centre lands in that view)."""
     base = {"frames": 1, "size": (width, height), "face_height": height, "jitter": 0.0}
     s, b = config.shift_px, config.brightness
@@ -212,8 +230,9 @@ def _views(config: RealcheckConfig, width: int, height: int
     }
 
 
-def measure_faces(config: RealcheckConfig, photos: dict[str, np.ndarray],
-                  runner: ModelRunner) -> list[Face]:
+def measure_faces(
+    config: RealcheckConfig, photos: dict[str, np.ndarray], runner: ModelRunner
+) -> list[Face]:
     """The labelled faces with their boxes and the model's outputs in every view."""
     detector = build_detector(DetectorConfig(score_threshold=CHECK_THRESHOLD))
     faces = []
@@ -229,8 +248,9 @@ def measure_faces(config: RealcheckConfig, photos: dict[str, np.ndarray],
         height, width = image.shape[:2]
         for view, (spec, moved) in _views(config, width, height).items():
             frame = make_clip(image, spec)[0]
-            result = runner.last_frame([frame] * (runner.window + WARM_UP_FRAMES),
-                                       max_faces=len(centres) + 2)
+            result = runner.last_frame(
+                [frame] * (runner.window + WARM_UP_FRAMES), max_faces=len(centres) + 2
+            )
             for face in photo_faces:
                 hit = _match(moved(face.centre), result.faces.xyxy)
                 if hit is not None and bool(result.warm[hit]):
@@ -255,8 +275,14 @@ def invariance(faces: list[Face]) -> dict[str, Any]:
             "valence_delta_max": float(np.max(dv)) if dv else None,
             "au_delta_median": float(np.median(dau)) if dau else None,
             "au_delta_max": float(np.max(dau)) if dau else None,
-            "within_limit": (sum(v <= INVARIANCE_LIMIT and u <= INVARIANCE_LIMIT
-                                 for v, u in zip(dv, dau, strict=True)) if dv else 0),
+            "within_limit": (
+                sum(
+                    v <= INVARIANCE_LIMIT and u <= INVARIANCE_LIMIT
+                    for v, u in zip(dv, dau, strict=True)
+                )
+                if dv
+                else 0
+            ),
         }
     return {"limit": INVARIANCE_LIMIT, "views": report}
 
@@ -279,35 +305,58 @@ def teacher_signals(faces: list[Face]) -> dict[str, dict[str, float]]:
     if not taught:
         return {}
     mean_probs = {f.name: np.mean(list(f.teaching.expressions.values()), axis=0) for f in taught}
-    neutral_faces = [f.teaching.features for f in taught
-                     if CLASSES[int(np.argmax(mean_probs[f.name]))] == "neutral"]
+    neutral_faces = [
+        f.teaching.features
+        for f in taught
+        if CLASSES[int(np.argmax(mean_probs[f.name]))] == "neutral"
+    ]
     neutral = geometry.mean_features(neutral_faces or [f.teaching.features for f in taught])
     signals = {}
     for face in taught:
         values: dict[str, float] = {}
-        for teacher, probs in {**face.teaching.expressions, "expr_mean": mean_probs[face.name]
-                               }.items():
+        for teacher, probs in {
+            **face.teaching.expressions,
+            "expr_mean": mean_probs[face.name],
+        }.items():
             values.update({f"{teacher}:{k}": v for k, v in expression_signals(probs).items()})
             values[f"{teacher}:surprised"] = float(probs[CLASSES.index("surprised")])
-        values.update({f"facemesh:{au}": v for au, v in
-                       geometry.au_proxies(face.teaching.features, neutral).items()})
+        values.update(
+            {
+                f"facemesh:{au}": v
+                for au, v in geometry.au_proxies(face.teaching.features, neutral).items()
+            }
+        )
         signals[face.name] = values
     return signals
 
 
 # output -> (model getter, teacher signals compared with, (teacher a, teacher b) ceiling or None)
 AGREEMENT: dict[str, tuple[Callable[[dict], float], tuple[str, ...], tuple[str, str] | None]] = {
-    "valence": (lambda o: o["valence"], ("face_api:valence", "human:valence", "expr_mean:valence"),
-                ("face_api:valence", "human:valence")),
-    "Joy": (lambda o: o["emi"]["Joy"], ("face_api:Joy", "human:Joy", "expr_mean:Joy"),
-            ("face_api:Joy", "human:Joy")),
-    "Amusement": (lambda o: o["emi"]["Amusement"],
-                  ("face_api:Amusement", "human:Amusement", "expr_mean:Amusement"),
-                  ("face_api:Amusement", "human:Amusement")),
-    "AU12": (lambda o: o["au"]["AU12"], ("facemesh:AU12", "expr_mean:Joy"),
-             ("facemesh:AU12", "expr_mean:Joy")),
-    **{au: ((lambda o, au=au: o["au"][au]), (f"facemesh:{au}",), None)
-       for au in GEOMETRY_AUS if au != "AU12"},
+    "valence": (
+        lambda o: o["valence"],
+        ("face_api:valence", "human:valence", "expr_mean:valence"),
+        ("face_api:valence", "human:valence"),
+    ),
+    "Joy": (
+        lambda o: o["emi"]["Joy"],
+        ("face_api:Joy", "human:Joy", "expr_mean:Joy"),
+        ("face_api:Joy", "human:Joy"),
+    ),
+    "Amusement": (
+        lambda o: o["emi"]["Amusement"],
+        ("face_api:Amusement", "human:Amusement", "expr_mean:Amusement"),
+        ("face_api:Amusement", "human:Amusement"),
+    ),
+    "AU12": (
+        lambda o: o["au"]["AU12"],
+        ("facemesh:AU12", "expr_mean:Joy"),
+        ("facemesh:AU12", "expr_mean:Joy"),
+    ),
+    **{
+        au: ((lambda o, au=au: o["au"][au]), (f"facemesh:{au}",), None)
+        for au in GEOMETRY_AUS
+        if au != "AU12"
+    },
 }
 
 
@@ -322,22 +371,40 @@ def agreement(faces: list[Face]) -> dict[str, Any]:
         model = [_model_mean(f, getter) for f in usable]
         report[output] = {
             "faces": len(usable),
-            "spearman": {t: _spearman(model, [signals[f.name][t] for f in usable])
-                         for t in teachers},
-            "ceiling": None if ceiling is None else {
+            "spearman": {
+                t: _spearman(model, [signals[f.name][t] for f in usable]) for t in teachers
+            },
+            "ceiling": None
+            if ceiling is None
+            else {
                 "between": list(ceiling),
-                "spearman": _spearman([signals[f.name][ceiling[0]] for f in usable],
-                                      [signals[f.name][ceiling[1]] for f in usable])},
+                "spearman": _spearman(
+                    [signals[f.name][ceiling[0]] for f in usable],
+                    [signals[f.name][ceiling[1]] for f in usable],
+                ),
+            },
         }
     return report
 
 
-NOT_COVERED = ("arousal", "AU6", "AU10", "AU15", "AU23", "AU24", "Admiration", "Determination",
-               "Empathic Pain", "Excitement", "hesitancy")
+NOT_COVERED = (
+    "arousal",
+    "AU6",
+    "AU10",
+    "AU15",
+    "AU23",
+    "AU24",
+    "Admiration",
+    "Determination",
+    "Empathic Pain",
+    "Excitement",
+    "hesitancy",
+)
 
 
-def run_realcheck(config: RealcheckConfig) -> tuple[dict[str, Any], list[Face],
-                                                   dict[str, np.ndarray]]:
+def run_realcheck(
+    config: RealcheckConfig,
+) -> tuple[dict[str, Any], list[Face], dict[str, np.ndarray]]:
     """Measure a model on the check set; returns the report, the faces and the photos."""
     names = list(dict.fromkeys([*config.photos, *config.clip_photos]))
     photos = {name: checkset.load_photo(name, config.cache) for name in names}
@@ -348,18 +415,24 @@ def run_realcheck(config: RealcheckConfig) -> tuple[dict[str, Any], list[Face],
     for name in config.clip_photos:
         for kind in config.clip_kinds:
             spec = ClipSpec(kind=kind, frames=config.frames, seed=config.seed)
-            clips[f"{name}/{kind}"] = runner.clip(make_clip(photos[name], spec),
-                                                  len(checkset.FACE_CENTRES[name]))
+            clips[f"{name}/{kind}"] = runner.clip(
+                make_clip(photos[name], spec), len(checkset.FACE_CENTRES[name])
+            )
     report: dict[str, Any] = {
-        "model_id": runner.model_id, "model_dir": str(config.model_dir),
-        "photos": list(config.photos), "faces": len(faces),
+        "model_id": runner.model_id,
+        "model_dir": str(config.model_dir),
+        "photos": list(config.photos),
+        "faces": len(faces),
         "faces_with_outputs": sum("photo" in f.outputs for f in faces),
         "detection": {
             "default_threshold": detection_recall(measured, DetectorConfig().score_threshold),
-            "check_threshold": detection_recall(measured, CHECK_THRESHOLD)},
+            "check_threshold": detection_recall(measured, CHECK_THRESHOLD),
+        },
         "clips": clips,
-        "ids": {"clips": len(clips),
-                "churn": sum(max(c["track_ids"] - c["faces"], 0) for c in clips.values())},
+        "ids": {
+            "clips": len(clips),
+            "churn": sum(max(c["track_ids"] - c["faces"], 0) for c in clips.values()),
+        },
         "still_face_hesitancy": _still_hesitancy(clips),
         "invariance": invariance(faces),
         "not_covered_by_teachers": list(NOT_COVERED),
@@ -368,8 +441,9 @@ def run_realcheck(config: RealcheckConfig) -> tuple[dict[str, Any], list[Face],
         teachers = Teachers(config.cache)
         for face in faces:
             if face.box is not None:
-                face.teaching = teachers.teach(photos[face.photo], face.box,
-                                               roll_degrees(face.keypoints))
+                face.teaching = teachers.teach(
+                    photos[face.photo], face.box, roll_degrees(face.keypoints)
+                )
         report["agreement"] = agreement(faces)
     report["per_face"] = [_face_record(f) for f in faces]
     return report, faces, photos
@@ -381,18 +455,25 @@ def _still_hesitancy(clips: dict[str, dict[str, Any]]) -> dict[str, Any]:
     warm = sum(c["warm_face_frames"] for c in clips.values())
     counts = [c["hesitant"] for c in clips.values()]
     hesitant = None if None in counts else sum(counts)
-    return {"warm_face_frames": warm, "hesitant": hesitant,
-            "share": hesitant / warm if warm and hesitant is not None else None,
-            "per_clip": {k: c["hesitant_share"] for k, c in clips.items()}}
+    return {
+        "warm_face_frames": warm,
+        "hesitant": hesitant,
+        "share": hesitant / warm if warm and hesitant is not None else None,
+        "per_clip": {k: c["hesitant_share"] for k, c in clips.items()},
+    }
 
 
 def _face_record(face: Face) -> dict[str, Any]:
-    record: dict[str, Any] = {"face": face.name, "found": face.box is not None,
-                              "photo_outputs": face.outputs.get("photo")}
+    record: dict[str, Any] = {
+        "face": face.name,
+        "found": face.box is not None,
+        "photo_outputs": face.outputs.get("photo"),
+    }
     if face.teaching is not None:
         record["teachers"] = {
             t: dict(zip(CLASSES, map(float, p), strict=True))
-            for t, p in face.teaching.expressions.items()}
+            for t, p in face.teaching.expressions.items()
+        }
         record["landmark_features"] = face.teaching.features
         record["mesh_score"] = face.teaching.mesh_score
     return record

@@ -45,12 +45,18 @@ class ReplayDetector:
         return next(self._detections)
 
 
-def hesitancy(model_dir: Path, frames: list[np.ndarray],
-              detections: list[Detections] | None = None) -> tuple[float | None, float | None]:
+def hesitancy(
+    model_dir: Path, frames: list[np.ndarray], detections: list[Detections] | None = None
+) -> tuple[float | None, float | None]:
     """(share of warm frames called hesitant, mean A/H probability) of the largest face."""
-    pipeline = AffectPipeline(PipelineConfig(
-        model_dir=model_dir, intra_op_threads=1, max_faces=1,
-        detector=DetectorConfig(score_threshold=CHECK_THRESHOLD)))
+    pipeline = AffectPipeline(
+        PipelineConfig(
+            model_dir=model_dir,
+            intra_op_threads=1,
+            max_faces=1,
+            detector=DetectorConfig(score_threshold=CHECK_THRESHOLD),
+        )
+    )
     if detections is not None:
         pipeline.detector = ReplayDetector(detections)
     probs = []
@@ -67,8 +73,9 @@ def _largest(detections: Detections) -> Detections:
     return detections[np.argsort(-detections.area, kind="stable")[:1]]
 
 
-def ideal_detections(first: Detections, warps: list[np.ndarray], tripod: np.ndarray
-                     ) -> list[Detections]:
+def ideal_detections(
+    first: Detections, warps: list[np.ndarray], tripod: np.ndarray
+) -> list[Detections]:
     """``first`` (found on the tripod frame made by the affine ``tripod``) carried into each
     frame by that frame's warp relative to the tripod's."""
     inverse = np.linalg.inv(np.vstack([tripod, [0, 0, 1]]))
@@ -78,10 +85,13 @@ def ideal_detections(first: Detections, warps: list[np.ndarray], tripod: np.ndar
     for warp in warps:
         rel = (np.vstack([warp, [0, 0, 1]]) @ inverse)[:2]
         centre = rel[:, :2] @ ((box[:2] + box[2:]) / 2) + rel[:, 2]
-        out.append(Detections(
-            xyxy=np.concatenate([centre - half, centre + half])[None].astype(np.float32),
-            score=first.score.copy(),
-            keypoints=(points @ rel[:, :2].T + rel[:, 2])[None].astype(np.float32)))
+        out.append(
+            Detections(
+                xyxy=np.concatenate([centre - half, centre + half])[None].astype(np.float32),
+                score=first.score.copy(),
+                keypoints=(points @ rel[:, :2].T + rel[:, 2])[None].astype(np.float32),
+            )
+        )
     return out
 
 
@@ -95,8 +105,13 @@ def smoothed(detections: list[Detections], weight: float) -> list[Detections]:
         face = _largest(found)
         now = np.concatenate([face.xyxy[0], face.keypoints[0].ravel()]).astype(np.float64)
         state = now if state is None else state + weight * (now - state)
-        out.append(Detections(xyxy=state[:4][None].astype(np.float32), score=face.score,
-                              keypoints=state[4:].reshape(1, -1, 2).astype(np.float32)))
+        out.append(
+            Detections(
+                xyxy=state[:4][None].astype(np.float32),
+                score=face.score,
+                keypoints=state[4:].reshape(1, -1, 2).astype(np.float32),
+            )
+        )
     return out
 
 
@@ -108,8 +123,10 @@ def study(model_dir: Path, photo: np.ndarray, spec: ClipSpec) -> dict[str, tuple
     detector = build_detector(DetectorConfig(score_threshold=CHECK_THRESHOLD))
     found = [detector.detect(f) for f in frames]
     first = _largest(detector.detect(tripod[0]))
-    results = {"detector": hesitancy(model_dir, frames, found),
-               "tripod": hesitancy(model_dir, tripod)}
+    results = {
+        "detector": hesitancy(model_dir, frames, found),
+        "tripod": hesitancy(model_dir, tripod),
+    }
     if len(first):
         warps = [m for m, _ in frame_warps(photo.shape, spec)]
         ideal = ideal_detections(first, warps, frame_warps(photo.shape, still)[0][0])
@@ -127,8 +144,10 @@ def _cell(result: tuple | None) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Print the table; 2 on a bad input."""
-    parser = argparse.ArgumentParser(prog="python -m affect_perception.realfaces.still_crops",
-                                     description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m affect_perception.realfaces.still_crops",
+        description=__doc__.splitlines()[0],
+    )
     parser.add_argument("--model", type=Path, help="model folder (default: the bundled one)")
     parser.add_argument("--photos", default="astronaut,camera", help="check-set photos")
     parser.add_argument("--kinds", default="still,mirror", help="clip kinds: still, mirror")
@@ -145,8 +164,12 @@ def main(argv: list[str] | None = None) -> int:
     for name, photo in photos.items():
         for spec in specs:
             results = study(model_dir, photo, spec)
-            print(f"| {name}/{spec.kind} | "
-                  + " | ".join(_cell(results.get(m)) for m in MODES) + " |", flush=True)
+            print(
+                f"| {name}/{spec.kind} | "
+                + " | ".join(_cell(results.get(m)) for m in MODES)
+                + " |",
+                flush=True,
+            )
     return 0
 
 

@@ -42,8 +42,9 @@ def _roi(xyxy: np.ndarray, image_size: tuple[int, int]) -> Any:
     width, height = image_size
     x1, y1 = np.clip(np.floor(xyxy[:2]), 0, [width, height]).astype(int)
     x2, y2 = np.clip(np.ceil(xyxy[2:]), 0, [width, height]).astype(int)
-    return RegionOfInterest(x_offset=int(x1), y_offset=int(y1), width=int(max(x2 - x1, 0)),
-                            height=int(max(y2 - y1, 0)))
+    return RegionOfInterest(
+        x_offset=int(x1), y_offset=int(y1), width=int(max(x2 - x1, 0)), height=int(max(y2 - y1, 0))
+    )
 
 
 def face_messages(result: FrameResult, header: Any) -> list[AffectState]:
@@ -53,16 +54,22 @@ def face_messages(result: FrameResult, header: Any) -> list[AffectState]:
     window = min(result.window_size, UINT16_MAX)
     return [
         AffectState(
-            header=header, track_id=str(faces.track_id[i]),
+            header=header,
+            track_id=str(faces.track_id[i]),
             roi=_roi(faces.xyxy[i], result.image_size),
             detection_score=float(faces.score[i]),
-            valence=float(data["valence"][i]), arousal=float(data["arousal"][i]),
+            valence=float(data["valence"][i]),
+            arousal=float(data["arousal"][i]),
             au_probabilities=np.asarray(data["au_prob"][i], np.float32),
             au_active=np.asarray(data["au_active"][i], bool).tolist(),  # numpy bools crash rosidl
             emi_intensities=np.asarray(data["emi"][i], np.float32),
-            hesitancy_probability=float(data["ah_prob"][i]), hesitancy=bool(data["ah"][i]),
-            window_fill=int(fill[i]), window_size=window, model_id=result.model_id,
-            **message_extras(result, i))
+            hesitancy_probability=float(data["ah_prob"][i]),
+            hesitancy=bool(data["ah"][i]),
+            window_fill=int(fill[i]),
+            window_size=window,
+            model_id=result.model_id,
+            **message_extras(result, i),
+        )
         for i in range(len(faces))
     ]
 
@@ -94,8 +101,15 @@ def image_message(rgb: np.ndarray, header: Any, encoding: str = "rgb8") -> Any:
     from sensor_msgs.msg import Image
 
     step, data = encode_image(rgb, encoding)
-    return Image(header=header, height=rgb.shape[0], width=rgb.shape[1], encoding=encoding,
-                 is_bigendian=0, step=step, data=data)
+    return Image(
+        header=header,
+        height=rgb.shape[0],
+        width=rgb.shape[1],
+        encoding=encoding,
+        is_bigendian=0,
+        step=step,
+        data=data,
+    )
 
 
 def compressed_message(rgb: np.ndarray, header: Any, fmt: str = "jpeg") -> Any:

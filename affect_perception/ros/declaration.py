@@ -21,8 +21,10 @@ def declare_parameters(node: Node, argv: list[str]) -> dict[str, str]:
         except ParameterException as err:
             text = str(err.args[0]) if err.args else str(err)
             refused[param.name] = refused_reason(text, param.name)
-            node.declare_parameter(param.name, param.default, descriptor(param),
-                                   ignore_override=True)
-    effective = {p.name: node.get_parameter(p.name).value for p in PARAMETERS
-                 if p.name not in refused}
+            node.declare_parameter(
+                param.name, param.default, descriptor(param), ignore_override=True
+            )
+    effective = {
+        p.name: node.get_parameter(p.name).value for p in PARAMETERS if p.name not in refused
+    }
     return {**refused, **ignored_overrides(given_overrides(argv), effective)}

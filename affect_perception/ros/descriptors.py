@@ -21,11 +21,17 @@ def descriptor(param: Param) -> ParameterDescriptor:
     if param.range is not None:
         is_int = isinstance(param.default, int) and not isinstance(param.default, bool)
         if is_int:
-            desc.integer_range = [IntegerRange(from_value=int(param.range.low),
-                                               to_value=int(param.range.high), step=1)]
+            desc.integer_range = [
+                IntegerRange(
+                    from_value=int(param.range.low), to_value=int(param.range.high), step=1
+                )
+            ]
         elif isinstance(param.default, float):
-            desc.floating_point_range = [FloatingPointRange(from_value=float(param.range.low),
-                                                            to_value=float(param.range.high))]
+            desc.floating_point_range = [
+                FloatingPointRange(
+                    from_value=float(param.range.low), to_value=float(param.range.high)
+                )
+            ]
     if param.choices:
         desc.additional_constraints = f"one of: {', '.join(param.choices)}"
     return desc

@@ -13,9 +13,13 @@ from affect_perception.serving.health import Health, assess, health_values
 def diagnostic_array(health: Health, name: str, stamp: object) -> DiagnosticArray:
     """One ``DiagnosticStatus`` named ``name`` (the node's full name) in an array."""
     level, message = assess(health)
-    status = DiagnosticStatus(level=level, name=name, message=message,
-                              hardware_id=health.model_id,
-                              values=[KeyValue(key=k, value=v) for k, v in health_values(health)])
+    status = DiagnosticStatus(
+        level=level,
+        name=name,
+        message=message,
+        hardware_id=health.model_id,
+        values=[KeyValue(key=k, value=v) for k, v in health_values(health)],
+    )
     array = DiagnosticArray(status=[status])
     array.header.stamp = stamp
     return array

@@ -21,8 +21,9 @@ class ImageSubscription:
         topic: the relative topic name; reliable: the reliability subscribed with.
     """
 
-    def __init__(self, node: Node, settings: NodeSettings,
-                 callback: Callable[[Any], None]) -> None:
+    def __init__(
+        self, node: Node, settings: NodeSettings, callback: Callable[[Any], None]
+    ) -> None:
         self._node, self._callback = node, callback
         self._compressed = settings.use_compressed
         self._mode, self._depth = settings.image_reliability, settings.qos_depth
@@ -36,8 +37,10 @@ class ImageSubscription:
 
     def describe(self) -> str:
         """The subscription for a log line."""
-        return (f"{self._subscription.topic_name} ({'compressed' if self._compressed else 'raw'}"
-                f", {'reliable' if self.reliable else 'best effort'})")
+        return (
+            f"{self._subscription.topic_name} ({'compressed' if self._compressed else 'raw'}"
+            f", {'reliable' if self.reliable else 'best effort'})"
+        )
 
     def open(self) -> None:
         """Subscribe with the reliability wanted now."""
@@ -66,5 +69,8 @@ class ImageSubscription:
         self.close()
         self.reliable = reliable
         self._subscription = self._node.create_subscription(
-            CompressedImage if self._compressed else Image, self.topic, self._callback,
-            image_qos(self._depth, reliable))
+            CompressedImage if self._compressed else Image,
+            self.topic,
+            self._callback,
+            image_qos(self._depth, reliable),
+        )

@@ -55,9 +55,13 @@ class AffectPerceptionNode(LifecycleNode):
         self._images: ImageSubscription | None = None
         self._outputs: Outputs | None = None
         self.add_on_set_parameters_callback(self._on_set_parameters)
-        guard_parameter_services(self, lambda line: self.get_logger().warning(
-            f"refused a malformed parameter request: {line}",
-            throttle_duration_sec=LOG_THROTTLE_S))
+        guard_parameter_services(
+            self,
+            lambda line: self.get_logger().warning(
+                f"refused a malformed parameter request: {line}",
+                throttle_duration_sec=LOG_THROTTLE_S,
+            ),
+        )
 
     def start(self) -> None:
         """Configure and activate (what ``autostart`` does at start-up); raises
@@ -78,16 +82,23 @@ class AffectPerceptionNode(LifecycleNode):
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
         """Read the parameters, load the models, create the publishers and the worker."""
         try:
-            settings = self.server.configure({p.name: self.get_parameter(p.name).value
-                                              for p in PARAMETERS})
+            settings = self.server.configure(
+                {p.name: self.get_parameter(p.name).value for p in PARAMETERS}
+            )
             self._outputs = Outputs(self, settings, self._publish_diagnostics)
             self._images = ImageSubscription(self, settings, self.server.arrive)
         except Exception as err:  # a failed configure leaves the node unconfigured, not dead
             self._release()
             self.configure_error = err
             if not self._starting:
-                self.get_logger().error("cannot configure: " + (str(err) if isinstance(
-                    err, ParameterError) else f"{type(err).__name__}: {err}"))
+                self.get_logger().error(
+                    "cannot configure: "
+                    + (
+                        str(err)
+                        if isinstance(err, ParameterError)
+                        else f"{type(err).__name__}: {err}"
+                    )
+                )
             return FAILURE
         self.configure_error = None
         return super().on_configure(state)
@@ -99,8 +110,10 @@ class AffectPerceptionNode(LifecycleNode):
             return result
         self.server.activate()
         self._images.open()
-        self.get_logger().info(f"active: listening on {self._images.describe()}, publishing "
-                               f"{self._outputs.affect_topic}")
+        self.get_logger().info(
+            f"active: listening on {self._images.describe()}, publishing "
+            f"{self._outputs.affect_topic}"
+        )
         return SUCCESS
 
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -127,8 +140,9 @@ class AffectPerceptionNode(LifecycleNode):
     def on_error(self, state: LifecycleState) -> TransitionCallbackReturn:
         """A transition raised: release everything and go back to unconfigured."""
         self._release()
-        self.get_logger().error("a lifecycle transition failed; released everything, the node "
-                                "is unconfigured")
+        self.get_logger().error(
+            "a lifecycle transition failed; released everything, the node is unconfigured"
+        )
         return SUCCESS
 
     def _release(self) -> None:
@@ -150,14 +164,15 @@ class AffectPerceptionNode(LifecycleNode):
         if not self.server.configured:
             return
         if self._images.follow_publishers():
-            self.get_logger().info("image publishers changed: now subscribed " + (
-                "reliably" if self._images.reliable else "best effort"))
+            self.get_logger().info(
+                "image publishers changed: now subscribed "
+                + ("reliably" if self._images.reliable else "best effort")
+            )
         self._outputs.publish_health(self.server.health(self._images.resolved_topic))
 
     def _on_set_parameters(self, params: list[Any]) -> SetParametersResult:
         """Hand this node's parameters to the server (rclpy refuses the read-only ones)."""
-        reason = self.server.set_parameters({p.name: p.value for p in params
-                                             if p.name in BY_NAME})
+        reason = self.server.set_parameters({p.name: p.value for p in params if p.name in BY_NAME})
         return SetParametersResult(successful=reason is None, reason=reason or "")
 
     def close(self) -> None:

@@ -37,14 +37,20 @@ class Outputs:
     """The publishers of one configured run of ``node``; ``on_timer`` is called every
     DIAGNOSTICS_PERIOD_S (it calls `publish_health`)."""
 
-    def __init__(self, node: LifecycleNode, settings: NodeSettings,
-                 on_timer: Callable[[], None]) -> None:
+    def __init__(
+        self, node: LifecycleNode, settings: NodeSettings, on_timer: Callable[[], None]
+    ) -> None:
         self._node = node
-        wanted = {"affect": (AffectStateArray, "~/affect", True),
-                  "overlay": (Image, "~/overlay", settings.publish_overlay),
-                  "tracked": (String, TRACKED_TOPIC, settings.publish_per_face)}
-        self._lifecycle = {key: node.create_lifecycle_publisher(kind, topic, OUTPUT_DEPTH)
-                           for key, (kind, topic, on) in wanted.items() if on}
+        wanted = {
+            "affect": (AffectStateArray, "~/affect", True),
+            "overlay": (Image, "~/overlay", settings.publish_overlay),
+            "tracked": (String, TRACKED_TOPIC, settings.publish_per_face),
+        }
+        self._lifecycle = {
+            key: node.create_lifecycle_publisher(kind, topic, OUTPUT_DEPTH)
+            for key, (kind, topic, on) in wanted.items()
+            if on
+        }
         self.diagnostics = node.create_publisher(DiagnosticArray, "/diagnostics", OUTPUT_DEPTH)
         self._faces: dict[str, Any] = {}
         self._timer = node.create_timer(DIAGNOSTICS_PERIOD_S, on_timer)
@@ -53,8 +59,7 @@ class Outputs:
     def affect_topic(self) -> str:
         return self._lifecycle["affect"].topic_name
 
-    def publish(self, result: FrameResult, rgb: np.ndarray, msg: Any,
-                removed: list[str]) -> None:
+    def publish(self, result: FrameResult, rgb: np.ndarray, msg: Any, removed: list[str]) -> None:
         """One processed frame (``removed``: the tracks that ended with it)."""
         affect = frame_message(result, msg.header)
         self._lifecycle["affect"].publish(affect)
@@ -62,27 +67,34 @@ class Outputs:
             self._publish_per_face(affect, removed)
         if "overlay" in self._lifecycle:
             self._lifecycle["overlay"].publish(
-                image_message(draw_overlay(rgb, result), msg.header))
+                image_message(draw_overlay(rgb, result), msg.header)
+            )
 
     def publish_health(self, health: Health) -> None:
         """One DiagnosticArray named after the node."""
-        self.diagnostics.publish(diagnostic_array(
-            health, self._node.get_fully_qualified_name(),
-            self._node.get_clock().now().to_msg()))
+        self.diagnostics.publish(
+            diagnostic_array(
+                health,
+                self._node.get_fully_qualified_name(),
+                self._node.get_clock().now().to_msg(),
+            )
+        )
 
     def _publish_per_face(self, affect: AffectStateArray, removed: list[str]) -> None:
         for state in affect.faces:
             token = face_token(state.track_id)
             if token not in self._faces:
                 self._faces[token] = self._node.create_publisher(
-                    AffectState, face_topic(state.track_id), OUTPUT_DEPTH)
+                    AffectState, face_topic(state.track_id), OUTPUT_DEPTH
+                )
             self._faces[token].publish(state)
         for track_id in removed:
             publisher = self._faces.pop(face_token(track_id), None)
             if publisher is not None:
                 self._node.destroy_publisher(publisher)
-        self._lifecycle["tracked"].publish(String(data=tracked_ids_text(
-            [state.track_id for state in affect.faces])))
+        self._lifecycle["tracked"].publish(
+            String(data=tracked_ids_text([state.track_id for state in affect.faces]))
+        )
 
     def destroy_per_face(self) -> None:
         """Destroy the per-face publishers (a face seen again gets a new one)."""

@@ -26,27 +26,32 @@ Callback = Callable[[Any, Any], Any]
 
 def refusal(err: Exception) -> SetParametersResult:
     """The answer to a parameter that could not be read or set."""
-    return SetParametersResult(successful=False,
-                               reason=cut(f"refused: {type(err).__name__}: {err}"))
+    return SetParametersResult(
+        successful=False, reason=cut(f"refused: {type(err).__name__}: {err}")
+    )
 
 
 def _set_each(original: Callback, on_refused: Callable[[str], None]) -> Callback:
     """SetParameters: each parameter on its own, a malformed one refused."""
+
     def callback(request: Any, response: Any) -> Any:
         for parameter in request.parameters:
             try:
-                one = original(SetParameters.Request(parameters=[parameter]),
-                               SetParameters.Response())
+                one = original(
+                    SetParameters.Request(parameters=[parameter]), SetParameters.Response()
+                )
                 response.results.extend(one.results)
             except MALFORMED as err:
                 response.results.append(refusal(err))
                 on_refused(f"set_parameters: {cut(parameter.name)}: {response.results[-1].reason}")
         return response
+
     return callback
 
 
 def _set_atomically(original: Callback, on_refused: Callable[[str], None]) -> Callback:
     """SetParametersAtomically: the whole request refused when one parameter is malformed."""
+
     def callback(request: Any, response: Any) -> Any:
         try:
             return original(request, response)
@@ -54,6 +59,7 @@ def _set_atomically(original: Callback, on_refused: Callable[[str], None]) -> Ca
             response.result = refusal(err)
             on_refused(f"set_parameters_atomically: {response.result.reason}")
             return response
+
     return callback
 
 

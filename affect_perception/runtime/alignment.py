@@ -25,8 +25,9 @@ RIGHT_EYE, LEFT_EYE = 0, 1
 BORDERS = {"constant": cv2.BORDER_CONSTANT, "replicate": cv2.BORDER_REPLICATE}
 
 
-def alignment_transforms(detections: Detections, size: int = CROP_SIZE,
-                         margin: float = MARGIN) -> np.ndarray:
+def alignment_transforms(
+    detections: Detections, size: int = CROP_SIZE, margin: float = MARGIN
+) -> np.ndarray:
     """(n, 2, 3) float32 affines taking frame pixels to crop pixels, one per face.
 
     Args:
@@ -55,8 +56,13 @@ def transform_points(transforms: np.ndarray, points: np.ndarray) -> np.ndarray:
     return points @ transforms[:, :, :2].transpose(0, 2, 1) + transforms[:, None, :, 2]
 
 
-def align_faces(rgb: np.ndarray, detections: Detections, size: int = CROP_SIZE,
-                margin: float = MARGIN, border: str = "constant") -> np.ndarray:
+def align_faces(
+    rgb: np.ndarray,
+    detections: Detections,
+    size: int = CROP_SIZE,
+    margin: float = MARGIN,
+    border: str = "constant",
+) -> np.ndarray:
     """Upright crops of every face.
 
     Args:
@@ -72,15 +78,21 @@ def align_faces(rgb: np.ndarray, detections: Detections, size: int = CROP_SIZE,
     if border not in BORDERS:
         raise ValueError(f"border must be one of {sorted(BORDERS)}, got {border!r}")
     crops = np.empty((len(detections), size, size, 3), np.uint8)
-    for crop, transform in zip(crops, alignment_transforms(detections, size, margin),
-                               strict=True):
-        cv2.warpAffine(rgb, transform, (size, size), dst=crop, flags=cv2.INTER_LINEAR,
-                       borderMode=BORDERS[border])
+    for crop, transform in zip(crops, alignment_transforms(detections, size, margin), strict=True):
+        cv2.warpAffine(
+            rgb,
+            transform,
+            (size, size),
+            dst=crop,
+            flags=cv2.INTER_LINEAR,
+            borderMode=BORDERS[border],
+        )
     return crops
 
 
-def normalize(crops: np.ndarray, mean: np.ndarray | list[float],
-              std: np.ndarray | list[float]) -> np.ndarray:
+def normalize(
+    crops: np.ndarray, mean: np.ndarray | list[float], std: np.ndarray | list[float]
+) -> np.ndarray:
     """(n, H, W, 3) uint8 crops -> (n, 3, H, W) float32 ``(x / 255 - mean) / std``.
 
     ``mean`` and ``std`` (per RGB channel) come from the model's metadata.

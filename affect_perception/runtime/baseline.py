@@ -49,15 +49,24 @@ class BaselineConfig:
 
     def __post_init__(self) -> None:
         if not 1 <= self.min_frames <= self.max_frames:
-            raise ValueError("baseline needs 1 <= min_frames <= max_frames, got "
-                             f"{self.min_frames} and {self.max_frames}")
+            raise ValueError(
+                "baseline needs 1 <= min_frames <= max_frames, got "
+                f"{self.min_frames} and {self.max_frames}"
+            )
         if not -1 <= self.max_arousal <= 1 or self.max_pose_speed < 0:
-            raise ValueError("baseline needs max_arousal in [-1, 1] and max_pose_speed >= 0, "
-                             f"got {self.max_arousal} and {self.max_pose_speed}")
+            raise ValueError(
+                "baseline needs max_arousal in [-1, 1] and max_pose_speed >= 0, "
+                f"got {self.max_arousal} and {self.max_pose_speed}"
+            )
 
 
-def is_neutral(arousal: np.ndarray, au_active: np.ndarray, reliable: np.ndarray,
-               pose_speed: np.ndarray, config: BaselineConfig) -> np.ndarray:
+def is_neutral(
+    arousal: np.ndarray,
+    au_active: np.ndarray,
+    reliable: np.ndarray,
+    pose_speed: np.ndarray,
+    config: BaselineConfig,
+) -> np.ndarray:
     """(n,) bool: the frames that count as the person at rest. The one rule:
 
     - the estimate is ``reliable`` (warm window, big, frontal and sharp enough face,
@@ -75,8 +84,12 @@ def is_neutral(arousal: np.ndarray, au_active: np.ndarray, reliable: np.ndarray,
         config: the thresholds.
     """
     still = np.isnan(pose_speed) | (pose_speed <= config.max_pose_speed)
-    return (np.asarray(reliable, bool) & (np.asarray(arousal) <= config.max_arousal)
-            & ~np.asarray(au_active, bool).any(axis=1) & still)
+    return (
+        np.asarray(reliable, bool)
+        & (np.asarray(arousal) <= config.max_arousal)
+        & ~np.asarray(au_active, bool).any(axis=1)
+        & still
+    )
 
 
 @dataclass
@@ -111,8 +124,14 @@ class BaselineTracker:
         track = self._tracks.get(track_id, _Track())
         return track.frames, None if track.mean is None else track.mean.copy()
 
-    def update(self, track_ids: Sequence[str], stamp: float, values: dict[str, np.ndarray],
-               reliable: np.ndarray, pose: np.ndarray) -> dict[str, np.ndarray]:
+    def update(
+        self,
+        track_ids: Sequence[str],
+        stamp: float,
+        values: dict[str, np.ndarray],
+        reliable: np.ndarray,
+        pose: np.ndarray,
+    ) -> dict[str, np.ndarray]:
         """Add this frame's neutral faces to their baselines; the corrected outputs.
 
         Args:
@@ -129,13 +148,22 @@ class BaselineTracker:
         """
         ids = list(track_ids)
         au = np.asarray(values["au_prob"], np.float64).reshape(-1, len(AU_NAMES))
-        raw = np.column_stack([np.asarray(values["valence"], np.float64),
-                               np.asarray(values["arousal"], np.float64), au])
+        raw = np.column_stack(
+            [
+                np.asarray(values["valence"], np.float64),
+                np.asarray(values["arousal"], np.float64),
+                au,
+            ]
+        )
         tracks = [self._tracks.setdefault(t, _Track()) for t in ids]
-        speed = np.array([self._pose_speed(track, np.asarray(p, np.float64), stamp)
-                          for track, p in zip(tracks, pose, strict=True)], np.float64)
-        neutral = is_neutral(values["arousal"], values["au_active"], reliable, speed,
-                             self.config)
+        speed = np.array(
+            [
+                self._pose_speed(track, np.asarray(p, np.float64), stamp)
+                for track, p in zip(tracks, pose, strict=True)
+            ],
+            np.float64,
+        )
+        neutral = is_neutral(values["arousal"], values["au_active"], reliable, speed, self.config)
         corrected = raw.copy()
         frames = np.zeros(len(ids), np.int64)
         for i, track in enumerate(tracks):
@@ -144,10 +172,12 @@ class BaselineTracker:
             frames[i] = track.frames
             if track.frames >= self.config.min_frames:
                 corrected[i] = _correct(raw[i], track.mean)
-        return {"valence_corrected": corrected[:, 0].astype(np.float32),
-                "arousal_corrected": corrected[:, 1].astype(np.float32),
-                "au_prob_corrected": corrected[:, 2:].astype(np.float32),
-                "baseline_frames": frames}
+        return {
+            "valence_corrected": corrected[:, 0].astype(np.float32),
+            "arousal_corrected": corrected[:, 1].astype(np.float32),
+            "au_prob_corrected": corrected[:, 2:].astype(np.float32),
+            "baseline_frames": frames,
+        }
 
     def restart(self, track_ids: Sequence[str] | None = None) -> None:
         """Start these tracks' baselines again (None: every track's)."""

@@ -33,8 +33,9 @@ from affect_perception.runtime.ort_options import session_options
 
 LOG = logging.getLogger(__name__)
 
-DEFAULT_PROVIDERS = ("TensorrtExecutionProvider", "CUDAExecutionProvider",
-                     "CPUExecutionProvider")
+DEFAULT_PROVIDERS = ("TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider")
+
+
 class ModelLoadError(ValueError):
     """A model file is missing, unreadable, or does not match the configuration."""
 
@@ -58,12 +59,16 @@ class ModelInfo:
         """Parse and validate metadata_props read from ``source``."""
         missing = [key for key in METADATA_KEYS if key not in props]
         if missing:
-            raise ModelLoadError(f"{source}: ONNX metadata lacks {missing}; re-export the model "
-                                 "with `affect-perception export`")
+            raise ModelLoadError(
+                f"{source}: ONNX metadata lacks {missing}; re-export the model "
+                "with `affect-perception export`"
+            )
         try:
             info = cls(
-                model_id=props["model_id"], variant=props["variant"],
-                window=int(props["window"]), time_patch=int(props["time_patch"]),
+                model_id=props["model_id"],
+                variant=props["variant"],
+                window=int(props["window"]),
+                time_patch=int(props["time_patch"]),
                 tasks=tuple(json.loads(props["tasks"])),
                 feature_names=tuple(json.loads(props["feature_names"])),
                 input_size=int(props["input_size"]),
@@ -74,12 +79,15 @@ class ModelInfo:
         except (ValueError, TypeError) as err:
             raise ModelLoadError(f"{source}: unreadable ONNX metadata: {err}") from err
         if tuple(au_names) != AU_NAMES or tuple(emi_names) != EMI_NAMES:
-            raise ModelLoadError(f"{source}: AU/EMI order {au_names} / {emi_names} differs from "
-                                 f"this package's {AU_NAMES} / {EMI_NAMES}")
+            raise ModelLoadError(
+                f"{source}: AU/EMI order {au_names} / {emi_names} differs from "
+                f"this package's {AU_NAMES} / {EMI_NAMES}"
+            )
         unknown = set(info.tasks) - set(TASKS)
         if unknown or not info.tasks:
-            raise ModelLoadError(f"{source}: tasks {info.tasks} must be a non-empty subset of "
-                                 f"{TASKS}")
+            raise ModelLoadError(
+                f"{source}: tasks {info.tasks} must be a non-empty subset of {TASKS}"
+            )
         if len(info.mean) != 3 or len(info.std) != 3 or min(info.std) <= 0:
             raise ModelLoadError(f"{source}: mean/std must be 3 values each, std > 0")
         return info
@@ -120,8 +128,13 @@ def resolve_providers(requested: tuple[str, ...], available: list[str]) -> list[
     level = logging.INFO if tuple(requested) == DEFAULT_PROVIDERS else logging.WARNING
     for provider in requested:
         if provider not in available:
-            LOG.log(level, "execution provider %s is not available in this onnxruntime build "
-                    "(available: %s); skipping it", provider, ", ".join(available))
+            LOG.log(
+                level,
+                "execution provider %s is not available in this onnxruntime build "
+                "(available: %s); skipping it",
+                provider,
+                ", ".join(available),
+            )
     if not kept:
         LOG.warning("none of the requested providers %s is available; using CPU", requested)
         kept = ["CPUExecutionProvider"]
@@ -137,84 +150,115 @@ class AffectEngine:
         if not model_dir.is_dir():
             raise ModelLoadError(f"model directory {model_dir} does not exist")
         if config.precision not in PRECISION_FILES:
-            raise ModelLoadError(f"precision must be one of {PRECISIONS}, got "
-                                 f"{config.precision!r}")
+            raise ModelLoadError(
+                f"precision must be one of {PRECISIONS}, got {config.precision!r}"
+            )
         encoder_path, temporal_path = (model_dir / f for f in PRECISION_FILES[config.precision])
-        encoder, temporal = (_load(path, config.precision)
-                             for path in (encoder_path, temporal_path))
+        encoder, temporal = (
+            _load(path, config.precision) for path in (encoder_path, temporal_path)
+        )
         self.info = self._check_metadata(encoder_path, temporal_path, encoder, temporal)
         self.folded = False
         if config.fold:
             try:
-                encoder, temporal = fold(encoder, temporal, self.info.feature_names,
-                                         self.info.window)
+                encoder, temporal = fold(
+                    encoder, temporal, self.info.feature_names, self.info.window
+                )
                 self.folded = True
             except FoldError as err:
                 LOG.warning("%s: running without the folded patch embedding: %s", model_dir, err)
         # the names of the per-frame entries the window cache holds, in temporal input order
-        self.cache_names = tuple(embed_name(n) if self.folded else n
-                                 for n in self.info.feature_names)
+        self.cache_names = tuple(
+            embed_name(n) if self.folded else n for n in self.info.feature_names
+        )
         providers = resolve_providers(tuple(config.providers), ort.get_available_providers())
         self.encoder = self._session(encoder, encoder_path, providers)
         self.temporal_session = self._session(temporal, temporal_path, providers)
         self.active_provider = self.encoder.get_providers()[0]
-        LOG.info("model %s (%s, window %d, %s) on %s%s", self.info.model_id, self.info.variant,
-                 self.info.window, config.precision, self.active_provider,
-                 ", patch embedding folded into the encoder" if self.folded else "")
+        LOG.info(
+            "model %s (%s, window %d, %s) on %s%s",
+            self.info.model_id,
+            self.info.variant,
+            self.info.window,
+            config.precision,
+            self.active_provider,
+            ", patch embedding folded into the encoder" if self.folded else "",
+        )
         self._mean = np.asarray(self.info.mean, np.float32)
         self._std = np.asarray(self.info.std, np.float32)
-        self.output_shapes = {o.name: tuple(o.shape[1:])
-                              for o in self.temporal_session.get_outputs()}
+        self.output_shapes = {
+            o.name: tuple(o.shape[1:]) for o in self.temporal_session.get_outputs()
+        }
         self.outputs = tuple(self.output_shapes)
         # shape of one frame's cache entry per name in cache_names
         self.feature_shapes = {o.name: tuple(o.shape[1:]) for o in self.encoder.get_outputs()}
         if config.warmup:
             self.warm_up()
 
-    def _session(self, model: onnx.ModelProto, path: Path,
-                 providers: list[str]) -> ort.InferenceSession:
+    def _session(
+        self, model: onnx.ModelProto, path: Path, providers: list[str]
+    ) -> ort.InferenceSession:
         options = session_options(self.config.intra_op_threads)
         provider_options = [self._provider_options(p, path, model) for p in providers]
         try:
-            return ort.InferenceSession(model.SerializeToString(), options, providers=providers,
-                                        provider_options=provider_options)
+            return ort.InferenceSession(
+                model.SerializeToString(),
+                options,
+                providers=providers,
+                provider_options=provider_options,
+            )
         except Exception as err:  # onnxruntime raises several unrelated types for bad files
             raise ModelLoadError(f"model file {path} cannot be loaded: {err}") from err
 
-    def _provider_options(self, provider: str, path: Path,
-                          model: onnx.ModelProto) -> dict[str, str]:
+    def _provider_options(
+        self, provider: str, path: Path, model: onnx.ModelProto
+    ) -> dict[str, str]:
         if provider != "TensorrtExecutionProvider":
             return {}
         cache = path.parent / "trt_cache"
-        options = {"trt_fp16_enable": "True",
-                   "trt_engine_cache_enable": "True", "trt_engine_cache_path": str(cache)}
+        options = {
+            "trt_fp16_enable": "True",
+            "trt_engine_cache_enable": "True",
+            "trt_engine_cache_path": str(cache),
+        }
         # one engine for every face count up to trt_max_batch, not one per count seen
         for key, batch in (("min", 1), ("opt", 1), ("max", self.config.trt_max_batch)):
             options[f"trt_profile_{key}_shapes"] = ",".join(
-                f"{i.name}:{_shape_text(i, batch)}" for i in model.graph.input)
+                f"{i.name}:{_shape_text(i, batch)}" for i in model.graph.input
+            )
         return options
 
-    def _check_metadata(self, encoder_path: Path, temporal_path: Path,
-                        encoder: onnx.ModelProto, temporal: onnx.ModelProto) -> ModelInfo:
+    def _check_metadata(
+        self,
+        encoder_path: Path,
+        temporal_path: Path,
+        encoder: onnx.ModelProto,
+        temporal: onnx.ModelProto,
+    ) -> ModelInfo:
         model_dir = encoder_path.parent
         info = ModelInfo.from_metadata(read_metadata(encoder), encoder_path)
         if ModelInfo.from_metadata(read_metadata(temporal), temporal_path) != info:
-            raise ModelLoadError(f"{model_dir}: {encoder_path.name} and {temporal_path.name} "
-                                 "come from different models (their metadata differ)")
+            raise ModelLoadError(
+                f"{model_dir}: {encoder_path.name} and {temporal_path.name} "
+                "come from different models (their metadata differ)"
+            )
         encoder_outputs = tuple(o.name for o in encoder.graph.output)
         initializers = {i.name for i in temporal.graph.initializer}
         temporal_inputs = tuple(i.name for i in temporal.graph.input if i.name not in initializers)
         if encoder_outputs != info.feature_names or temporal_inputs != info.feature_names:
-            raise ModelLoadError(f"{model_dir}: encoder outputs {encoder_outputs} and temporal "
-                                 f"inputs {temporal_inputs} must both be {info.feature_names}")
+            raise ModelLoadError(
+                f"{model_dir}: encoder outputs {encoder_outputs} and temporal "
+                f"inputs {temporal_inputs} must both be {info.feature_names}"
+            )
         return info
 
     def warm_up(self) -> None:
         """Run both sessions once on zeros."""
         size = self.info.input_size
         features = self.encode(np.zeros((1, size, size, 3), np.uint8))
-        self.temporal({k: np.repeat(v[:, None], self.info.window, axis=1)
-                       for k, v in features.items()})
+        self.temporal(
+            {k: np.repeat(v[:, None], self.info.window, axis=1) for k, v in features.items()}
+        )
 
     def encode(self, crops: np.ndarray) -> dict[str, np.ndarray]:
         """Encode (n, S, S, 3) uint8 RGB crops into their window cache entries.
@@ -224,16 +268,19 @@ class AffectEngine:
             maps, or with the fold each map's partial patch embeddings.
         """
         if len(crops) == 0:
-            return {name: np.zeros((0, *shape), np.float32)
-                    for name, shape in self.feature_shapes.items()}
+            return {
+                name: np.zeros((0, *shape), np.float32)
+                for name, shape in self.feature_shapes.items()
+            }
         images = normalize(crops, self._mean, self._std)
         values = self.encoder.run(None, {"image": images})
         return dict(zip(self.cache_names, values, strict=True))
 
     def empty_outputs(self) -> dict[str, np.ndarray]:
         """Task outputs for zero faces."""
-        return {name: np.zeros((0, *shape), np.float32)
-                for name, shape in self.output_shapes.items()}
+        return {
+            name: np.zeros((0, *shape), np.float32) for name, shape in self.output_shapes.items()
+        }
 
     def temporal(self, windows: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Run the temporal part over (n, W, ...) windows of cache entries (see `encode`),

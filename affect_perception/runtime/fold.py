@@ -47,8 +47,12 @@ def embed_name(feature: str) -> str:
     return feature + EMBED_SUFFIX
 
 
-def fold(encoder: onnx.ModelProto, temporal: onnx.ModelProto, feature_names: tuple[str, ...],
-         window: int) -> tuple[onnx.ModelProto, onnx.ModelProto]:
+def fold(
+    encoder: onnx.ModelProto,
+    temporal: onnx.ModelProto,
+    feature_names: tuple[str, ...],
+    window: int,
+) -> tuple[onnx.ModelProto, onnx.ModelProto]:
     """The folded (encoder, temporal) pair; the inputs are left unchanged.
 
     The folded encoder outputs ``<name>_embed`` (N, T·dim, S/p, S/p) per feature name; the
@@ -80,8 +84,10 @@ def _find_embedding(graph: onnx.GraphProto, feature: str, window: int) -> _Embed
     while True:
         users = consumers.get(tensor, [])
         if len(users) != 1:
-            raise FoldError(f"temporal input {feature!r}: {tensor!r} feeds {len(users)} nodes, "
-                            "expected one chain to a Conv")
+            raise FoldError(
+                f"temporal input {feature!r}: {tensor!r} feeds {len(users)} nodes, "
+                "expected one chain to a Conv"
+            )
         node = users[0]
         if node.op_type == "Conv":
             break
@@ -99,13 +105,22 @@ def _find_embedding(graph: onnx.GraphProto, feature: str, window: int) -> _Embed
         raise FoldError(f"temporal input {feature!r}: no 3D patch embedding after a transpose")
     weight = numpy_helper.to_array(weight_init).astype(np.float32)
     kernel = list(weight.shape[2:])
-    if (_attr(node, "strides") != kernel or any(_attr(node, "pads") or [])
-            or any(d != 1 for d in _attr(node, "dilations") or [])
-            or (_attr(node, "group") or 1) != 1 or window % kernel[0]):
-        raise FoldError(f"temporal input {feature!r}: the Conv is not a patch embedding "
-                        f"(kernel {kernel}, strides {_attr(node, 'strides')})")
-    bias = (numpy_helper.to_array(inits[node.input[2]]).astype(np.float32)
-            if len(node.input) > 2 and node.input[2] else np.zeros(weight.shape[0], np.float32))
+    if (
+        _attr(node, "strides") != kernel
+        or any(_attr(node, "pads") or [])
+        or any(d != 1 for d in _attr(node, "dilations") or [])
+        or (_attr(node, "group") or 1) != 1
+        or window % kernel[0]
+    ):
+        raise FoldError(
+            f"temporal input {feature!r}: the Conv is not a patch embedding "
+            f"(kernel {kernel}, strides {_attr(node, 'strides')})"
+        )
+    bias = (
+        numpy_helper.to_array(inits[node.input[2]]).astype(np.float32)
+        if len(node.input) > 2 and node.input[2]
+        else np.zeros(weight.shape[0], np.float32)
+    )
     return _Embedding(feature, node, weight, bias, cast_to)
 
 
@@ -115,19 +130,30 @@ def _extend_encoder(graph: onnx.GraphProto, emb: _Embedding) -> None:
     name = embed_name(emb.feature)
     # (dim, C, T, p, p) -> (T·dim, C, p, p): output channel k·dim + d is slice k of filter d
     kernel = emb.weight.transpose(2, 0, 1, 3, 4).reshape(time_patch * dim, channels, patch, patch)
-    graph.initializer.append(numpy_helper.from_array(np.ascontiguousarray(kernel),
-                                                     f"{name}/weight"))
-    graph.node.append(helper.make_node(
-        "Conv", [emb.feature, f"{name}/weight"], [name], name=f"{name}/Conv",
-        kernel_shape=[patch, patch], strides=[patch, patch]))
+    graph.initializer.append(
+        numpy_helper.from_array(np.ascontiguousarray(kernel), f"{name}/weight")
+    )
+    graph.node.append(
+        helper.make_node(
+            "Conv",
+            [emb.feature, f"{name}/weight"],
+            [name],
+            name=f"{name}/Conv",
+            kernel_shape=[patch, patch],
+            strides=[patch, patch],
+        )
+    )
     old = next((o for o in graph.output if o.name == emb.feature), None)
     if old is None:
         raise FoldError(f"the encoder has no output {emb.feature!r}")
     dims = [d.dim_param or d.dim_value for d in old.type.tensor_type.shape.dim]
     side = dims[2] // patch if isinstance(dims[2], int) and dims[2] else "S"
     graph.output.remove(old)
-    graph.output.append(helper.make_tensor_value_info(
-        name, TensorProto.FLOAT, [dims[0], time_patch * dim, side, side]))
+    graph.output.append(
+        helper.make_tensor_value_info(
+            name, TensorProto.FLOAT, [dims[0], time_patch * dim, side, side]
+        )
+    )
 
 
 def _replace_embedding(graph: onnx.GraphProto, emb: _Embedding, window: int) -> None:
@@ -141,23 +167,31 @@ def _replace_embedding(graph: onnx.GraphProto, emb: _Embedding, window: int) -> 
         raise FoldError(f"temporal input {emb.feature!r} has no fixed map size: {dims}")
     side = dims[3] // patch
     graph.input.remove(old)
-    graph.input.append(helper.make_tensor_value_info(
-        name, TensorProto.FLOAT, [dims[0], window, time_patch * dim, side, side]))
+    graph.input.append(
+        helper.make_tensor_value_info(
+            name, TensorProto.FLOAT, [dims[0], window, time_patch * dim, side, side]
+        )
+    )
     diagonal = np.arange(time_patch, dtype=np.int64) * (time_patch + 1)
     constants = {
-        "shape": np.array([0, window // time_patch, time_patch * time_patch, dim, side, side],
-                          np.int64),
-        "diagonal": diagonal, "axes": np.array([2], np.int64),
-        "bias": emb.bias.reshape(dim, 1, 1)}
+        "shape": np.array(
+            [0, window // time_patch, time_patch * time_patch, dim, side, side], np.int64
+        ),
+        "diagonal": diagonal,
+        "axes": np.array([2], np.int64),
+        "bias": emb.bias.reshape(dim, 1, 1),
+    }
     for key, value in constants.items():
         graph.initializer.append(numpy_helper.from_array(value, f"{name}/{key}"))
     # (N, W, T·dim, s, s) = (N, W/T, T frames, T offsets, dim, s, s): keep offset k of frame k
     nodes = [
         helper.make_node("Reshape", [name, f"{name}/shape"], [f"{name}/patches"]),
-        helper.make_node("Gather", [f"{name}/patches", f"{name}/diagonal"],
-                         [f"{name}/diagonal_out"], axis=2),
-        helper.make_node("ReduceSum", [f"{name}/diagonal_out", f"{name}/axes"],
-                         [f"{name}/summed"], keepdims=0),
+        helper.make_node(
+            "Gather", [f"{name}/patches", f"{name}/diagonal"], [f"{name}/diagonal_out"], axis=2
+        ),
+        helper.make_node(
+            "ReduceSum", [f"{name}/diagonal_out", f"{name}/axes"], [f"{name}/summed"], keepdims=0
+        ),
         helper.make_node("Add", [f"{name}/summed", f"{name}/bias"], [f"{name}/tokens"]),
     ]
     last = f"{name}/tokens"

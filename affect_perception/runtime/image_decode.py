@@ -34,11 +34,10 @@ JPEG_QUALITY = 90
 
 # RGB -> limited-range BT.601 YCbCr rows (Y, U, V) and offsets: the inverse of the matrix
 # OpenCV's COLOR_YUV2RGB_UYVY / _YUY2 decoders use (Y in 16..235, chroma centred at 128).
-_RGB_TO_YUV = np.array([[0.257, 0.504, 0.098],
-                        [-0.148, -0.291, 0.439],
-                        [0.439, -0.368, -0.071]], dtype=np.float32)
+_RGB_TO_YUV = np.array(
+    [[0.257, 0.504, 0.098], [-0.148, -0.291, 0.439], [0.439, -0.368, -0.071]], dtype=np.float32
+)
 _YUV_OFFSET = np.array([16.0, 128.0, 128.0], dtype=np.float32)
-
 
 
 class ImageDecodeError(ValueError):
@@ -136,7 +135,8 @@ def _codec(encoding: Any) -> _Codec:
     codec = CODECS.get(encoding) if isinstance(encoding, str) else None
     if codec is None:
         raise ImageDecodeError(
-            f"encoding {encoding!r} is not supported; use one of {', '.join(CODECS)}")
+            f"encoding {encoding!r} is not supported; use one of {', '.join(CODECS)}"
+        )
     return codec
 
 
@@ -145,8 +145,7 @@ def _size(name: str, value: Any) -> int:
     try:
         number = operator.index(value)
     except TypeError:
-        raise ImageDecodeError(
-            f"{name} must be an integer, got {type(value).__name__}") from None
+        raise ImageDecodeError(f"{name} must be an integer, got {type(value).__name__}") from None
     if number <= 0:
         raise ImageDecodeError(f"{name} must be positive, got {number}")
     return number
@@ -175,7 +174,8 @@ def _as_bytes(data: Any) -> np.ndarray:
         return np.asarray(data, dtype=np.uint8).reshape(-1)
     except (TypeError, ValueError, OverflowError):
         raise ImageDecodeError(
-            f"data must be bytes or a sequence of 0..255, got {type(data).__name__}") from None
+            f"data must be bytes or a sequence of 0..255, got {type(data).__name__}"
+        ) from None
 
 
 def _cv_call(what: str, function: Callable[..., Any], *args: Any) -> Any:
@@ -186,8 +186,9 @@ def _cv_call(what: str, function: Callable[..., Any], *args: Any) -> Any:
         raise ImageDecodeError(f"{what}: OpenCV failed: {str(err).strip()}") from None
 
 
-def decode_image(encoding: str, width: int, height: int, step: int, is_bigendian: bool | int,
-                 data: Any) -> np.ndarray:
+def decode_image(
+    encoding: str, width: int, height: int, step: int, is_bigendian: bool | int, data: Any
+) -> np.ndarray:
     """Decode the fields of a ``sensor_msgs/Image`` into an RGB image.
 
     Args:
@@ -209,8 +210,9 @@ def decode_image(encoding: str, width: int, height: int, step: int, is_bigendian
     return _cv_call(encoding, codec.decode, pixels, bool(is_bigendian))
 
 
-def _raw_pixels(encoding: str, width: int, height: int, step: int,
-                data: Any) -> tuple[_Codec, np.ndarray]:
+def _raw_pixels(
+    encoding: str, width: int, height: int, step: int, data: Any
+) -> tuple[_Codec, np.ndarray]:
     """The codec and the (H, W, bytes per pixel) view of ``data``, every field checked (no
     pixel read, no copy for bytes-like data)."""
     codec = _codec(encoding)
@@ -221,17 +223,23 @@ def _raw_pixels(encoding: str, width: int, height: int, step: int,
     row_bytes = width * codec.bytes_per_pixel
     if step < row_bytes:
         raise ImageDecodeError(
-            f"step {step} is less than width × bytes per pixel = {row_bytes} for {encoding}")
+            f"step {step} is less than width × bytes per pixel = {row_bytes} for {encoding}"
+        )
     buffer = _as_bytes(data)
     if buffer.size < step * height:
         raise ImageDecodeError(
-            f"data holds {buffer.size} bytes, less than step × height = {step * height}")
-    pixels = buffer[:step * height].reshape(height, step)[:, :row_bytes]
+            f"data holds {buffer.size} bytes, less than step × height = {step * height}"
+        )
+    pixels = buffer[: step * height].reshape(height, step)[:, :row_bytes]
     return codec, pixels.reshape(height, width, codec.bytes_per_pixel)
 
 
-def encode_image(rgb: np.ndarray, encoding: str, *, is_bigendian: bool = False,
-                 ) -> tuple[int, bytes]:
+def encode_image(
+    rgb: np.ndarray,
+    encoding: str,
+    *,
+    is_bigendian: bool = False,
+) -> tuple[int, bytes]:
     """Encode an RGB image as ``sensor_msgs/Image`` ``(step, data)`` without row padding.
 
     Lossless for ``rgb8``/``bgr8``/``rgba8``/``bgra8``/``8UC3``; grey for ``mono*``/``8UC1``
@@ -255,12 +263,14 @@ def encode_image(rgb: np.ndarray, encoding: str, *, is_bigendian: bool = False,
 def _check_rgb(rgb: np.ndarray) -> np.ndarray:
     rgb = np.asarray(rgb)
     if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8 or not rgb.size:
-        raise ValueError(f"expected a non-empty (H, W, 3) uint8 RGB image, got {rgb.dtype} "
-                         f"{rgb.shape}")
+        raise ValueError(
+            f"expected a non-empty (H, W, 3) uint8 RGB image, got {rgb.dtype} {rgb.shape}"
+        )
     return rgb
 
 
 # --- compressed ------------------------------------------------------------------------------
+
 
 def _compressed_codec(fmt: Any) -> str:
     """``"jpeg"`` or ``"png"`` from a CompressedImage ``format`` ("rgb8; jpeg compressed bgr8")."""
@@ -272,7 +282,8 @@ def _compressed_codec(fmt: Any) -> str:
             if names & set(words):
                 return codec
     raise ImageDecodeError(
-        f"format {fmt!r} is not a JPEG or PNG colour image (e.g. 'rgb8; jpeg compressed bgr8')")
+        f"format {fmt!r} is not a JPEG or PNG colour image (e.g. 'rgb8; jpeg compressed bgr8')"
+    )
 
 
 def _checked_compressed(data: Any) -> np.ndarray:
@@ -303,8 +314,7 @@ def decode_compressed(format: str, data: Any) -> np.ndarray:  # noqa: A002 - the
     buffer = _checked_compressed(data)
     flag = getattr(cv2, "IMREAD_COLOR_RGB", None)  # OpenCV >= 4.10 decodes straight to RGB
     with DECODERS.captured():  # libpng/libjpeg complaints counted, not printed
-        image = _cv_call("data", cv2.imdecode, buffer,
-                         cv2.IMREAD_COLOR if flag is None else flag)
+        image = _cv_call("data", cv2.imdecode, buffer, cv2.IMREAD_COLOR if flag is None else flag)
     if image is None or image.ndim != 3 or not image.size:
         raise ImageDecodeError(f"data could not be decoded as {codec}")
     if flag is None:
@@ -312,8 +322,11 @@ def decode_compressed(format: str, data: Any) -> np.ndarray:  # noqa: A002 - the
     return image
 
 
-def encode_compressed(rgb: np.ndarray, fmt: str = "jpeg", quality: int = JPEG_QUALITY,
-                      ) -> tuple[str, bytes]:
+def encode_compressed(
+    rgb: np.ndarray,
+    fmt: str = "jpeg",
+    quality: int = JPEG_QUALITY,
+) -> tuple[str, bytes]:
     """Compress an RGB image for a ``sensor_msgs/CompressedImage``.
 
     Args:
@@ -335,6 +348,7 @@ def encode_compressed(rgb: np.ndarray, fmt: str = "jpeg", quality: int = JPEG_QU
 
 
 # --- messages --------------------------------------------------------------------------------
+
 
 def _fields(msg: Any, names: tuple[str, ...], kind: str) -> list[Any]:
     try:

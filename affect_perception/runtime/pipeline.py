@@ -34,8 +34,9 @@ from affect_perception.runtime.windows import FeatureWindows
 # Window slots per processed face: room for tracks that are briefly missed but still alive.
 TRACK_SLOTS_PER_FACE = 2
 # PipelineConfig fields `AffectPipeline.reconfigure` may change while frames flow.
-DYNAMIC_FIELDS = frozenset({"detector", "au_threshold", "ah_threshold", "ema_alpha",
-                            "one_euro", "quality", "baseline"})
+DYNAMIC_FIELDS = frozenset(
+    {"detector", "au_threshold", "ah_threshold", "ema_alpha", "one_euro", "quality", "baseline"}
+)
 # Latencies kept for the p50/p95 figures (a sliding window of recent frames).
 LATENCY_HISTORY = 300
 
@@ -96,8 +97,10 @@ class PipelineConfig:
         if self.ema_alpha is not None and not 0 < self.ema_alpha <= 1:
             raise ValueError(f"ema_alpha must be in (0, 1] or None, got {self.ema_alpha}")
         if self.ema_alpha is not None and self.one_euro is not None:
-            raise ValueError("ema_alpha and one_euro are both set; choose one smoothing (set "
-                             "ema_alpha to None or one_euro to None)")
+            raise ValueError(
+                "ema_alpha and one_euro are both set; choose one smoothing (set "
+                "ema_alpha to None or one_euro to None)"
+            )
         # the detector keeps only the faces the pipeline will process
         self.detector = replace(self.detector, max_faces=self.max_faces)
 
@@ -138,19 +141,32 @@ class AffectPipeline:
 
     def __init__(self, config: PipelineConfig) -> None:
         self.config = config
-        self.engine = AffectEngine(EngineConfig(
-            model_dir=Path(config.model_dir), providers=tuple(config.providers),
-            intra_op_threads=config.intra_op_threads, precision=config.precision))
+        self.engine = AffectEngine(
+            EngineConfig(
+                model_dir=Path(config.model_dir),
+                providers=tuple(config.providers),
+                intra_op_threads=config.intra_op_threads,
+                precision=config.precision,
+            )
+        )
         self.info = self.engine.info
         self.detector = build_detector(config.detector)
         self.tracks = TrackBook(
             FaceTracker(config.tracker),
-            FeatureWindows(window=self.info.window, feature_shapes=self.engine.feature_shapes,
-                           max_tracks=config.max_faces * TRACK_SLOTS_PER_FACE,
-                           max_gap=config.max_gap),
-            BaselineTracker(config.baseline), self._smoother(config))
-        self.tracker, self.windows, self.baseline = (self.tracks.tracker, self.tracks.windows,
-                                                     self.tracks.baseline)
+            FeatureWindows(
+                window=self.info.window,
+                feature_shapes=self.engine.feature_shapes,
+                max_tracks=config.max_faces * TRACK_SLOTS_PER_FACE,
+                max_gap=config.max_gap,
+            ),
+            BaselineTracker(config.baseline),
+            self._smoother(config),
+        )
+        self.tracker, self.windows, self.baseline = (
+            self.tracks.tracker,
+            self.tracks.windows,
+            self.tracks.baseline,
+        )
         self.counters = PipelineCounters()
         self._au_threshold = self._au_thresholds(config)
 
@@ -176,8 +192,11 @@ class AffectPipeline:
             ValueError: a field outside DYNAMIC_FIELDS differs; nothing was changed.
             DetectorLoadError: a new detector could not load its model; nothing was changed.
         """
-        changed = {f.name for f in fields(config)
-                   if getattr(config, f.name) != getattr(self.config, f.name)}
+        changed = {
+            f.name
+            for f in fields(config)
+            if getattr(config, f.name) != getattr(self.config, f.name)
+        }
         if changed - DYNAMIC_FIELDS:
             raise ValueError(f"{sorted(changed - DYNAMIC_FIELDS)} cannot change while running")
         if "detector" in changed:
@@ -234,9 +253,14 @@ class AffectPipeline:
         self.counters.faces += len(faces)
         timer.ms["total"] = (time.perf_counter() - start) * 1e3
         self.counters.latency_ms.append(timer.ms["total"])
-        return FrameResult(stamp=stamp, image_size=(rgb.shape[1], rgb.shape[0]), faces=faces,
-                           window_size=self.info.window, model_id=self.info.model_id,
-                           timings_ms=timer.ms)
+        return FrameResult(
+            stamp=stamp,
+            image_size=(rgb.shape[1], rgb.shape[0]),
+            faces=faces,
+            window_size=self.info.window,
+            model_id=self.info.model_id,
+            timings_ms=timer.ms,
+        )
 
     @staticmethod
     def _largest(faces: Detections, max_faces: int) -> Detections:
@@ -264,15 +288,19 @@ class AffectPipeline:
         emi = outputs.get("emi", np.full((n, len(EMI_NAMES)), np.nan, np.float32))
         ah = outputs.get("ah", np.full((n, 1), np.nan, np.float32)).reshape(n)
         return {
-            "valence": va[:, 0].astype(np.float32), "arousal": va[:, 1].astype(np.float32),
-            "au_prob": au.astype(np.float32), "au_active": au >= self._au_threshold,
+            "valence": va[:, 0].astype(np.float32),
+            "arousal": va[:, 1].astype(np.float32),
+            "au_prob": au.astype(np.float32),
+            "au_active": au >= self._au_threshold,
             "emi": emi.astype(np.float32),
-            "ah_prob": ah.astype(np.float32), "ah": ah >= self.config.ah_threshold,
+            "ah_prob": ah.astype(np.float32),
+            "ah": ah >= self.config.ah_threshold,
             "window_fill": self.windows.fill(ids).astype(np.int64).reshape(n),
         }
 
-    def _quality_fields(self, faces: Detections, crops: np.ndarray, ids: list[str],
-                        stamp: float) -> dict[str, np.ndarray]:
+    def _quality_fields(
+        self, faces: Detections, crops: np.ndarray, ids: list[str], stamp: float
+    ) -> dict[str, np.ndarray]:
         """Quality figures, the ``reliable`` decision and the baseline-corrected outputs
         (equal to the raw ones while the baseline is off)."""
         data = faces.data
@@ -283,8 +311,10 @@ class AffectPipeline:
         if self.config.baseline.enabled:
             corrected = self.baseline.update(ids, stamp, data, reliable, pose)
         else:
-            corrected = {"valence_corrected": data["valence"].copy(),
-                         "arousal_corrected": data["arousal"].copy(),
-                         "au_prob_corrected": data["au_prob"].copy(),
-                         "baseline_frames": np.zeros(len(ids), np.int64)}
+            corrected = {
+                "valence_corrected": data["valence"].copy(),
+                "arousal_corrected": data["arousal"].copy(),
+                "au_prob_corrected": data["au_prob"].copy(),
+                "baseline_frames": np.zeros(len(ids), np.int64),
+            }
         return {**quality, "reliable": reliable, **corrected}

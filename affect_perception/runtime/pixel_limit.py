@@ -50,7 +50,8 @@ def check_pixels(width: int, height: int, limit: int = MAX_PIXELS) -> None:
     """Raise PixelLimitError when ``width`` × ``height`` exceeds ``limit``."""
     if width * height > limit:
         raise PixelLimitError(
-            f"width × height = {width} × {height} exceeds the limit of {limit} pixels")
+            f"width × height = {width} × {height} exceeds the limit of {limit} pixels"
+        )
 
 
 def _next_marker(data: bytes, i: int) -> tuple[int, int]:
@@ -93,14 +94,14 @@ def jpeg_size(data: bytes) -> tuple[int, int]:
             raise PixelLimitError(f"data: JPEG marker 0x{marker:02X} before the scan")
         if i + 2 > len(data):
             break
-        length = int.from_bytes(data[i:i + 2], "big")
+        length = int.from_bytes(data[i : i + 2], "big")
         if length < 2 or i + length > len(data):
             raise PixelLimitError(f"data: JPEG segment 0x{marker:02X} has a bad length {length}")
         if marker in _SOF:
             if size is not None or length < 7:
                 raise PixelLimitError("data: a second or short JPEG frame header")
-            height = int.from_bytes(data[i + 3:i + 5], "big")
-            width = int.from_bytes(data[i + 5:i + 7], "big")
+            height = int.from_bytes(data[i + 3 : i + 5], "big")
+            width = int.from_bytes(data[i + 5 : i + 7], "big")
             check_pixels(width, height)
             size = width, height
         i += length
@@ -115,11 +116,13 @@ def png_size(data: memoryview) -> tuple[int, int]:
         raise PixelLimitError("data: the PNG does not begin with its IHDR header")
     at = len(PNG_MAGIC)
     while at + 8 <= len(data):
-        length = int.from_bytes(data[at:at + 4], "big")
+        length = int.from_bytes(data[at : at + 4], "big")
         if at + 12 + length > len(data):
-            raise PixelLimitError(f"data: PNG chunk {bytes(data[at + 4:at + 8])!r} at byte {at} "
-                                  f"says {length} bytes, more than the data holds")
-        if bytes(data[at + 4:at + 8]) == b"IEND":
+            raise PixelLimitError(
+                f"data: PNG chunk {bytes(data[at + 4 : at + 8])!r} at byte {at} "
+                f"says {length} bytes, more than the data holds"
+            )
+        if bytes(data[at + 4 : at + 8]) == b"IEND":
             break
         at += 12 + length
     return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")

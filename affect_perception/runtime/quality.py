@@ -50,10 +50,12 @@ class QualityConfig:
 
     def __post_init__(self) -> None:
         if self.min_face_size < 0 or self.min_sharpness < 0 or self.min_real_frames < 0:
-            raise ValueError("quality thresholds min_face_size, min_sharpness and "
-                             "min_real_frames must be >= 0, got "
-                             f"{self.min_face_size}, {self.min_sharpness}, "
-                             f"{self.min_real_frames}")
+            raise ValueError(
+                "quality thresholds min_face_size, min_sharpness and "
+                "min_real_frames must be >= 0, got "
+                f"{self.min_face_size}, {self.min_sharpness}, "
+                f"{self.min_real_frames}"
+            )
         if not 0 <= self.min_frontalness <= 1:
             raise ValueError(f"min_frontalness must be in [0, 1], got {self.min_frontalness}")
 
@@ -118,8 +120,9 @@ def sharpness(crops: np.ndarray) -> np.ndarray:
     return out
 
 
-def is_reliable(quality: dict[str, np.ndarray], warm: np.ndarray, window: int,
-                config: QualityConfig) -> np.ndarray:
+def is_reliable(
+    quality: dict[str, np.ndarray], warm: np.ndarray, window: int, config: QualityConfig
+) -> np.ndarray:
     """(n,) bool: the warm faces that meet every threshold of ``config``.
 
     Args:
@@ -129,19 +132,25 @@ def is_reliable(quality: dict[str, np.ndarray], warm: np.ndarray, window: int,
         config: the thresholds.
     """
     front = quality["frontalness"]
-    return (np.asarray(warm, bool)
-            & (quality["face_size"] >= config.min_face_size)
-            & (np.isnan(front) | (front >= config.min_frontalness))
-            & (quality["sharpness"] >= config.min_sharpness)
-            & (quality["window_real"] >= min(config.min_real_frames, window)))
+    return (
+        np.asarray(warm, bool)
+        & (quality["face_size"] >= config.min_face_size)
+        & (np.isnan(front) | (front >= config.min_frontalness))
+        & (quality["sharpness"] >= config.min_sharpness)
+        & (quality["window_real"] >= min(config.min_real_frames, window))
+    )
 
 
-def face_quality(faces: Detections, crops: np.ndarray, window_real: np.ndarray
-                 ) -> dict[str, np.ndarray]:
+def face_quality(
+    faces: Detections, crops: np.ndarray, window_real: np.ndarray
+) -> dict[str, np.ndarray]:
     """Every quality figure of the faces (not yet the decision): ``face_size``,
     ``frontalness``, ``sharpness``, ``window_real`` (int64) and ``pose`` ((n, 2), see
     :func:`head_pose`)."""
-    return {"face_size": face_size(faces), "frontalness": frontalness(faces.keypoints),
-            "sharpness": sharpness(crops),
-            "window_real": np.asarray(window_real, np.int64).reshape(len(faces)),
-            "pose": head_pose(faces.keypoints)}
+    return {
+        "face_size": face_size(faces),
+        "frontalness": frontalness(faces.keypoints),
+        "sharpness": sharpness(crops),
+        "window_real": np.asarray(window_real, np.int64).reshape(len(faces)),
+        "pose": head_pose(faces.keypoints),
+    }

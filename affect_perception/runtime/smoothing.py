@@ -22,8 +22,9 @@ import numpy as np
 class OutputSmoother(Protocol):
     """Smooths each track's outputs; state is kept per track until `remove` or `reset`."""
 
-    def __call__(self, track_ids: Sequence[str], values: dict[str, np.ndarray], stamp: float
-                 ) -> dict[str, np.ndarray]:
+    def __call__(
+        self, track_ids: Sequence[str], values: dict[str, np.ndarray], stamp: float
+    ) -> dict[str, np.ndarray]:
         """Smoothed copies of ``values`` (name -> (n, ...) rows for ``track_ids``)."""
         ...
 
@@ -55,8 +56,9 @@ class TrackFilter(ABC):
             (new state, filtered row).
         """
 
-    def __call__(self, track_ids: Sequence[str], values: dict[str, np.ndarray], stamp: float
-                 ) -> dict[str, np.ndarray]:
+    def __call__(
+        self, track_ids: Sequence[str], values: dict[str, np.ndarray], stamp: float
+    ) -> dict[str, np.ndarray]:
         ids = list(track_ids)
         for name, rows in values.items():
             if len(rows) != len(ids):
@@ -94,8 +96,9 @@ class EmaSmoother(TrackFilter):
             raise ValueError(f"alpha must be in (0, 1], got {alpha}")
         self.alpha = alpha
 
-    def step(self, state: np.ndarray | None, value: np.ndarray, stamp: float
-             ) -> tuple[np.ndarray, np.ndarray]:
+    def step(
+        self, state: np.ndarray | None, value: np.ndarray, stamp: float
+    ) -> tuple[np.ndarray, np.ndarray]:
         value = np.asarray(value, dtype=np.float64)
         smoothed = value if state is None else self.alpha * value + (1 - self.alpha) * state
         return smoothed, smoothed
@@ -133,8 +136,10 @@ class OneEuroParams:
 
     def __post_init__(self) -> None:
         if not (self.min_cutoff > 0 and self.d_cutoff > 0 and self.beta >= 0):
-            raise ValueError("One-Euro needs min_cutoff > 0, d_cutoff > 0 and beta >= 0, got "
-                             f"{self.min_cutoff}, {self.d_cutoff} and {self.beta}")
+            raise ValueError(
+                "One-Euro needs min_cutoff > 0, d_cutoff > 0 and beta >= 0, got "
+                f"{self.min_cutoff}, {self.d_cutoff} and {self.beta}"
+            )
 
 
 class OneEuroFilter(TrackFilter):
@@ -154,8 +159,9 @@ class OneEuroFilter(TrackFilter):
         super().__init__()
         self.params = params
 
-    def step(self, state: tuple | None, value: np.ndarray, stamp: float
-             ) -> tuple[tuple, np.ndarray]:
+    def step(
+        self, state: tuple | None, value: np.ndarray, stamp: float
+    ) -> tuple[tuple, np.ndarray]:
         x = np.asarray(value, dtype=np.float64)
         if state is not None and stamp == state[0]:
             return state, state[1]
@@ -182,8 +188,9 @@ class GroupSmoother:
     def __init__(self, smoothers: Mapping[str, OutputSmoother]) -> None:
         self.smoothers = dict(smoothers)
 
-    def __call__(self, track_ids: Sequence[str], values: dict[str, np.ndarray], stamp: float
-                 ) -> dict[str, np.ndarray]:
+    def __call__(
+        self, track_ids: Sequence[str], values: dict[str, np.ndarray], stamp: float
+    ) -> dict[str, np.ndarray]:
         out = dict(values)
         for name, smoother in self.smoothers.items():
             if name in values:
@@ -214,5 +221,6 @@ class OneEuroConfig:
 
     def smoother(self) -> GroupSmoother:
         """A fresh smoother (no track state) with these settings."""
-        return GroupSmoother({name: OneEuroFilter(getattr(self, name))
-                              for name in ("va", "au", "emi")})
+        return GroupSmoother(
+            {name: OneEuroFilter(getattr(self, name)) for name in ("va", "au", "emi")}
+        )

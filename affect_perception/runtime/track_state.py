@@ -79,8 +79,13 @@ class TrackBook:
         smoother: the output smoother, or None when smoothing is off (replaceable).
     """
 
-    def __init__(self, tracker: FaceTracker, windows: FeatureWindows, baseline: BaselineTracker,
-                 smoother: OutputSmoother | None = None) -> None:
+    def __init__(
+        self,
+        tracker: FaceTracker,
+        windows: FeatureWindows,
+        baseline: BaselineTracker,
+        smoother: OutputSmoother | None = None,
+    ) -> None:
         self.tracker, self.windows, self.baseline = tracker, windows, baseline
         self.last_outputs = LastOutputs()
         self.smoother = smoother
@@ -88,15 +93,13 @@ class TrackBook:
     @property
     def stores(self) -> list[TrackState]:
         """Every store, the smoother included when on."""
-        stores: list[TrackState] = [self.tracker, self.windows, self.last_outputs,
-                                    self.baseline]
+        stores: list[TrackState] = [self.tracker, self.windows, self.last_outputs, self.baseline]
         return stores + ([self.smoother] if self.smoother is not None else [])
 
     def follow(self, detections: Detections | None) -> Detections:
         """The confirmed tracks in this frame: matched to ``detections``, or predicted when
         None (a frame without detection); ended tracks are forgotten everywhere."""
-        faces = (self.tracker.predict() if detections is None
-                 else self.tracker.update(detections))
+        faces = self.tracker.predict() if detections is None else self.tracker.update(detections)
         if self.tracker.removed:
             self.remove(self.tracker.removed)
         return faces

@@ -60,15 +60,20 @@ class TrackerConfig:
 
     def __post_init__(self) -> None:
         checks = {
-            "max_cost": 0 < self.max_cost <= 1, "iou_weight": 0 <= self.iou_weight <= 1,
-            "n_init": self.n_init >= 1, "max_misses": self.max_misses >= 0,
-            "alpha": 0 < self.alpha <= 1, "beta": 0 <= self.beta < 1,
+            "max_cost": 0 < self.max_cost <= 1,
+            "iou_weight": 0 <= self.iou_weight <= 1,
+            "n_init": self.n_init >= 1,
+            "max_misses": self.max_misses >= 0,
+            "alpha": 0 < self.alpha <= 1,
+            "beta": 0 <= self.beta < 1,
         }
         bad = [name for name, ok in checks.items() if not ok]
         if bad:
-            raise ValueError(f"TrackerConfig out of range: {', '.join(bad)}; ranges: max_cost "
-                             "(0, 1], iou_weight [0, 1], n_init >= 1, max_misses >= 0, "
-                             "alpha (0, 1], beta [0, 1)")
+            raise ValueError(
+                f"TrackerConfig out of range: {', '.join(bad)}; ranges: max_cost "
+                "(0, 1], iou_weight [0, 1], n_init >= 1, max_misses >= 0, "
+                "alpha (0, 1], beta [0, 1)"
+            )
 
 
 def _centre_size(xyxy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -135,8 +140,14 @@ class _TrackTable:
         np.maximum(self.box[:, 2:], self.box[:, :2] + MIN_BOX_SIDE, out=self.box[:, 2:])
         self.steps += 1
 
-    def correct(self, rows: np.ndarray, xyxy: np.ndarray, keypoints: np.ndarray,
-                score: np.ndarray, config: TrackerConfig) -> None:
+    def correct(
+        self,
+        rows: np.ndarray,
+        xyxy: np.ndarray,
+        keypoints: np.ndarray,
+        score: np.ndarray,
+        config: TrackerConfig,
+    ) -> None:
         """Pull ``rows`` towards their matched detections (same order)."""
         residual = xyxy - self.box[rows]
         self.box[rows] += config.alpha * residual
@@ -146,8 +157,9 @@ class _TrackTable:
         self.confirmed[rows] |= self.hits[rows] >= config.n_init
         self._measure(rows, xyxy, keypoints, score)
 
-    def _measure(self, rows: np.ndarray | slice, xyxy: np.ndarray, keypoints: np.ndarray,
-                 score: np.ndarray) -> None:
+    def _measure(
+        self, rows: np.ndarray | slice, xyxy: np.ndarray, keypoints: np.ndarray, score: np.ndarray
+    ) -> None:
         # keypoints relative to the detection box, so that a predicted box carries them along
         centre, size = _centre_size(xyxy)
         self.rel_keypoints[rows] = (keypoints - centre[:, None]) / size[:, None]
@@ -159,8 +171,7 @@ class _TrackTable:
         self.ids += ids
         self.box = np.concatenate([self.box, dets.xyxy])
         self.velocity = np.concatenate([self.velocity, np.zeros((n, 4))])
-        self.rel_keypoints = np.concatenate([self.rel_keypoints,
-                                             np.zeros((n, NUM_KEYPOINTS, 2))])
+        self.rel_keypoints = np.concatenate([self.rel_keypoints, np.zeros((n, NUM_KEYPOINTS, 2))])
         self.score = np.concatenate([self.score, np.zeros(n)])
         self.hits = np.concatenate([self.hits, np.ones(n, np.int64)])
         self.misses = np.concatenate([self.misses, np.zeros(n, np.int64)])
@@ -171,8 +182,16 @@ class _TrackTable:
     def keep(self, mask: np.ndarray) -> None:
         """Keep only the rows where ``mask`` is True."""
         self.ids = [t for t, k in zip(self.ids, mask, strict=True) if k]
-        for name in ("box", "velocity", "rel_keypoints", "score", "hits", "misses", "steps",
-                     "confirmed"):
+        for name in (
+            "box",
+            "velocity",
+            "rel_keypoints",
+            "score",
+            "hits",
+            "misses",
+            "steps",
+            "confirmed",
+        ):
             setattr(self, name, getattr(self, name)[mask])
 
 
@@ -198,8 +217,9 @@ class FaceTracker:
 
     def reset(self) -> None:
         """Drop every track (their confirmed ids go to `removed`); the id counter goes on."""
-        self.removed = [t for t, c in zip(self._table.ids, self._table.confirmed, strict=True)
-                        if c]
+        self.removed = [
+            t for t, c in zip(self._table.ids, self._table.confirmed, strict=True) if c
+        ]
         self._table = _TrackTable()
 
     def remove(self, track_ids: Sequence[str]) -> None:
@@ -221,8 +241,13 @@ class FaceTracker:
         matches, lost, new = self._match(detections)
         if len(matches):
             cols = matches[:, 1]
-            table.correct(matches[:, 0], detections.xyxy[cols], detections.keypoints[cols],
-                          detections.score[cols], self.config)
+            table.correct(
+                matches[:, 0],
+                detections.xyxy[cols],
+                detections.keypoints[cols],
+                detections.score[cols],
+                self.config,
+            )
         if len(new):
             self._start(detections[new])
         # every detection is now matched or new: its table row, and whether it is shown
@@ -247,16 +272,19 @@ class FaceTracker:
         table.advance()
         rows = np.flatnonzero(table.confirmed & (table.misses == 0))
         return Detections(
-            xyxy=table.box[rows], score=table.score[rows],
+            xyxy=table.box[rows],
+            score=table.score[rows],
             keypoints=table.keypoints()[rows],
             track_id=np.array([table.ids[r] for r in rows], dtype=object),
-            data={"predicted": np.ones(len(rows), bool)})
+            data={"predicted": np.ones(len(rows), bool)},
+        )
 
     def _match(self, detections: Detections) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         if not len(self._table) or not len(detections):
             return assign(np.zeros((len(self._table), len(detections))), self.config.max_cost)
-        cost = match_cost(self._table.box, detections.xyxy.astype(np.float64),
-                          self.config.iou_weight)
+        cost = match_cost(
+            self._table.box, detections.xyxy.astype(np.float64), self.config.iou_weight
+        )
         return assign(cost, self.config.max_cost)
 
     def _start(self, detections: Detections) -> None:
@@ -273,6 +301,7 @@ class FaceTracker:
         dead = np.zeros(len(table), bool)
         dead[lost] = ~table.confirmed[lost] | (table.misses[lost] > self.config.max_misses)
         if dead.any():
-            self.removed = [t for t, d, c in zip(table.ids, dead, table.confirmed, strict=True)
-                            if d and c]
+            self.removed = [
+                t for t, d, c in zip(table.ids, dead, table.confirmed, strict=True) if d and c
+            ]
             table.keep(~dead)

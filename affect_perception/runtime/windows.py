@@ -35,16 +35,25 @@ class FeatureWindows:
         dtype: dtype of the pool and of `gather`'s output.
     """
 
-    def __init__(self, window: int, feature_shapes: dict[str, tuple[int, ...]], max_tracks: int,
-                 max_gap: int, dtype: np.dtype | type = np.float32) -> None:
+    def __init__(
+        self,
+        window: int,
+        feature_shapes: dict[str, tuple[int, ...]],
+        max_tracks: int,
+        max_gap: int,
+        dtype: np.dtype | type = np.float32,
+    ) -> None:
         if window < 1 or max_tracks < 1 or max_gap < 0 or not feature_shapes:
-            raise ValueError("FeatureWindows needs window >= 1, max_tracks >= 1, max_gap >= 0 "
-                             f"and at least one feature; got window={window}, max_tracks="
-                             f"{max_tracks}, max_gap={max_gap}, features={list(feature_shapes)}")
+            raise ValueError(
+                "FeatureWindows needs window >= 1, max_tracks >= 1, max_gap >= 0 "
+                f"and at least one feature; got window={window}, max_tracks="
+                f"{max_tracks}, max_gap={max_gap}, features={list(feature_shapes)}"
+            )
         self.window, self.max_tracks, self.max_gap = window, max_tracks, max_gap
         self.feature_shapes = {k: tuple(v) for k, v in feature_shapes.items()}
-        self._pool = {k: np.zeros((max_tracks, window, *s), dtype)
-                      for k, s in self.feature_shapes.items()}
+        self._pool = {
+            k: np.zeros((max_tracks, window, *s), dtype) for k, s in self.feature_shapes.items()
+        }
         self._out = {k: np.empty_like(v) for k, v in self._pool.items()}  # gather's output
         self._head = np.zeros(max_tracks, np.int64)  # where the next frame goes
         self._fill = np.zeros(max_tracks, np.int64)
@@ -64,8 +73,15 @@ class FeatureWindows:
     @property
     def nbytes(self) -> int:
         """Bytes held by the pool, the output buffers and the bookkeeping arrays."""
-        arrays = [*self._pool.values(), *self._out.values(), self._head, self._fill, self._gap,
-                  self._real, self._last_push]
+        arrays = [
+            *self._pool.values(),
+            *self._out.values(),
+            self._head,
+            self._fill,
+            self._gap,
+            self._real,
+            self._last_push,
+        ]
         return sum(a.nbytes for a in arrays)
 
     def __len__(self) -> int:
@@ -156,29 +172,35 @@ class FeatureWindows:
         out = {}
         for name, pool in self._pool.items():
             flat = pool.reshape(self.max_tracks * self.window, *self.feature_shapes[name])
-            out[name] = np.take(flat, rows, axis=0, out=self._out[name][:len(ids)])
+            out[name] = np.take(flat, rows, axis=0, out=self._out[name][: len(ids)])
         return out
 
     def _check_push(self, ids: list[str], features: dict[str, np.ndarray]) -> None:
         if len(set(ids)) != len(ids):
             raise ValueError(f"track ids must be distinct, got {ids}")
         if len(ids) > self.max_tracks:
-            raise ValueError(f"{len(ids)} tracks in one frame but the pool holds "
-                             f"{self.max_tracks}; raise max_tracks or cap faces per frame")
+            raise ValueError(
+                f"{len(ids)} tracks in one frame but the pool holds "
+                f"{self.max_tracks}; raise max_tracks or cap faces per frame"
+            )
         if set(features) != set(self._pool):
             raise ValueError(f"features must be {sorted(self._pool)}, got {sorted(features)}")
         for name, shape in self.feature_shapes.items():
             if np.shape(features[name]) != (len(ids), *shape):
-                raise ValueError(f"features[{name!r}] must be {(len(ids), *shape)}, "
-                                 f"got {np.shape(features[name])}")
+                raise ValueError(
+                    f"features[{name!r}] must be {(len(ids), *shape)}, "
+                    f"got {np.shape(features[name])}"
+                )
 
     def _slot_for(self, track: str, keep: list[str]) -> int:
         """The track's slot; a free one, or the stalest track's outside ``keep``, if new."""
         if track in self._slot:
             return self._slot[track]
         if not self._free:
-            stalest = min((t for t in self._slot if t not in keep),
-                          key=lambda t: self._last_push[self._slot[t]])
+            stalest = min(
+                (t for t in self._slot if t not in keep),
+                key=lambda t: self._last_push[self._slot[t]],
+            )
             self.remove([stalest])
             self.evicted.append(stalest)
         self._slot[track] = self._free.pop()
@@ -196,5 +218,6 @@ class FeatureWindows:
         self._real[slots] = False
 
     def _per_track(self, track_ids: Sequence[str], values: np.ndarray) -> np.ndarray:
-        return np.array([values[self._slot[t]] if t in self._slot else 0 for t in track_ids],
-                        dtype=np.int64)
+        return np.array(
+            [values[self._slot[t]] if t in self._slot else 0 for t in track_ids], dtype=np.int64
+        )

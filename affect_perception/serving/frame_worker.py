@@ -49,8 +49,12 @@ class FrameWorker(Generic[T]):
         name: the thread's name.
     """
 
-    def __init__(self, handle: Callable[[T], None],
-                 on_error: Callable[[T, Exception], None], name: str = "frame_worker") -> None:
+    def __init__(
+        self,
+        handle: Callable[[T], None],
+        on_error: Callable[[T, Exception], None],
+        name: str = "frame_worker",
+    ) -> None:
         self._handle = handle
         self._on_error = on_error
         self._wake = threading.Condition()

@@ -112,11 +112,17 @@ def assess(health: Health) -> tuple[bytes, str]:
     if health.decode_error_rate > 0:
         problems.append((WARN, f"{health.decode_error_rate:.1f} undecodable frames/s"))
     if health.drop_rate > DROP_WARN_FRACTION * health.input_rate > 0:
-        problems.append((WARN, f"processing {health.output_rate:.1f} of "
-                               f"{health.input_rate:.1f} frames/s"))
+        problems.append(
+            (WARN, f"processing {health.output_rate:.1f} of {health.input_rate:.1f} frames/s")
+        )
     if health.lost_rate > LOSS_WARN_FRACTION * (health.input_rate + health.lost_rate):
-        problems.append((WARN, f"{health.lost_rate:.1f} frames/s lost before reaching the node "
-                               "(large raw images: see the Fast DDS profile in docs/NODE.md)"))
+        problems.append(
+            (
+                WARN,
+                f"{health.lost_rate:.1f} frames/s lost before reaching the node "
+                "(large raw images: see the Fast DDS profile in docs/NODE.md)",
+            )
+        )
     if not problems:
         return OK, f"{health.output_rate:.1f} frames/s, {health.faces} faces"
     return max(level for level, _ in problems), "; ".join(text for _, text in problems)

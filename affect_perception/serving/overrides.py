@@ -74,9 +74,11 @@ def ignored_overrides(given: Mapping[str, str], effective: Mapping[str, Any]) ->
             continue
         value = _parsed(text)
         if not _same(value, effective[name]):
-            ignored[name] = (f"the command-line override {shown(text)} was ignored (the node "
-                             f"got {shown(effective[name])}); give a value of the parameter's "
-                             "type")
+            ignored[name] = (
+                f"the command-line override {shown(text)} was ignored (the node "
+                f"got {shown(effective[name])}); give a value of the parameter's "
+                "type"
+            )
     return ignored
 
 

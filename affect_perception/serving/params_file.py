@@ -46,11 +46,16 @@ def read_params_file(path: Path) -> dict[str, Any]:
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:
         raise ParamsFileError(f"parameter file {path}: {one_line(err)}") from None
     bodies = [data.get(key) for key in NODE_SECTIONS] if isinstance(data, dict) else []
-    sections = [body["ros__parameters"] for body in bodies
-                if isinstance(body, dict) and isinstance(body.get("ros__parameters"), dict)]
+    sections = [
+        body["ros__parameters"]
+        for body in bodies
+        if isinstance(body, dict) and isinstance(body.get("ros__parameters"), dict)
+    ]
     if not sections:
-        raise ParamsFileError(f"parameter file {path} has no ros__parameters section for "
-                              f"{' or '.join(NODE_SECTIONS[:2])}")
+        raise ParamsFileError(
+            f"parameter file {path} has no ros__parameters section for "
+            f"{' or '.join(NODE_SECTIONS[:2])}"
+        )
     values: dict[str, Any] = {}
     for section in sections:
         values.update(flatten(section))

@@ -81,8 +81,9 @@ class AffectServer:
         provenance: (what the outputs were taught on, the real-face evidence).
     """
 
-    def __init__(self, log: Log, publish: Publish,
-                 alive: Callable[[], bool] = lambda: True) -> None:
+    def __init__(
+        self, log: Log, publish: Publish, alive: Callable[[], bool] = lambda: True
+    ) -> None:
         self._log, self._publish, self._alive = log, publish, alive
         self._lock = threading.Lock()  # the pipeline and publishers against the other threads
         self.active = False
@@ -111,8 +112,7 @@ class AffectServer:
         settings = build_settings(values)
         pipeline = _load_pipeline(settings)
         try:
-            self.provenance = provenance.describe(settings.pipeline.model_dir,
-                                                  pipeline.info.tasks)
+            self.provenance = provenance.describe(settings.pipeline.model_dir, pipeline.info.tasks)
         except ValueError as err:
             raise ParameterError("model_dir", str(err)) from None
         self.settings, self.pipeline, self.stats = settings, pipeline, FrameStats()
@@ -121,10 +121,13 @@ class AffectServer:
         self._check = check_compressed_msg if compressed else check_image_msg
         self.worker = FrameWorker(self._process, self._on_error)
         self.worker.start()
-        self._log.info(f"configured: model {pipeline.info.model_id} (window "
-                       f"{pipeline.window_size}) on {pipeline.engine.active_provider}")
-        self._log.info(f"outputs taught on {self.provenance[0]}; real-face evidence: "
-                       f"{self.provenance[1]}")
+        self._log.info(
+            f"configured: model {pipeline.info.model_id} (window "
+            f"{pipeline.window_size}) on {pipeline.engine.active_provider}"
+        )
+        self._log.info(
+            f"outputs taught on {self.provenance[0]}; real-face evidence: {self.provenance[1]}"
+        )
         return settings
 
     def activate(self) -> None:
@@ -155,13 +158,15 @@ class AffectServer:
         """Subscription callback: time, check and count an image message, then hand it to the
         worker (a waiting older frame is dropped)."""
         stamp = msg.header.stamp
-        arrival = self.stats.arrive(stamp.sec + stamp.nanosec * 1e-9, time.monotonic(),
-                                    time.time())
+        arrival = self.stats.arrive(
+            stamp.sec + stamp.nanosec * 1e-9, time.monotonic(), time.time()
+        )
         if arrival.clock_fell_back:
             self._log.warning(
                 f"the image stamps do not advance (stamp {_stamp_text(msg)}); timing smoothing "
                 "and tracking by the arrival time instead from now on (set the stamps in the "
-                "camera driver)")
+                "camera driver)"
+            )
         try:
             self._check(msg)
         except ImageDecodeError as err:  # counted, and the good frame waiting keeps its place
@@ -175,7 +180,9 @@ class AffectServer:
                 f"{loss.seen + loss.lost} so far (gaps in the image stamps). For large raw "
                 f"images, export FASTRTPS_DEFAULT_PROFILES_FILE={_dds_profile_text()} for the "
                 "camera driver and this node, or use a reliable publisher or compressed images "
-                "(docs/NODE.md)", throttle_duration_sec=LOSS_LOG_THROTTLE_S)
+                "(docs/NODE.md)",
+                throttle_duration_sec=LOSS_LOG_THROTTLE_S,
+            )
         self.worker.submit((msg, arrival.time))
 
     def _process(self, frame: Frame) -> None:
@@ -197,24 +204,32 @@ class AffectServer:
         if isinstance(err, ImageDecodeError):
             self._decode_error(msg, err)
         else:
-            self._log.error(f"processing the image of stamp {_stamp_text(msg)} failed: "
-                            f"{type(err).__name__}: {err}", throttle_duration_sec=LOG_THROTTLE_S)
+            self._log.error(
+                f"processing the image of stamp {_stamp_text(msg)} failed: "
+                f"{type(err).__name__}: {err}",
+                throttle_duration_sec=LOG_THROTTLE_S,
+            )
 
     def _decode_error(self, msg: Any, err: ImageDecodeError) -> None:
         self.stats.decode_error()
-        self._log.warning(f"skipping an image that cannot be decoded (stamp {_stamp_text(msg)}): "
-                          f"{err}", throttle_duration_sec=LOG_THROTTLE_S)
+        self._log.warning(
+            f"skipping an image that cannot be decoded (stamp {_stamp_text(msg)}): {err}",
+            throttle_duration_sec=LOG_THROTTLE_S,
+        )
 
     # --- health ---
 
     def health(self, topic: str) -> Health:
         """The snapshot for the diagnostics (configured only)."""
         info = self.pipeline.info
-        identity = Identity(window_size=self.pipeline.window_size,
-                            provider=self.pipeline.engine.active_provider,
-                            model_id=info.model_id, topic=topic,
-                            taught_on=self.provenance[0],
-                            real_face_evidence=self.provenance[1])
+        identity = Identity(
+            window_size=self.pipeline.window_size,
+            provider=self.pipeline.engine.active_provider,
+            model_id=info.model_id,
+            topic=topic,
+            taught_on=self.provenance[0],
+            real_face_evidence=self.provenance[1],
+        )
         return self.stats.health(self.worker.counts(), time.monotonic(), identity, self.active)
 
     # --- parameters at run time ---
@@ -252,9 +267,12 @@ class AffectServer:
         """
         static = [name for name in changes if not BY_NAME[name].dynamic]
         if static:
-            raise ParameterError(static[0], "static, it changes only while the node is "
-                                            "unconfigured (deactivate, cleanup, set it, "
-                                            "configure, activate)")
+            raise ParameterError(
+                static[0],
+                "static, it changes only while the node is "
+                "unconfigured (deactivate, cleanup, set it, "
+                "configure, activate)",
+            )
         settings = build_settings({**self.settings.values, **changes})
         with self._lock:
             self.pipeline.reconfigure(settings.pipeline)

@@ -81,29 +81,50 @@ class FrameStats:
     def record(self, result: FrameResult, latency: tuple[float, float]) -> None:
         """A processed frame: its faces and the pipeline's latency percentiles."""
         self.latency = latency
-        self.faces = (len(result.faces), int(result.warm.sum()),
-                      int(result.face_values("reliable").sum()))
+        self.faces = (
+            len(result.faces),
+            int(result.warm.sum()),
+            int(result.face_values("reliable").sum()),
+        )
 
-    def health(self, counts: WorkerCounts, now: float, identity: Identity,
-               active: bool) -> Health:
+    def health(self, counts: WorkerCounts, now: float, identity: Identity, active: bool) -> Health:
         """The snapshot at ``now`` (monotonic); rates over the last window."""
-        totals = {"received": counts.received, "handled": counts.handled,
-                  "dropped": counts.dropped, "decode_errors": self.decode_errors,
-                  "failed": counts.failed, "lost": self.loss.lost}
+        totals = {
+            "received": counts.received,
+            "handled": counts.handled,
+            "dropped": counts.dropped,
+            "decode_errors": self.decode_errors,
+            "failed": counts.failed,
+            "lost": self.loss.lost,
+        }
         rates = {name: self._rates[name].update(total, now) for name, total in totals.items()}
         faces, warm, reliable = self.faces
         return Health(
-            received=counts.received, processed=counts.handled, dropped=counts.dropped,
+            received=counts.received,
+            processed=counts.handled,
+            dropped=counts.dropped,
             decode_errors=self.decode_errors,
             processing_errors=counts.failed - self.decode_errors,
-            input_rate=rates["received"], output_rate=rates["handled"],
-            drop_rate=rates["dropped"], decode_error_rate=rates["decode_errors"],
+            input_rate=rates["received"],
+            output_rate=rates["handled"],
+            drop_rate=rates["dropped"],
+            decode_error_rate=rates["decode_errors"],
             error_rate=rates["failed"] - rates["decode_errors"],
             seconds_since_input=now - self.last_input,
-            latency_p50_ms=self.latency[0], latency_p95_ms=self.latency[1],
-            faces=faces, warm=warm, window_size=identity.window_size,
-            provider=identity.provider, model_id=identity.model_id, topic=identity.topic,
-            state="active" if active else "inactive", reliable=reliable,
-            lost=self.loss.lost, lost_rate=rates["lost"], clock=self.clock.source,
+            latency_p50_ms=self.latency[0],
+            latency_p95_ms=self.latency[1],
+            faces=faces,
+            warm=warm,
+            window_size=identity.window_size,
+            provider=identity.provider,
+            model_id=identity.model_id,
+            topic=identity.topic,
+            state="active" if active else "inactive",
+            reliable=reliable,
+            lost=self.loss.lost,
+            lost_rate=rates["lost"],
+            clock=self.clock.source,
             native_messages=DECODERS.count - self._native_start,
-            taught_on=identity.taught_on, real_face_evidence=identity.real_face_evidence)
+            taught_on=identity.taught_on,
+            real_face_evidence=identity.real_face_evidence,
+        )

@@ -31,26 +31,36 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", help="output folder (cropped_aligned/, label folders, ...)")
     parser.add_argument("--videos", type=int, default=10, help="number of videos")
     parser.add_argument("--frames", type=int, default=300, help="frames per video")
-    parser.add_argument("--seed", type=int, default=None,
-                        help=f"dataset seed (default 0); strip video seed (default {STRIP_SEED})")
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help=f"dataset seed (default 0); strip video seed (default {STRIP_SEED})",
+    )
     parser.add_argument("--faces", type=int, default=1, help="faces per video (side by side)")
-    parser.add_argument("--val-ratio", type=float, default=0.2,
-                        help="share of videos in Validation_Set")
+    parser.add_argument(
+        "--val-ratio", type=float, default=0.2, help="share of videos in Validation_Set"
+    )
     parser.add_argument("--size", type=_size, default=(640, 480), help="frame size WxH")
     parser.add_argument("--fps", type=float, default=30.0, help="frame rate")
     parser.add_argument("--crop-size", type=int, default=224, help="aligned crop side")
-    parser.add_argument("--workers", type=int, default=1,
-                        help="processes rendering videos side by side (same files for any "
-                             "number)")
-    parser.add_argument("--strip", metavar="PNG",
-                        help="also write a strip of labelled frames to PNG")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="processes rendering videos side by side (same files for any number)",
+    )
+    parser.add_argument(
+        "--strip", metavar="PNG", help="also write a strip of labelled frames to PNG"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     """Write the dataset and/or the strip; return the exit status."""
     if not args.out and not args.strip:
-        raise SystemExit("affect-perception synth: give --out DIR (a dataset) and/or "
-                         "--strip PNG (a picture)")
+        raise SystemExit(
+            "affect-perception synth: give --out DIR (a dataset) and/or --strip PNG (a picture)"
+        )
     if args.out:
         output_folder(Path(args.out), "--out")
     if args.strip:
@@ -59,16 +69,24 @@ def run(args: argparse.Namespace) -> int:
     if args.out:
         start = time.perf_counter()
         try:  # bad settings (as the train command reports them): a line, exit status 1
-            config = DatasetConfig(videos=args.videos, frames=args.frames, seed=args.seed or 0,
-                                   faces=args.faces, val_ratio=args.val_ratio, size=args.size,
-                                   fps=args.fps, crop_size=args.crop_size)
+            config = DatasetConfig(
+                videos=args.videos,
+                frames=args.frames,
+                seed=args.seed or 0,
+                faces=args.faces,
+                val_ratio=args.val_ratio,
+                size=args.size,
+                fps=args.fps,
+                crop_size=args.crop_size,
+            )
             manifest = write_dataset(args.out, config, args.workers)
         except ValueError as err:
             print(f"affect-perception synth: {err}", file=sys.stderr)
             return 1
         seconds = time.perf_counter() - start
         total = config.videos * config.frames
-        print(f"wrote {len(manifest.videos)} face videos ({total} frames) to {args.out} in "
-              f"{seconds:.1f} s ({total / seconds:.0f} frames/s)")
+        print(
+            f"wrote {len(manifest.videos)} face videos ({total} frames) to {args.out} in "
+            f"{seconds:.1f} s ({total / seconds:.0f} frames/s)"
+        )
     return 0
-

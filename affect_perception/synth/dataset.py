@@ -48,8 +48,16 @@ STATE_DIR = "Face_State"
 # to either side, AU intensities), written for every frame
 # (the task files mark the frames whose face is mostly out of view); the backbone
 # pretraining (train/pretrain.py) regresses them.
-STATE_COLUMNS = ("yaw", "pitch", "roll", "gaze_x", "gaze_y", "blink", "hesitation",
-                 *(f"{name}_level" for name in AU_NAMES))
+STATE_COLUMNS = (
+    "yaw",
+    "pitch",
+    "roll",
+    "gaze_x",
+    "gaze_y",
+    "blink",
+    "hesitation",
+    *(f"{name}_level" for name in AU_NAMES),
+)
 EMI_DIR = "EMI_Labels"
 EMI_FILES = {"Train_Set": "train_split.csv", "Validation_Set": "valid_split.csv"}
 MANIFEST = "synth.json"
@@ -85,8 +93,10 @@ class DatasetConfig:
 
     def __post_init__(self) -> None:
         if self.videos < 1 or self.frames < 1 or self.faces < 1:
-            raise ValueError("videos, frames and faces must each be at least 1, got "
-                             f"{self.videos}, {self.frames}, {self.faces}")
+            raise ValueError(
+                "videos, frames and faces must each be at least 1, got "
+                f"{self.videos}, {self.frames}, {self.faces}"
+            )
         if not 0.0 <= self.val_ratio <= 1.0:
             raise ValueError(f"val_ratio must lie in [0, 1], got {self.val_ratio}")
 
@@ -146,14 +156,22 @@ class Clip:
 
 def aligned_crops(frame: SynthFrame, crop_size: int = 224) -> np.ndarray:
     """(faces, S, S, 3) crops of a frame's faces, aligned on their true boxes and keypoints."""
-    faces = Detections(xyxy=np.stack([f.box for f in frame.faces]),
-                       score=np.ones(len(frame.faces)),
-                       keypoints=np.stack([f.keypoints for f in frame.faces]))
+    faces = Detections(
+        xyxy=np.stack([f.box for f in frame.faces]),
+        score=np.ones(len(frame.faces)),
+        keypoints=np.stack([f.keypoints for f in frame.faces]),
+    )
     return align_faces(frame.image, faces, size=crop_size)
 
 
-def render_clip(seed: int, frames: int, faces: int = 1, size: tuple[int, int] = (640, 480),
-                fps: float = 30.0, crop_size: int = 224) -> Clip:
+def render_clip(
+    seed: int,
+    frames: int,
+    faces: int = 1,
+    size: tuple[int, int] = (640, 480),
+    fps: float = 30.0,
+    crop_size: int = 224,
+) -> Clip:
     """Render a video and return its aligned crops and labels as arrays."""
     video = Video(seed, frames, faces, size, fps)
     crops = np.empty((faces, frames, crop_size, crop_size, 3), np.uint8)
@@ -162,9 +180,14 @@ def render_clip(seed: int, frames: int, faces: int = 1, size: tuple[int, int] = 
         crops[:, frame.index] = aligned_crops(frame, crop_size)
         labelled[:, frame.index] = [f.labelled for f in frame.faces]
     lab = video.labels
-    return Clip(crops=crops, va=np.stack([x.va for x in lab]), au=np.stack([x.au for x in lab]),
-                emi=np.stack([x.emi for x in lab]), ah=np.stack([x.ah for x in lab]),
-                labelled=labelled)
+    return Clip(
+        crops=crops,
+        va=np.stack([x.va for x in lab]),
+        au=np.stack([x.au for x in lab]),
+        emi=np.stack([x.emi for x in lab]),
+        ah=np.stack([x.ah for x in lab]),
+        labelled=labelled,
+    )
 
 
 def _write_table(path: Path, header: list[str], rows: np.ndarray, fmt: str) -> None:
@@ -173,8 +196,9 @@ def _write_table(path: Path, header: list[str], rows: np.ndarray, fmt: str) -> N
     path.write_text("\n".join(lines) + "\n")
 
 
-def _write_labels(out: Path, name: str, split: str, video: Video, person: int,
-                  labelled: np.ndarray) -> np.ndarray:
+def _write_labels(
+    out: Path, name: str, split: str, video: Video, person: int, labelled: np.ndarray
+) -> np.ndarray:
     """Write one face's frame label files; return its per-video EMI row."""
     lab = video.labels[person]
     missing = ~labelled
@@ -187,14 +211,24 @@ def _write_labels(out: Path, name: str, split: str, video: Video, person: int,
     _write_table(out / AH_DIR / split / f"{name}.txt", ["hesitancy"], ah[:, None], "%d")
     _write_table(out / EMI_FRAMES_DIR / split / f"{name}.txt", list(EMI_NAMES), emi, "%.4f")
     track = video.tracks[person]
-    state = np.column_stack([track.yaw, track.pitch, track.roll, track.gaze, track.blink,
-                             np.abs(track.hesitation), track.au])
+    state = np.column_stack(
+        [
+            track.yaw,
+            track.pitch,
+            track.roll,
+            track.gaze,
+            track.blink,
+            np.abs(track.hesitation),
+            track.au,
+        ]
+    )
     _write_table(out / STATE_DIR / split / f"{name}.txt", list(STATE_COLUMNS), state, "%.4f")
     return labels.video_emi(lab.emi, labelled)
 
 
-def _write_video(out: Path, config: DatasetConfig, index: int, split: str
-                 ) -> list[tuple[VideoEntry, str]]:
+def _write_video(
+    out: Path, config: DatasetConfig, index: int, split: str
+) -> list[tuple[VideoEntry, str]]:
     """Render video ``index`` and write its crops and label files; return each face's
     manifest entry and EMI CSV row."""
     seed = video_seed(config.seed, index)
@@ -209,15 +243,26 @@ def _write_video(out: Path, config: DatasetConfig, index: int, split: str
         crops = aligned_crops(frame, config.crop_size)
         for k, (truth, crop) in enumerate(zip(frame.faces, crops, strict=True)):
             labelled[k, frame.index] = truth.labelled
-            cv2.imwrite(str(folders[k] / f"{frame.index + 1:05d}.jpg"),
-                        cv2.cvtColor(crop, cv2.COLOR_RGB2BGR),
-                        [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
+            cv2.imwrite(
+                str(folders[k] / f"{frame.index + 1:05d}.jpg"),
+                cv2.cvtColor(crop, cv2.COLOR_RGB2BGR),
+                [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY],
+            )
     written = []
     for k, name in enumerate(names):
         row = _write_labels(out, name, split, video, k, labelled[k])
-        written.append((VideoEntry(name=name, split=split, seed=seed, person=k,
-                                   labelled_frames=int(labelled[k].sum())),
-                        ",".join([name] + [f"{v:.4f}" for v in row])))
+        written.append(
+            (
+                VideoEntry(
+                    name=name,
+                    split=split,
+                    seed=seed,
+                    person=k,
+                    labelled_frames=int(labelled[k].sum()),
+                ),
+                ",".join([name] + [f"{v:.4f}" for v in row]),
+            )
+        )
     return written
 
 
@@ -242,8 +287,7 @@ def write_dataset(out: Path | str, config: DatasetConfig, workers: int = 1) -> M
         videos = list(map(_write_video, *jobs))
     else:
         # spawned, not forked: OpenCV's and torch's thread pools do not survive a fork
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")
-                                 ) as pool:
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
             videos = list(pool.map(_write_video, *jobs))
     manifest = Manifest(config=config, videos=[entry for faces in videos for entry, _ in faces])
     (out / EMI_DIR).mkdir(parents=True, exist_ok=True)

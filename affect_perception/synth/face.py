@@ -28,10 +28,22 @@ from affect_perception.labels import AU_NAMES
 from affect_perception.synth.trajectories import FaceState
 
 # Skin, hair, iris and clothing palettes (RGB) identities draw from.
-SKIN_TONES = ((245, 205, 180), (232, 184, 150), (212, 158, 120), (180, 125, 90),
-              (140, 95, 65), (105, 70, 50))
-HAIR_COLOURS = ((28, 24, 22), (62, 42, 30), (105, 72, 45), (196, 160, 110), (150, 72, 40),
-                (160, 158, 155))
+SKIN_TONES = (
+    (245, 205, 180),
+    (232, 184, 150),
+    (212, 158, 120),
+    (180, 125, 90),
+    (140, 95, 65),
+    (105, 70, 50),
+)
+HAIR_COLOURS = (
+    (28, 24, 22),
+    (62, 42, 30),
+    (105, 72, 45),
+    (196, 160, 110),
+    (150, 72, 40),
+    (160, 158, 155),
+)
 IRIS_COLOURS = ((75, 50, 35), (45, 32, 25), (80, 115, 155), (85, 115, 80), (120, 95, 55))
 HAIR_STYLES = ("short", "long", "bald")
 
@@ -109,14 +121,21 @@ class Identity:
         skin = _tone(skin, rng.uniform(0.93, 1.05))
         lips = _mix(skin, (150, 45, 55), rng.uniform(0.3, 0.5))
         return cls(
-            skin=skin, hair=HAIR_COLOURS[rng.integers(len(HAIR_COLOURS))],
-            iris=IRIS_COLOURS[rng.integers(len(IRIS_COLOURS))], lips=lips,
+            skin=skin,
+            hair=HAIR_COLOURS[rng.integers(len(HAIR_COLOURS))],
+            iris=IRIS_COLOURS[rng.integers(len(IRIS_COLOURS))],
+            lips=lips,
             shirt=tuple(int(c) for c in rng.integers(20, 235, 3)),
             hair_style=HAIR_STYLES[rng.choice(len(HAIR_STYLES), p=(0.5, 0.35, 0.15))],
-            aspect=rng.uniform(1.2, 1.38), eye_gap=rng.uniform(0.38, 0.44),
-            eye_size=rng.uniform(0.21, 0.25), brow_thickness=rng.uniform(0.06, 0.09),
-            nose_length=rng.uniform(0.5, 0.6), mouth_width=rng.uniform(0.32, 0.38),
-            lip_thickness=rng.uniform(0.85, 1.2), hairline=rng.uniform(0.27, 0.4))
+            aspect=rng.uniform(1.2, 1.38),
+            eye_gap=rng.uniform(0.38, 0.44),
+            eye_size=rng.uniform(0.21, 0.25),
+            brow_thickness=rng.uniform(0.06, 0.09),
+            nose_length=rng.uniform(0.5, 0.6),
+            mouth_width=rng.uniform(0.32, 0.38),
+            lip_thickness=rng.uniform(0.85, 1.2),
+            hairline=rng.uniform(0.27, 0.4),
+        )
 
 
 @dataclass
@@ -178,8 +197,13 @@ class _Head:
     and draws it in order.
     """
 
-    def __init__(self, identity: Identity, state: FaceState,
-                 light: tuple[float, float] = (0.0, 0.0), shade: float = 1.0) -> None:
+    def __init__(
+        self,
+        identity: Identity,
+        state: FaceState,
+        light: tuple[float, float] = (0.0, 0.0),
+        shade: float = 1.0,
+    ) -> None:
         self.id, self.st, self.light, self.shade = identity, state, light, shade
         self.au = dict(zip(AU_NAMES, np.asarray(state.au, dtype=float).tolist(), strict=True))
         h = self.h = identity.aspect
@@ -223,12 +247,19 @@ class _Head:
     def fill(self, xy: np.ndarray, colour: tuple[int, ...], lift: float = 0.0) -> None:
         self.queue.append(_Stroke(xy, colour, lift))
 
-    def line(self, xy: np.ndarray, colour: tuple[int, ...], width: float, lift: float = 0.0,
-             closed: bool = False) -> None:
+    def line(
+        self,
+        xy: np.ndarray,
+        colour: tuple[int, ...],
+        width: float,
+        lift: float = 0.0,
+        closed: bool = False,
+    ) -> None:
         self.queue.append(_Stroke(xy, colour, lift, width, closed))
 
-    def flush(self, img: np.ndarray, origin: tuple[float, float] = (0.0, 0.0),
-              scale: float = 1.0) -> None:
+    def flush(
+        self, img: np.ndarray, origin: tuple[float, float] = (0.0, 0.0), scale: float = 1.0
+    ) -> None:
         """Project and draw the queued strokes (into a layer at ``origin``, ``scale``)."""
         queue, self.queue = self.queue, []
         if not queue:
@@ -252,9 +283,10 @@ class _Head:
         x, y = np.cos(a), np.sin(a)
         lower = y > 0
         y = np.where(lower, y * (self.h + JAW_DROP * self.au["AU26"]), y * self.h)
-        x = np.where(lower, x * (1 - 0.22 * y ** 2 / self.h ** 2), x)
+        x = np.where(lower, x * (1 - 0.22 * y**2 / self.h**2), x)
         x = x * (1 - 0.12 * abs(self.sin_yaw)) + np.where(lower, 0.25 * y / self.h, 0) * (
-            self.sin_yaw)
+            self.sin_yaw
+        )
         xy = np.stack([x, y], axis=1)
         rim = self.plane(xy, OUTLINE_YAW_SHIFT * self.sin_yaw)
         low = rim[y >= -BOX_TOP * self.h]
@@ -268,8 +300,16 @@ class _Head:
         a = np.linspace(np.pi - 0.1, 2 * np.pi + 0.1, 24)  # left, over the top, right
         dome = np.stack([1.1 * np.cos(a), self.h * (1.06 * np.sin(a) - 0.1)], axis=1)
         if self.id.hair_style == "long":  # down to the shoulders, ends rounded inwards
-            ends = np.array([[1.18, 0.6 * self.h], [1.1, self.h + 0.35], [0.9, self.h + 0.55],
-                             [-0.9, self.h + 0.55], [-1.1, self.h + 0.35], [-1.18, 0.6 * self.h]])
+            ends = np.array(
+                [
+                    [1.18, 0.6 * self.h],
+                    [1.1, self.h + 0.35],
+                    [0.9, self.h + 0.55],
+                    [-0.9, self.h + 0.55],
+                    [-1.1, self.h + 0.35],
+                    [-1.18, 0.6 * self.h],
+                ]
+            )
             dome = np.concatenate([dome, ends])
         _fill(img, self.plane(dome, shift), colour)
 
@@ -281,11 +321,19 @@ class _Head:
             centre = self.point3(side * 1.0, y, -SKULL_BACK)
             kps.append(self.point3(side * 0.96, y, -0.3))
             width = np.clip(0.7 - 1.2 * side * self.sin_yaw, 0.25, 1.2) * 0.15
-            _fill(img, (_CIRCLE16 * [width, 0.3]) @ self.r_roll.T + centre,
-                  _tone(self.id.skin, 0.85))
+            _fill(
+                img, (_CIRCLE16 * [width, 0.3]) @ self.r_roll.T + centre, _tone(self.id.skin, 0.85)
+            )
             inner = (_CIRCLE16[2:11] * [0.55 * width, 0.18] + [0, 0.02]) @ self.r_roll.T
-            cv2.polylines(img, [_fixed(inner + centre)], False, _tone(self.id.skin, 0.6),
-                          max(1, int(round(self.px(0.03)))), cv2.LINE_AA, shift=4)
+            cv2.polylines(
+                img,
+                [_fixed(inner + centre)],
+                False,
+                _tone(self.id.skin, 0.6),
+                max(1, int(round(self.px(0.03)))),
+                cv2.LINE_AA,
+                shift=4,
+            )
         return np.array(kps)
 
     def skin(self, img: np.ndarray, outline: np.ndarray) -> None:
@@ -301,17 +349,19 @@ class _Head:
         base, (lx, ly), h, shade = self.id.skin, self.light, self.h, self.shade
         layer[:] = _tone(base, shade)
         self.fill(_CIRCLE16 * [0.9, 0.92 * h] + [0.15 * lx, 0.15 * ly], base)
-        self.fill(_CIRCLE16 * [0.45, 0.28] + [0.35 * lx, -0.55 * h + 0.2 * ly],
-                  _tone(base, 1.1))
+        self.fill(_CIRCLE16 * [0.45, 0.28] + [0.35 * lx, -0.55 * h + 0.2 * ly], _tone(base, 1.1))
         blush = _mix(base, (225, 80, 85), AROUSAL_BLUSH * max(self.st.arousal, 0.0))
         for side in (-1, 1):
-            self.fill(_CIRCLE16 * [0.27, 0.15] + [side * self.id.eye_gap, self.eye_y - 0.07],
-                      _tone(base, 0.8))
+            self.fill(
+                _CIRCLE16 * [0.27, 0.15] + [side * self.id.eye_gap, self.eye_y - 0.07],
+                _tone(base, 0.8),
+            )
             self.fill(_CIRCLE16 * [0.22, 0.16] + [side * 0.55, 0.3], blush)
             ridge = np.array([[side * 0.1, self.eye_y + 0.05], [side * 0.13, self.nose_y]])
             self.line(ridge, _tone(base, 0.78 if side * lx < 0 else 0.9), self.px(0.07), 0.15)
-        self.fill(_CIRCLE16 * [0.08, 0.1] + [0, self.nose_y - 0.05], _tone(base, 1.12),
-                  NOSE_OUT * 0.9)
+        self.fill(
+            _CIRCLE16 * [0.08, 0.1] + [0, self.nose_y - 0.05], _tone(base, 1.12), NOSE_OUT * 0.9
+        )
         self.fill(_CIRCLE16 * [0.15, 0.04] + [0, self.nose_y + 0.1], _tone(base, 0.78), 0.1)
         scale = small[0] / (x1 - x0)
         self.flush(layer, (x0, y0), scale)
@@ -321,8 +371,15 @@ class _Head:
         mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
         cv2.fillPoly(mask, [_fixed(outline - [x0, y0])], 255, cv2.LINE_8, shift=4)
         np.copyto(img[y0:y1, x0:x1], layer, where=mask[..., None].astype(bool))
-        cv2.polylines(img, [_fixed(outline)], True, _tone(self.id.skin, shade * 0.95), 1,
-                      cv2.LINE_AA, shift=4)
+        cv2.polylines(
+            img,
+            [_fixed(outline)],
+            True,
+            _tone(self.id.skin, shade * 0.95),
+            1,
+            cv2.LINE_AA,
+            shift=4,
+        )
 
     def eyes(self) -> np.ndarray:
         """Queue both eyes; return their (2, 2) centre keypoints (right, left)."""
@@ -335,7 +392,7 @@ class _Head:
         lower_lid = _tone(self.id.skin, 0.62 - 0.15 * au["AU7"])
         crease_colour = _tone(self.id.skin, 0.68)
         u = _U
-        arch = 1 - u ** 2
+        arch = 1 - u**2
         centres = np.array([[-self.id.eye_gap, self.eye_y], [self.id.eye_gap, self.eye_y]])
         for side, (cx, _) in zip((-1, 1), centres, strict=True):
             xs = cx + side * ew * u
@@ -343,16 +400,20 @@ class _Head:
             lower = np.stack([xs, self.eye_y + lo * arch - 0.03 * u], axis=1)
             if up > 0.012:
                 self.fill(np.concatenate([upper, lower[::-1]]), white)
-                iris_c = np.array([cx + st.gaze[0] * ew * GAZE_TRAVEL,
-                                   self.eye_y + st.gaze[1] * up * 0.3])
-                for radius, colour in ((IRIS_RADIUS * ew, self.id.iris),
-                                       ((0.22 + 0.04 * st.arousal) * ew, (15, 12, 12))):
+                iris_c = np.array(
+                    [cx + st.gaze[0] * ew * GAZE_TRAVEL, self.eye_y + st.gaze[1] * up * 0.3]
+                )
+                for radius, colour in (
+                    (IRIS_RADIUS * ew, self.id.iris),
+                    ((0.22 + 0.04 * st.arousal) * ew, (15, 12, 12)),
+                ):
                     ring = _CIRCLE16 * radius + iris_c
                     ring[:, 0] = np.clip(ring[:, 0], xs.min(), xs.max())
                     frac = side * (ring[:, 0] - cx) / ew
                     lid = self.eye_y - 0.03 * frac
-                    ring[:, 1] = np.clip(ring[:, 1], lid - up * (1 - frac ** 2),
-                                         lid + lo * (1 - frac ** 2))
+                    ring[:, 1] = np.clip(
+                        ring[:, 1], lid - up * (1 - frac**2), lid + lo * (1 - frac**2)
+                    )
                     self.fill(ring, colour)
                 if up > 0.05:
                     self.fill(_CIRCLE16[::2] * 0.08 * ew + iris_c - 0.15 * ew, (250, 250, 250))
@@ -371,14 +432,20 @@ class _Head:
         middle = -0.04 * au["AU1"] - 0.05 * au["AU2"]
         u = _U01
         colour = _tone(self.id.hair, 0.8) if sum(self.id.hair) < 500 else _tone(self.id.hair, 0.6)
-        ys = (self.brow_y - 0.09 * np.sin(np.pi * u ** 0.8) + inner * (1 - u) + outer * u
-              + middle * np.sin(np.pi * u))
+        ys = (
+            self.brow_y
+            - 0.09 * np.sin(np.pi * u**0.8)
+            + inner * (1 - u)
+            + outer * u
+            + middle * np.sin(np.pi * u)
+        )
         half = 0.5 * self.id.brow_thickness * (1.2 - 0.7 * u)
         for side in (-1, 1):
             x_in = side * (0.12 - 0.06 * au["AU4"])
             xs = x_in + (side * (self.id.eye_gap + ew + 0.1) - x_in) * u
-            poly = np.concatenate([np.stack([xs, ys - half], 1),
-                                   np.stack([xs, ys + half], 1)[::-1]])
+            poly = np.concatenate(
+                [np.stack([xs, ys - half], 1), np.stack([xs, ys + half], 1)[::-1]]
+            )
             self.fill(poly, colour, 0.02)
 
     def wrinkles(self) -> None:
@@ -394,22 +461,36 @@ class _Head:
         x = _U[::2]
         top = self.brow_y - 0.3
         for k in range(2):
-            stroke("AU1", np.stack([0.2 * x, top - 0.08 * k + 0.03 * x ** 2], 1))
+            stroke("AU1", np.stack([0.2 * x, top - 0.08 * k + 0.03 * x**2], 1))
             for side in (-1, 1):
                 stroke("AU2", np.stack([side * (0.52 + 0.2 * x), top - 0.08 * k - 0.02 * x], 1))
         for side in (-1, 1):
-            stroke("AU4", np.array([[side * 0.05, self.brow_y - 0.03],
-                                    [side * 0.06, self.brow_y + 0.13]]))
+            stroke(
+                "AU4",
+                np.array([[side * 0.05, self.brow_y - 0.03], [side * 0.06, self.brow_y + 0.13]]),
+            )
             corner = side * (eg + ew + 0.03)
             for k in (-1, 0, 1):
-                stroke("AU6", np.array([[corner, self.eye_y + 0.02 * k],
-                                        [corner + side * 0.13, self.eye_y + 0.06 * k]]))
-            stroke("AU6", np.stack([side * eg + 0.15 * x, self.eye_y + 0.2 - 0.03 * x ** 2], 1))
-            stroke("AU7", np.stack([side * eg + 0.12 * x, self.eye_y + 0.1 - 0.015 * x ** 2], 1))
-            stroke("AU10", np.array([[side * 0.09, self.nose_y - 0.2],
-                                     [side * 0.15, self.nose_y - 0.08]]), 0.15)
-            stroke("AU10", np.array([[side * 0.17, self.nose_y + 0.02],
-                                     [side * 0.25, self.nose_y + 0.14]]))
+                stroke(
+                    "AU6",
+                    np.array(
+                        [
+                            [corner, self.eye_y + 0.02 * k],
+                            [corner + side * 0.13, self.eye_y + 0.06 * k],
+                        ]
+                    ),
+                )
+            stroke("AU6", np.stack([side * eg + 0.15 * x, self.eye_y + 0.2 - 0.03 * x**2], 1))
+            stroke("AU7", np.stack([side * eg + 0.12 * x, self.eye_y + 0.1 - 0.015 * x**2], 1))
+            stroke(
+                "AU10",
+                np.array([[side * 0.09, self.nose_y - 0.2], [side * 0.15, self.nose_y - 0.08]]),
+                0.15,
+            )
+            stroke(
+                "AU10",
+                np.array([[side * 0.17, self.nose_y + 0.02], [side * 0.25, self.nose_y + 0.14]]),
+            )
 
     def nose(self) -> np.ndarray:
         """Queue nostrils and wings (raised and flared by AU10); return the nose-tip
@@ -418,10 +499,14 @@ class _Head:
         flare = 1 + 0.25 * self.au["AU10"]
         a = np.linspace(0.2, 2.6, 8)
         for side in (-1, 1):
-            self.fill(_CIRCLE16 * [0.045 * flare, 0.022] + [side * 0.075, y],
-                      _tone(self.id.skin, 0.35), 0.22)
-            wing = np.stack([side * (0.06 + 0.1 * flare * np.sin(a)), y - 0.02 - 0.06 * np.cos(a)],
-                            1)
+            self.fill(
+                _CIRCLE16 * [0.045 * flare, 0.022] + [side * 0.075, y],
+                _tone(self.id.skin, 0.35),
+                0.22,
+            )
+            wing = np.stack(
+                [side * (0.06 + 0.1 * flare * np.sin(a)), y - 0.02 - 0.06 * np.cos(a)], 1
+            )
             self.line(wing, _tone(self.id.skin, 0.68), self.px(0.022), 0.15)
         shadow = -1 if self.light[0] > 0 else 1
         bridge = np.array([[shadow * 0.07, self.eye_y + 0.1], [shadow * 0.09, self.nose_y - 0.12]])
@@ -433,8 +518,9 @@ class _Head:
         mouth-centre keypoint."""
         au, st = self.au, self.st
         corner_dy = -VALENCE_MOUTH_BEND * st.valence - 0.13 * au["AU12"] + 0.18 * au["AU15"]
-        half = self.id.mouth_width * (1 + VALENCE_MOUTH_WIDEN * st.valence + 0.25 * au["AU12"]
-                                      - 0.25 * au["AU23"])
+        half = self.id.mouth_width * (
+            1 + VALENCE_MOUTH_WIDEN * st.valence + 0.25 * au["AU12"] - 0.25 * au["AU23"]
+        )
         thin = max(0.1, 1 - 0.55 * au["AU23"] - 0.85 * au["AU24"]) * self.id.lip_thickness
         raise10 = 0.09 * au["AU10"]
         gap = au["AU25"] * (0.1 + 0.24 * au["AU26"])
@@ -443,14 +529,14 @@ class _Head:
         pull = st.hesitation
         pulled = np.clip(np.sign(pull) * u, 0, None) ** 2  # 1 at the pulled corner
         xs = half * u + HESITATION_PULL_OUT * pull * pulled
-        taper = (1 - u ** 2) ** 0.7
+        taper = (1 - u**2) ** 0.7
         centre = np.sqrt(np.clip(1 - (u / 0.6) ** 2, 0, None))
-        line = self.mouth_y + corner_dy * u ** 2 - HESITATION_PULL_UP * abs(pull) * pulled
+        line = self.mouth_y + corner_dy * u**2 - HESITATION_PULL_UP * abs(pull) * pulled
         up_in = line - 0.15 * gap * taper - raise10 * centre
         lo_in = line + 0.85 * gap * taper
-        bow = (0.6 + 0.4 * (1 - u ** 2)) * (1 - 0.3 * np.exp(-(u / 0.15) ** 2))
-        up_out = up_in - 0.065 * thin * bow - 0.3 * raise10 * (1 - u ** 2)
-        lo_out = lo_in + (0.085 * thin + stretch) * (0.45 + 0.55 * (1 - u ** 2))
+        bow = (0.6 + 0.4 * (1 - u**2)) * (1 - 0.3 * np.exp(-((u / 0.15) ** 2)))
+        up_out = up_in - 0.065 * thin * bow - 0.3 * raise10 * (1 - u**2)
+        lo_out = lo_in + (0.085 * thin + stretch) * (0.45 + 0.55 * (1 - u**2))
 
         def pts(ys: np.ndarray) -> np.ndarray:
             return np.stack([xs, ys], axis=1)
@@ -461,33 +547,44 @@ class _Head:
             corner = -1 if side > 0 else 0
             tip = np.array([xs[corner], line[corner]])
             if side * pull > 0.02:  # the hesitation's crease, from the pulled corner up the cheek
-                crease = tip + np.stack([side * (0.04 + 0.1 * arc ** 2), 0.06 - 0.3 * arc], 1)
+                crease = tip + np.stack([side * (0.04 + 0.1 * arc**2), 0.06 - 0.3 * arc], 1)
                 self.line(crease, _mix(self.id.skin, fold, abs(pull)), self.px(0.045))
             if au["AU12"] > 0.02:
-                smile = np.stack([side * (0.2 + (half - 0.12) * arc + 0.12 * arc ** 2),
-                                  self.nose_y + 0.06 + (tip[1] + 0.06 - self.nose_y) * arc], 1)
+                smile = np.stack(
+                    [
+                        side * (0.2 + (half - 0.12) * arc + 0.12 * arc**2),
+                        self.nose_y + 0.06 + (tip[1] + 0.06 - self.nose_y) * arc,
+                    ],
+                    1,
+                )
                 self.line(smile, _mix(self.id.skin, fold, au["AU12"]), self.px(0.025))
             if au["AU15"] > 0.02:
                 down = np.array([tip + [side * 0.02, 0.05], tip + [side * 0.06, 0.28]])
                 self.line(down, _mix(self.id.skin, fold, au["AU15"]), self.px(0.028))
         if au["AU24"] > 0.02:
             for dy, bend in ((0.24, -0.05), (-0.17, 0.03)):  # chin boss and upper-lip bulge
-                bulge = np.stack([0.26 * u, self.mouth_y + dy + bend * (1 - u ** 2)], 1)
+                bulge = np.stack([0.26 * u, self.mouth_y + dy + bend * (1 - u**2)], 1)
                 self.line(bulge, _mix(self.id.skin, fold, au["AU24"]), self.px(0.035))
         if (lo_in - up_in).max() > 0.004:
             self.fill(np.concatenate([pts(up_in), pts(lo_in)[::-1]]), (70, 22, 28), 0.05)
             teeth = np.minimum(up_in + 0.07, lo_in)
             inner = np.abs(u) < 0.75
-            self.fill(np.concatenate([pts(up_in)[inner], pts(teeth)[inner][::-1]]),
-                      (236, 232, 220), 0.05)
+            self.fill(
+                np.concatenate([pts(up_in)[inner], pts(teeth)[inner][::-1]]), (236, 232, 220), 0.05
+            )
         lips = self.id.lips
         self.fill(np.concatenate([pts(up_out), pts(up_in)[::-1]]), lips, 0.08)
         self.fill(np.concatenate([pts(lo_in), pts(lo_out)[::-1]]), _tone(lips, 1.08), 0.08)
         seam = self.px(0.015 + 0.03 * au["AU24"])  # pressed lips: a heavier seam
         self.line(pts(0.5 * (up_in + lo_in)), _tone(lips, 0.55), seam, 0.08)
         if au["AU23"] > 0.02:
-            self.line(np.concatenate([pts(up_out), pts(lo_out)[::-1]]),
-                      _mix(lips, _tone(lips, 0.5), au["AU23"]), self.px(0.025), 0.08, True)
+            self.line(
+                np.concatenate([pts(up_out), pts(lo_out)[::-1]]),
+                _mix(lips, _tone(lips, 0.5), au["AU23"]),
+                self.px(0.025),
+                0.08,
+                True,
+            )
         mid = CURVE_POINTS // 2
         return self.surface(np.array([[0.0, 0.5 * (up_in[mid] + lo_in[mid])]]), 0.08)[0]
 
@@ -496,8 +593,8 @@ class _Head:
         if self.id.hair_style == "bald":
             return
         x = np.linspace(-1, 1, 25)
-        top = -self.h * np.sqrt(1 - x ** 2) - 0.03
-        line = -self.h + self.id.hairline + 0.35 * x ** 4 + 0.06 * np.cos(3 * x)
+        top = -self.h * np.sqrt(1 - x**2) - 0.03
+        line = -self.h + self.id.hairline + 0.35 * x**4 + 0.06 * np.cos(3 * x)
         keep = top < line
         poly = np.concatenate([np.stack([x, top], 1)[keep], np.stack([x, line], 1)[keep][::-1]])
         _fill(img, self.plane(poly, OUTLINE_YAW_SHIFT * self.sin_yaw), self.id.hair)
@@ -508,18 +605,33 @@ def draw_body(image: np.ndarray, identity: Identity, state: FaceState) -> None:
     head = _Head(identity, state)
     h = head.h
     shift = -0.3 * SKULL_BACK * head.sin_yaw
-    shoulders = np.array([[-0.45, h + 0.6], [0.45, h + 0.6], [2.0, h + 1.2], [2.3, h + 4],
-                          [-2.3, h + 4], [-2.0, h + 1.2]])
+    shoulders = np.array(
+        [
+            [-0.45, h + 0.6],
+            [0.45, h + 0.6],
+            [2.0, h + 1.2],
+            [2.3, h + 4],
+            [-2.3, h + 4],
+            [-2.0, h + 1.2],
+        ]
+    )
     _fill(image, head.plane(shoulders, shift), identity.shirt)
-    neck = np.concatenate([[[-0.48, 0.2 * h], [0.48, 0.2 * h]],
-                           _ellipse(0, h + 0.75, 0.48, 0.2, 16)[:9]])
+    neck = np.concatenate(
+        [[[-0.48, 0.2 * h], [0.48, 0.2 * h]], _ellipse(0, h + 0.75, 0.48, 0.2, 16)[:9]]
+    )
     _fill(image, head.plane(neck, shift), _tone(identity.skin, 0.8))
-    _fill(image, head.plane(_ellipse(0, 0.95 * h, 0.5, 0.22, 16), shift),
-          _tone(identity.skin, 0.6))
+    _fill(
+        image, head.plane(_ellipse(0, 0.95 * h, 0.5, 0.22, 16), shift), _tone(identity.skin, 0.6)
+    )
 
 
-def draw_face(image: np.ndarray, identity: Identity, state: FaceState,
-              light: tuple[float, float] = (-0.4, -0.6), shade: float = 0.75) -> FaceGeometry:
+def draw_face(
+    image: np.ndarray,
+    identity: Identity,
+    state: FaceState,
+    light: tuple[float, float] = (-0.4, -0.6),
+    shade: float = 0.75,
+) -> FaceGeometry:
     """Draw one head into an RGB uint8 image in place.
 
     Args:

@@ -103,8 +103,9 @@ def visible_fraction(box: np.ndarray, frame_size: tuple[int, int]) -> float:
     area = max(x2 - x1, 0.0) * max(y2 - y1, 0.0)
     if area == 0:
         return 0.0
-    inside = (max(min(x2, frame_size[0]) - max(x1, 0.0), 0.0)
-              * max(min(y2, frame_size[1]) - max(y1, 0.0), 0.0))
+    inside = max(min(x2, frame_size[0]) - max(x1, 0.0), 0.0) * max(
+        min(y2, frame_size[1]) - max(y1, 0.0), 0.0
+    )
     return inside / area
 
 

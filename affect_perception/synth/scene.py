@@ -78,16 +78,19 @@ class SynthFrame:
 class FaceLabels:
     """Per-frame labels of one face for a whole video (what the dataset files hold)."""
 
-    va: np.ndarray   # (F, 2)
-    au: np.ndarray   # (F, 12) int
+    va: np.ndarray  # (F, 2)
+    au: np.ndarray  # (F, 12) int
     emi: np.ndarray  # (F, 6)
-    ah: np.ndarray   # (F,) int
+    ah: np.ndarray  # (F,) int
 
     @classmethod
     def of(cls, track: FaceTrack) -> "FaceLabels":
-        return cls(va=np.stack([track.valence, track.arousal], axis=1),
-                   au=labels.au_labels(track), emi=labels.emi_frames(track),
-                   ah=labels.ah_labels(track))
+        return cls(
+            va=np.stack([track.valence, track.arousal], axis=1),
+            au=labels.au_labels(track),
+            emi=labels.emi_frames(track),
+            ah=labels.ah_labels(track),
+        )
 
 
 def _background(rng: np.random.Generator, size: tuple[int, int]) -> np.ndarray:
@@ -95,8 +98,10 @@ def _background(rng: np.random.Generator, size: tuple[int, int]) -> np.ndarray:
     w, h = size[0] + 2 * PAN_PX, size[1] + 2 * PAN_PX
     a, b = rng.integers(30, 225, (2, 3))
     angle = rng.uniform(0, 2 * np.pi)
-    ramp = (np.cos(angle) * np.linspace(0, 1, w)[None, :]
-            + np.sin(angle) * np.linspace(0, 1, h)[:, None])
+    ramp = (
+        np.cos(angle) * np.linspace(0, 1, w)[None, :]
+        + np.sin(angle) * np.linspace(0, 1, h)[:, None]
+    )
     ramp = (ramp - ramp.min()) / max(np.ptp(ramp), 1e-6)
     img = (a + ramp[..., None] * (b - a)).astype(np.uint8)
     for _ in range(rng.integers(*CLUTTER)):
@@ -109,8 +114,14 @@ def _background(rng: np.random.Generator, size: tuple[int, int]) -> np.ndarray:
         elif kind == 1:
             cv2.circle(img, (x, y), extent // 3, colour, int(rng.choice([-1, 2, 4])), cv2.LINE_AA)
         elif kind == 2:
-            cv2.line(img, (x, y), (int(rng.integers(0, w)), int(rng.integers(0, h))), colour,
-                     int(rng.integers(1, 6)), cv2.LINE_AA)
+            cv2.line(
+                img,
+                (x, y),
+                (int(rng.integers(0, w)), int(rng.integers(0, h))),
+                colour,
+                int(rng.integers(1, 6)),
+                cv2.LINE_AA,
+            )
         elif kind == 3:
             pts = rng.integers(-extent, extent, (int(rng.integers(3, 7)), 2)) + [x, y]
             cv2.fillPoly(img, [pts.astype(np.int32)], colour, cv2.LINE_AA)
@@ -124,9 +135,13 @@ def _background(rng: np.random.Generator, size: tuple[int, int]) -> np.ndarray:
 def _slots(width: int, faces: int) -> list[tuple[tuple[float, float], tuple[str, ...]]]:
     """Each face's (x0, x1) band and the frame edges it may leave through."""
     step = width / faces
-    return [((k * step, (k + 1) * step),
-             ("left",) * (k == 0) + ("right",) * (k == faces - 1) + ("bottom",))
-            for k in range(faces)]
+    return [
+        (
+            (k * step, (k + 1) * step),
+            ("left",) * (k == 0) + ("right",) * (k == faces - 1) + ("bottom",),
+        )
+        for k in range(faces)
+    ]
 
 
 class Video:
@@ -140,8 +155,14 @@ class Video:
         fps: frame rate.
     """
 
-    def __init__(self, seed: int, frames: int, faces: int = 1,
-                 size: tuple[int, int] = (640, 480), fps: float = 30.0) -> None:
+    def __init__(
+        self,
+        seed: int,
+        frames: int,
+        faces: int = 1,
+        size: tuple[int, int] = (640, 480),
+        fps: float = 30.0,
+    ) -> None:
         if faces < 1 or frames < 1:
             raise ValueError(f"need faces >= 1 and frames >= 1, got {faces} and {frames}")
         if min(size) < 64:
@@ -155,14 +176,21 @@ class Video:
         self.light = tuple(rng.uniform(-0.8, 0.8, 2))
         self.shade = rng.uniform(*SHADE)
         self.blur = rng.uniform(*BLUR_SIGMA) if rng.uniform() < BLUR_CHANCE else 0.0
-        self.gain = rng.uniform(*GAIN) * (1 + FLICKER * np.clip(
-            smooth_noise(flicker, frames, fps, 0.5), -2, 2))
-        self.pan = np.stack([PAN_PX + 0.8 * PAN_PX * np.clip(
-            smooth_noise(pan, frames, fps, 4.0), -1, 1) for pan in (pan_x, pan_y)], 1).astype(int)
+        self.gain = rng.uniform(*GAIN) * (
+            1 + FLICKER * np.clip(smooth_noise(flicker, frames, fps, 0.5), -2, 2)
+        )
+        self.pan = np.stack(
+            [
+                PAN_PX + 0.8 * PAN_PX * np.clip(smooth_noise(pan, frames, fps, 4.0), -1, 1)
+                for pan in (pan_x, pan_y)
+            ],
+            1,
+        ).astype(int)
         amplitude = int(rng.integers(*NOISE))
         margin = 32
-        grain = rng.integers(-amplitude, amplitude + 1,
-                             (self.size[1] + margin, self.size[0] + margin, 3), np.int16)
+        grain = rng.integers(
+            -amplitude, amplitude + 1, (self.size[1] + margin, self.size[0] + margin, 3), np.int16
+        )
         self.noise_up = np.clip(grain, 0, None).astype(np.uint8)
         self.noise_down = np.clip(-grain, 0, None).astype(np.uint8)
         self.noise_shift = noise.integers(0, margin, (frames, 2))
@@ -179,18 +207,20 @@ class Video:
         """Frame ``index`` with its ground truth."""
         w, h = self.size
         ox, oy = self.pan[index]
-        image = self.background[oy:oy + h, ox:ox + w].copy()
+        image = self.background[oy : oy + h, ox : ox + w].copy()
         states = [track.state(index) for track in self.tracks]
         for ident, state in zip(self.identities, states, strict=True):
             draw_body(image, ident, state)
-        geometry = [draw_face(image, ident, state, self.light, self.shade)
-                    for ident, state in zip(self.identities, states, strict=True)]
+        geometry = [
+            draw_face(image, ident, state, self.light, self.shade)
+            for ident, state in zip(self.identities, states, strict=True)
+        ]
         cv2.convertScaleAbs(image, image, alpha=float(self.gain[index]))
         if self.blur:
             cv2.GaussianBlur(image, (0, 0), self.blur, dst=image)
         nx, ny = self.noise_shift[index]
-        cv2.add(image, self.noise_up[ny:ny + h, nx:nx + w], dst=image)
-        cv2.subtract(image, self.noise_down[ny:ny + h, nx:nx + w], dst=image)
+        cv2.add(image, self.noise_up[ny : ny + h, nx : nx + w], dst=image)
+        cv2.subtract(image, self.noise_down[ny : ny + h, nx : nx + w], dst=image)
         faces = [self._truth(k, index, g) for k, g in enumerate(geometry)]
         return SynthFrame(index=index, stamp=index / self.fps, image=image, faces=faces)
 
@@ -198,10 +228,17 @@ class Video:
         lab = self.labels[person]
         visible = labels.visible_fraction(geometry.box, self.size)
         return FaceTruth(
-            person=person, box=geometry.box, keypoints=geometry.keypoints,
-            valence=float(lab.va[index, 0]), arousal=float(lab.va[index, 1]),
-            au=lab.au[index], emi=lab.emi[index], ah=int(lab.ah[index]), visible=visible,
-            labelled=visible >= labels.MIN_VISIBLE)
+            person=person,
+            box=geometry.box,
+            keypoints=geometry.keypoints,
+            valence=float(lab.va[index, 0]),
+            arousal=float(lab.va[index, 1]),
+            au=lab.au[index],
+            emi=lab.emi[index],
+            ah=int(lab.ah[index]),
+            visible=visible,
+            labelled=visible >= labels.MIN_VISIBLE,
+        )
 
     def __iter__(self) -> Iterator[SynthFrame]:
         return (self.render(i) for i in range(self.frames))
@@ -209,14 +246,22 @@ class Video:
 
 def _tinted(identity: Identity, tint: np.ndarray) -> Identity:
     """The identity's colours under a colour tint."""
+
     def tone(rgb: tuple[int, int, int]) -> tuple[int, int, int]:
         r, g, b = (int(min(255, c * t)) for c, t in zip(rgb, tint, strict=True))
         return r, g, b
-    return dataclasses.replace(identity, **{name: tone(getattr(identity, name))
-                                            for name in ("skin", "hair", "iris", "lips", "shirt")})
+
+    return dataclasses.replace(
+        identity,
+        **{
+            name: tone(getattr(identity, name))
+            for name in ("skin", "hair", "iris", "lips", "shirt")
+        },
+    )
 
 
-def render_video(seed: int, frames: int, faces: int = 1, size: tuple[int, int] = (640, 480),
-                 fps: float = 30.0) -> Iterator[SynthFrame]:
+def render_video(
+    seed: int, frames: int, faces: int = 1, size: tuple[int, int] = (640, 480), fps: float = 30.0
+) -> Iterator[SynthFrame]:
     """Render a synthetic video frame by frame (see :class:`Video`)."""
     return iter(Video(seed, frames, faces, size, fps))

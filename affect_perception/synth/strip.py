@@ -23,13 +23,16 @@ def _caption(index: int, face: FaceTruth) -> list[str]:
         return [f"#{index}", "labels missing:", "face out of the frame"]
     active = [name[2:] for name, on in zip(AU_NAMES, face.au, strict=True) if on]
     top = int(np.argmax(face.emi))
-    return [f"#{index}  V {face.valence:+.2f}  A {face.arousal:+.2f}",
-            f"AU {' '.join(active) if active else '-'}",
-            f"AH {face.ah}  EMI {EMI_NAMES[top]} {face.emi[top]:.2f}"]
+    return [
+        f"#{index}  V {face.valence:+.2f}  A {face.arousal:+.2f}",
+        f"AU {' '.join(active) if active else '-'}",
+        f"AH {face.ah}  EMI {EMI_NAMES[top]} {face.emi[top]:.2f}",
+    ]
 
 
-def make_strip(seed: int = STRIP_SEED, count: int = 6, every: int = 10,
-               size: tuple[int, int] = (640, 480)) -> np.ndarray:
+def make_strip(
+    seed: int = STRIP_SEED, count: int = 6, every: int = 10, size: tuple[int, int] = (640, 480)
+) -> np.ndarray:
     """(H, W, 3) RGB strip of ``count`` frames, one every ``every``, with the ground-truth box,
     keypoints and labels of the first face under each."""
     video = Video(seed, count * every, 1, size)
@@ -43,12 +46,12 @@ def make_strip(seed: int = STRIP_SEED, count: int = 6, every: int = 10,
         for x, y in face.keypoints:
             cv2.circle(image, (int(round(x)), int(round(y))), 3, (255, 40, 40), -1)
         scale = TILE_WIDTH / size[0]
-        image = cv2.resize(image, (TILE_WIDTH, int(round(size[1] * scale))),
-                           interpolation=cv2.INTER_AREA)
+        image = cv2.resize(
+            image, (TILE_WIDTH, int(round(size[1] * scale))), interpolation=cv2.INTER_AREA
+        )
         panel = np.full((PANEL_HEIGHT, TILE_WIDTH, 3), 255, np.uint8)
         for row, text in enumerate(_caption(index, face)):
-            cv2.putText(panel, text, (6, 17 + 19 * row), FONT, 0.45, (20, 20, 20), 1,
-                        cv2.LINE_AA)
+            cv2.putText(panel, text, (6, 17 + 19 * row), FONT, 0.45, (20, 20, 20), 1, cv2.LINE_AA)
         tiles.append(np.concatenate([image, panel], axis=0))
         tiles.append(np.full((tiles[-1].shape[0], 4, 3), 255, np.uint8))
     return np.concatenate(tiles[:-1], axis=1)

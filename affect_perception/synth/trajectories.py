@@ -60,8 +60,9 @@ AU_LEVEL = (0.8, 1.0)
 # Gesture events: kind -> (rate per second, duration range s, frequency range Hz, amplitude
 # range). Each person scales every rate by a style factor in [0, 2]. Amplitudes: laugh in jaw
 # intensity, nod and shake in degrees, hesitate in gaze units.
-GESTURES: dict[str, tuple[float, tuple[float, float], tuple[float, float],
-                          tuple[float, float]]] = {
+GESTURES: dict[
+    str, tuple[float, tuple[float, float], tuple[float, float], tuple[float, float]]
+] = {
     "laugh": (0.35, (0.6, 1.6), (3.5, 5.0), (0.8, 1.0)),
     "nod": (0.25, (0.8, 2.0), (2.2, 3.2), (6.0, 10.0)),
     "shake": (0.25, (0.8, 2.0), (2.0, 3.0), (8.0, 14.0)),
@@ -174,20 +175,24 @@ class FaceTrack:
         """The face's state in frame ``index``."""
         return FaceState(
             center=(float(self.center[index, 0]), float(self.center[index, 1])),
-            height=float(self.height[index]), yaw=float(self.yaw[index]),
-            pitch=float(self.pitch[index]), roll=float(self.roll[index]),
-            valence=float(self.valence[index]), arousal=float(self.arousal[index]),
+            height=float(self.height[index]),
+            yaw=float(self.yaw[index]),
+            pitch=float(self.pitch[index]),
+            roll=float(self.roll[index]),
+            valence=float(self.valence[index]),
+            arousal=float(self.arousal[index]),
             au=self.au[index].copy(),
             gaze=(float(self.gaze[index, 0]), float(self.gaze[index, 1])),
-            blink=float(self.blink[index]), hesitation=float(self.hesitation[index]))
+            blink=float(self.blink[index]),
+            hesitation=float(self.hesitation[index]),
+        )
 
     def take(self, order: np.ndarray) -> "FaceTrack":
         """The frames in ``order`` (e.g. a permutation, to show what depends on time)."""
         return replace(self, **{f.name: getattr(self, f.name)[order] for f in fields(self)})
 
 
-def smooth_noise(rng: np.random.Generator, frames: int, fps: float, period_s: float
-                 ) -> np.ndarray:
+def smooth_noise(rng: np.random.Generator, frames: int, fps: float, period_s: float) -> np.ndarray:
     """(frames,) smooth random curve of about unit spread: Catmull-Rom through N(0, 1) knots
     every ``period_s`` seconds."""
     pos = np.arange(frames) / (fps * period_s)
@@ -195,8 +200,12 @@ def smooth_noise(rng: np.random.Generator, frames: int, fps: float, period_s: fl
     i = pos.astype(int)
     u = pos - i
     p0, p1, p2, p3 = knots[i], knots[i + 1], knots[i + 2], knots[i + 3]
-    return 0.5 * (2 * p1 + (p2 - p0) * u + (2 * p0 - 5 * p1 + 4 * p2 - p3) * u ** 2
-                  + (3 * p1 - p0 - 3 * p2 + p3) * u ** 3)
+    return 0.5 * (
+        2 * p1
+        + (p2 - p0) * u
+        + (2 * p0 - 5 * p1 + 4 * p2 - p3) * u**2
+        + (3 * p1 - p0 - 3 * p2 + p3) * u**3
+    )
 
 
 def _switch(drive: np.ndarray) -> np.ndarray:
@@ -219,9 +228,14 @@ def _ramp(target: np.ndarray) -> np.ndarray:
     return out
 
 
-def _events(rng: np.random.Generator, frames: int, fps: float, rate: float,
-            duration_s: tuple[float, float], lead_s: float = 0.0
-            ) -> list[tuple[int, int, np.random.Generator]]:
+def _events(
+    rng: np.random.Generator,
+    frames: int,
+    fps: float,
+    rate: float,
+    duration_s: tuple[float, float],
+    lead_s: float = 0.0,
+) -> list[tuple[int, int, np.random.Generator]]:
     """Poisson events in time order from ``lead_s`` seconds before frame 0: (start frame,
     negative for one begun before the video, length in frames, the event's generator); only
     events that reach frame 0."""
@@ -233,7 +247,7 @@ def _events(rng: np.random.Generator, frames: int, fps: float, rate: float,
         if start >= frames:
             break
         length = int(rng.uniform(*duration_s) * fps)
-        event_rng = np.random.default_rng(rng.integers(2 ** 63))
+        event_rng = np.random.default_rng(rng.integers(2**63))
         if start + length > 0:
             events.append((start, length, event_rng))
         t += length / fps
@@ -271,14 +285,21 @@ class _Simulator:
         on = np.zeros((self.frames, len(AU_NAMES)), dtype=bool)
         for k, name in enumerate(AU_NAMES):
             w_v, w_a, b, w_g, group = AU_DRIVES[name]
-            drive = (w_v * valence + w_a * arousal + b + bias[k] + w_g * shared[group]
-                     + AU_OWN_NOISE * self.noise(AU_NOISE_PERIOD_S))
+            drive = (
+                w_v * valence
+                + w_a * arousal
+                + b
+                + bias[k]
+                + w_g * shared[group]
+                + AU_OWN_NOISE * self.noise(AU_NOISE_PERIOD_S)
+            )
             on[:, k] = _switch(drive)
         on[:, AU_NAMES.index("AU25")] |= on[:, AU_NAMES.index("AU26")]  # a dropped jaw parts lips
         return on
 
-    def gestures(self, valence: np.ndarray, smiling: np.ndarray
-                 ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    def gestures(
+        self, valence: np.ndarray, smiling: np.ndarray
+    ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         """Per gesture kind: (frames,) oscillation and (frames,) 'event running' as the
         event's side, +1 or -1 (0: none running)."""
         out = {}
@@ -286,11 +307,16 @@ class _Simulator:
         for (kind, (rate, dur, freq, amp)), s in zip(GESTURES.items(), style, strict=True):
             wave = np.zeros(self.frames)
             running = np.zeros(self.frames)
-            for start, length, rng in _events(self.rng(), self.frames, self.fps, rate * s, dur,
-                                              GESTURE_LEAD_S):
+            for start, length, rng in _events(
+                self.rng(), self.frames, self.fps, rate * s, dur, GESTURE_LEAD_S
+            ):
                 first = max(start, 0)
-                allowed = {"laugh": smiling[first], "nod": valence[first] > NOD_MIN_VALENCE,
-                           "shake": valence[first] < SHAKE_MAX_VALENCE, "hesitate": True}[kind]
+                allowed = {
+                    "laugh": smiling[first],
+                    "nod": valence[first] > NOD_MIN_VALENCE,
+                    "shake": valence[first] < SHAKE_MAX_VALENCE,
+                    "hesitate": True,
+                }[kind]
                 if not allowed:
                     continue
                 f, a = rng.uniform(*freq), rng.uniform(*amp)
@@ -339,8 +365,8 @@ class _Simulator:
             previous = target if previous is None else previous  # the first fixation holds
             hold = max(SACCADE_FRAMES + 1, int(rng.uniform(*FIXATION_S) * self.fps))
             ramp = np.minimum(np.arange(1, hold + 1) / SACCADE_FRAMES, 1.0)[:, None]
-            span = gaze[start:start + hold]
-            span[:] = (previous + ramp * (target - previous))[:len(span)]
+            span = gaze[start : start + hold]
+            span[:] = (previous + ramp * (target - previous))[: len(span)]
             start, previous = start + hold, target
         gaze[:, 0] += hesitate
         return np.clip(gaze, -1.0, 1.0)
@@ -350,12 +376,13 @@ class _Simulator:
         closure = np.zeros(self.frames)
         shape = np.array(BLINK_SHAPE)
         for start, _, _ in _events(self.rng(), self.frames, self.fps, BLINK_RATE, (0.0, 0.0)):
-            span = closure[start:start + len(shape)]
-            span[:] = np.maximum(span, shape[:len(span)])
+            span = closure[start : start + len(shape)]
+            span[:] = np.maximum(span, shape[: len(span)])
         return closure
 
-    def place(self, frame_size: tuple[int, int], slot: tuple[float, float],
-              exits: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+    def place(
+        self, frame_size: tuple[int, int], slot: tuple[float, float], exits: tuple[str, ...]
+    ) -> tuple[np.ndarray, np.ndarray]:
         """(frames, 2) centres and (frames,) heights inside the slot, with one exit maybe."""
         width, height = frame_size
         rng = self.rng()
@@ -375,17 +402,24 @@ class _Simulator:
             start = int(exit_rng.uniform(0, max(self.frames - length, 1)))
             span = slice(start, start + length)
             progress = np.sin(np.pi * np.arange(length) / length) ** 2
-            progress = progress[:len(center[span])]
-            axis, goal = {"left": (0, -EXIT_DEPTH * face_h),
-                          "right": (0, width + EXIT_DEPTH * face_h),
-                          "bottom": (1, height + EXIT_DEPTH * face_h)}[side]
+            progress = progress[: len(center[span])]
+            axis, goal = {
+                "left": (0, -EXIT_DEPTH * face_h),
+                "right": (0, width + EXIT_DEPTH * face_h),
+                "bottom": (1, height + EXIT_DEPTH * face_h),
+            }[side]
             center[span, axis] += progress * (goal[span] - center[span, axis])
         return center, face_h
 
 
-def simulate_face(seed: np.random.SeedSequence | int, frames: int, fps: float,
-                  frame_size: tuple[int, int], slot: tuple[float, float] | None = None,
-                  exits: tuple[str, ...] = ("left", "right", "bottom")) -> FaceTrack:
+def simulate_face(
+    seed: np.random.SeedSequence | int,
+    frames: int,
+    fps: float,
+    frame_size: tuple[int, int],
+    slot: tuple[float, float] | None = None,
+    exits: tuple[str, ...] = ("left", "right", "bottom"),
+) -> FaceTrack:
     """Simulate one face for ``frames`` frames.
 
     Args:
@@ -415,6 +449,16 @@ def simulate_face(seed: np.random.SeedSequence | int, frames: int, fps: float,
     blink = sim.blink()
     hesitation = _ramp(gestures["hesitate"][1][:, None])[:, 0]
     center, face_h = sim.place(frame_size, slot or (0.0, float(frame_size[0])), exits)
-    return FaceTrack(center=center, height=face_h, yaw=pose[:, 0], pitch=pose[:, 1],
-                     roll=pose[:, 2], valence=valence, arousal=arousal, au=au, gaze=gaze,
-                     blink=blink, hesitation=hesitation)
+    return FaceTrack(
+        center=center,
+        height=face_h,
+        yaw=pose[:, 0],
+        pitch=pose[:, 1],
+        roll=pose[:, 2],
+        valence=valence,
+        arousal=arousal,
+        au=au,
+        gaze=gaze,
+        blink=blink,
+        hesitation=hesitation,
+    )

@@ -18,8 +18,7 @@ PIXEL_NOISE = 0.05
 FLIP_P = 0.5
 
 
-def augment_pixels(clips: torch.Tensor, generator: torch.Generator | None = None
-                   ) -> torch.Tensor:
+def augment_pixels(clips: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
     """Random flip, brightness, contrast and noise, one draw per segment.
 
     Args:
@@ -40,11 +39,14 @@ def augment_pixels(clips: torch.Tensor, generator: torch.Generator | None = None
     return out + noise * (uniform(PIXEL_NOISE).abs())
 
 
-def augment_features(cached: dict[str, torch.Tensor], noise: float,
-                     generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
+def augment_features(
+    cached: dict[str, torch.Tensor], noise: float, generator: torch.Generator | None = None
+) -> dict[str, torch.Tensor]:
     """Multiplicative Gaussian noise ``x * (1 + noise * N(0, 1))`` on cached maps."""
     if noise <= 0:
         return cached
-    return {k: v * (1 + noise * torch.randn(v.shape, generator=generator, device=v.device,
-                                            dtype=v.dtype))
-            for k, v in cached.items()}
+    return {
+        k: v
+        * (1 + noise * torch.randn(v.shape, generator=generator, device=v.device, dtype=v.dtype))
+        for k, v in cached.items()
+    }

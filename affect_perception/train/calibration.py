@@ -36,12 +36,16 @@ def ah_macro_f1(pred: np.ndarray, label: np.ndarray) -> float:
 
 # The F1 each binary task's threshold maximises: its score in evaluation.
 TASK_SCORES: dict[str, Callable[[np.ndarray, np.ndarray], float]] = {
-    "au": metrics.f1_binary, "ah": ah_macro_f1}
+    "au": metrics.f1_binary,
+    "ah": ah_macro_f1,
+}
 
 
-def best_threshold(prob: np.ndarray, label: np.ndarray,
-                   score: Callable[[np.ndarray, np.ndarray], float] = metrics.f1_binary
-                   ) -> float:
+def best_threshold(
+    prob: np.ndarray,
+    label: np.ndarray,
+    score: Callable[[np.ndarray, np.ndarray], float] = metrics.f1_binary,
+) -> float:
     """The `GRID` threshold with the highest ``score`` (default: F1) of ``prob`` against 0/1
     ``label``; of equal scores, the one nearest 0.5."""
     grid = GRID[np.argsort(np.abs(GRID - 0.5), kind="stable")]
@@ -49,8 +53,9 @@ def best_threshold(prob: np.ndarray, label: np.ndarray,
     return float(grid[int(np.argmax(scores))])
 
 
-def calibrate(model: AffectModel, predictions: dict[str, dict[str, np.ndarray]],
-              videos: list[VideoData]) -> dict[str, dict[str, float]]:
+def calibrate(
+    model: AffectModel, predictions: dict[str, dict[str, np.ndarray]], videos: list[VideoData]
+) -> dict[str, dict[str, float]]:
     """Move the decision point of each binary task of ``model`` to its best threshold
     (`TASK_SCORES`).
 
@@ -69,14 +74,20 @@ def calibrate(model: AffectModel, predictions: dict[str, dict[str, np.ndarray]],
         labelled = [v for v in videos if v.masks[task].any()]
         if task not in model.config.tasks or not labelled:
             continue
-        prob = np.concatenate([predictions[v.name][task].reshape(v.num_frames, -1)
-                               for v in labelled])
+        prob = np.concatenate(
+            [predictions[v.name][task].reshape(v.num_frames, -1) for v in labelled]
+        )
         label = np.concatenate([v.labels[task].reshape(v.num_frames, -1) for v in labelled])
         mask = np.concatenate([v.masks[task].reshape(v.num_frames, -1) for v in labelled])
-        thresholds = np.array([
-            best_threshold(prob[mask[:, i], i], label[mask[:, i], i], TASK_SCORES[task])
-            if mask[:, i].any()
-            else metrics.BINARY_THRESHOLD for i in range(len(names))], np.float32)
+        thresholds = np.array(
+            [
+                best_threshold(prob[mask[:, i], i], label[mask[:, i], i], TASK_SCORES[task])
+                if mask[:, i].any()
+                else metrics.BINARY_THRESHOLD
+                for i in range(len(names))
+            ],
+            np.float32,
+        )
         model.heads.move_decision_point(task, torch.from_numpy(thresholds))
         chosen[task] = {n: round(float(t), 2) for n, t in zip(names, thresholds, strict=True)}
     return chosen

@@ -47,8 +47,11 @@ def add_dataclass_flags(group: argparse._ArgumentGroup, cls: type, prefix: str) 
     for f in fields(cls):
         default = f.default if f.default is not MISSING else None
         flag = "--" + f.name.replace("_", "-")
-        kwargs: dict[str, Any] = {"dest": f"{prefix}.{f.name}", "default": None,
-                                  "help": HELP.get(f.name, f"default: {default!r}")}
+        kwargs: dict[str, Any] = {
+            "dest": f"{prefix}.{f.name}",
+            "default": None,
+            "help": HELP.get(f.name, f"default: {default!r}"),
+        }
         # text fields (paths, names) stay text even when they look like numbers
         parse = _value if any(t in str(f.type) for t in ("int", "float")) else str
         if "bool" in str(f.type):
@@ -62,8 +65,11 @@ def add_dataclass_flags(group: argparse._ArgumentGroup, cls: type, prefix: str) 
 
 def flag_values(args: argparse.Namespace, prefix: str) -> dict[str, Any]:
     """{field: value} of the ``<prefix>.<field>`` flags that were given."""
-    return {dest.split(".", 1)[1]: value for dest, value in vars(args).items()
-            if dest.startswith(prefix + ".") and value is not None}
+    return {
+        dest.split(".", 1)[1]: value
+        for dest, value in vars(args).items()
+        if dest.startswith(prefix + ".") and value is not None
+    }
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

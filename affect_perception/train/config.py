@@ -129,13 +129,25 @@ class RunConfig:
                 try:
                     object.__setattr__(self, f.name, float(getattr(self, f.name)))
                 except (TypeError, ValueError):
-                    raise ValueError(f"{f.name} must be a number, got "
-                                     f"{getattr(self, f.name)!r}") from None
-        require_positive(self, ("epochs", "steps_per_epoch", "batch_size", "segment_length",
-                                "val_batch", "cache_batch"))
+                    raise ValueError(
+                        f"{f.name} must be a number, got {getattr(self, f.name)!r}"
+                    ) from None
+        require_positive(
+            self,
+            (
+                "epochs",
+                "steps_per_epoch",
+                "batch_size",
+                "segment_length",
+                "val_batch",
+                "cache_batch",
+            ),
+        )
         if self.feature_cache and self.pixel_augment:
-            raise ValueError("pixel_augment needs the pixels of every step: set feature_cache "
-                             "to false, or augment at feature level with feature_noise")
+            raise ValueError(
+                "pixel_augment needs the pixels of every step: set feature_cache "
+                "to false, or augment at feature level with feature_noise"
+            )
         if self.device not in ("auto", "cpu", "cuda"):
             raise ValueError(f"device must be auto, cpu or cuda, got {self.device!r}")
 

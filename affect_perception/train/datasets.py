@@ -64,14 +64,17 @@ class DataSource:
         if not (root / CROPS_DIR).is_dir():
             raise FileNotFoundError(
                 f"{root} has no {CROPS_DIR}/ folder; point at a data root such as the output "
-                "of `affect-perception synth`, or give frames and label paths one by one")
+                "of `affect-perception synth`, or give frames and label paths one by one"
+            )
         paths = {t: root / where(split) for t, where in LAYOUT.items()}
         if (root / EMI_FRAMES_DIR / split).is_dir():
             paths["emi"] = root / EMI_FRAMES_DIR / split
         found = {t: p for t, p in paths.items() if p.exists()}
         if not found:
-            raise FileNotFoundError(f"{root} has no labels for split {split!r}; expected any of "
-                                    + ", ".join(str(p) for p in paths.values()))
+            raise FileNotFoundError(
+                f"{root} has no labels for split {split!r}; expected any of "
+                + ", ".join(str(p) for p in paths.values())
+            )
         return cls(root / CROPS_DIR, **found)
 
     def tasks(self) -> tuple[str, ...]:
@@ -127,14 +130,23 @@ def read_source(source: DataSource) -> list[VideoData]:
     if len(missing) == len(names):
         raise FileNotFoundError(
             f"none of the {len(names)} labelled videos has a frame folder in {source.frames}; "
-            "point frames at the cropped_aligned folder of the same data set")
+            "point frames at the cropped_aligned folder of the same data set"
+        )
     if missing:
-        LOG.warning("%d labelled videos have no frame folder in %s and are left out (e.g. %s)",
-                    len(missing), source.frames, missing[:3])
+        LOG.warning(
+            "%d labelled videos have no frame folder in %s and are left out (e.g. %s)",
+            len(missing),
+            source.frames,
+            missing[:3],
+        )
     emi_per_frame = source.emi is not None and source.emi.is_dir()
-    return [_video(source.frames / n, {t: r[n].values for t, r in rows.items() if n in r},
-                   emi_per_frame)
-            for n in names if n not in missing]
+    return [
+        _video(
+            source.frames / n, {t: r[n].values for t, r in rows.items() if n in r}, emi_per_frame
+        )
+        for n in names
+        if n not in missing
+    ]
 
 
 def _known(task: str, values: np.ndarray) -> np.ndarray:
@@ -153,18 +165,18 @@ def _video(frame_dir: Path, rows: dict[str, np.ndarray], emi_per_frame: bool) ->
     numbers = sorted(int(p.stem) for p in frame_dir.glob("*.jpg") if p.stem.isdigit())
     if not numbers:
         raise FileNotFoundError(f"{frame_dir} holds no frame images (00001.jpg, ...)")
-    count = max([numbers[-1], *(len(v) for t, v in rows.items()
-                                if t != "emi" or emi_per_frame)])
+    count = max([numbers[-1], *(len(v) for t, v in rows.items() if t != "emi" or emi_per_frame)])
     present = np.zeros(count, dtype=bool)
     present[np.asarray(numbers) - 1] = True
     labels = {t: np.zeros((count, d), dtype=np.float32) for t, d in TASK_DIMS.items()}
-    masks = {t: np.zeros((count, d) if t == "au" else count, dtype=bool)
-             for t, d in TASK_DIMS.items()}
+    masks = {
+        t: np.zeros((count, d) if t == "au" else count, dtype=bool) for t, d in TASK_DIMS.items()
+    }
     for task, values in rows.items():
         if task == "emi" and not emi_per_frame:  # one row: the label of each frame
             values = np.repeat(values, count, axis=0)
-        labels[task][:len(values)] = values
-        masks[task][:len(values)] = _known(task, values)
+        labels[task][: len(values)] = values
+        masks[task][: len(values)] = _known(task, values)
     for task, mask in masks.items():
         mask &= present[:, None] if mask.ndim == 2 else present
         labels[task][~mask] = 0.0
@@ -190,8 +202,13 @@ def read_crops(video: VideoData, frames: np.ndarray, size: int) -> np.ndarray:
     return images
 
 
-def load_frames(video: VideoData, frames: np.ndarray, size: int,
-                mean: tuple[float, ...], std: tuple[float, ...]) -> torch.Tensor:
+def load_frames(
+    video: VideoData,
+    frames: np.ndarray,
+    size: int,
+    mean: tuple[float, ...],
+    std: tuple[float, ...],
+) -> torch.Tensor:
     """Normalised RGB crops (B, 3, size, size) of frame indices (0-based) of a video (see
     `read_crops`)."""
     x = torch.from_numpy(read_crops(video, frames, size)).permute(0, 3, 1, 2).float() / 255.0

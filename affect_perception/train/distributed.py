@@ -69,8 +69,9 @@ def barrier(info: DistInfo) -> None:
         dist.barrier()
 
 
-def mean_over_ranks(values: dict[str, float], info: DistInfo, device: torch.device
-                    ) -> dict[str, float]:
+def mean_over_ranks(
+    values: dict[str, float], info: DistInfo, device: torch.device
+) -> dict[str, float]:
     """Average logged numbers over all processes."""
     if not info.enabled or not values:
         return values

@@ -44,9 +44,11 @@ class FrozenSplit:
 
     def __init__(self, model: AffectModel) -> None:
         if not model.config.freeze_early_stages:
-            raise ValueError("the feature cache needs freeze_early_stages=True: with a trainable "
-                             "backbone every frame must be encoded in every step; turn the "
-                             "cache off (feature_cache: false)")
+            raise ValueError(
+                "the feature cache needs freeze_early_stages=True: with a trainable "
+                "backbone every frame must be encoded in every step; turn the "
+                "cache off (feature_cache: false)"
+            )
         self.model = model
         backbone = model.backbone
         self.last_stage = backbone.body.get_submodule(backbone.last_stage)
@@ -69,8 +71,11 @@ class FrozenSplit:
         body = self.model.backbone.body
         modules = dict(body.named_modules())
         for name, module_name in zip(self.frozen_names, self._frozen_module_names(), strict=True):
-            hooks.append(modules[module_name].register_forward_hook(
-                lambda _m, _a, out, name=name: maps.__setitem__(name, out)))
+            hooks.append(
+                modules[module_name].register_forward_hook(
+                    lambda _m, _a, out, name=name: maps.__setitem__(name, out)
+                )
+            )
         try:
             body(images)
         except _PrefixDone:
@@ -91,12 +96,16 @@ class FrozenSplit:
     def _frozen_module_names(self) -> list[str]:
         """Backbone module names producing the frozen maps, in feature order."""
         names = self.model.backbone.body.feature_info.module_name()
-        return names[-len(self.model.feature_names):-1]
+        return names[-len(self.model.feature_names) : -1]
 
 
-def build_cache(split: FrozenSplit, videos: Iterable[tuple[str, int]],
-                load_frames: Callable[[str, np.ndarray], torch.Tensor], batch_size: int = 32,
-                progress: bool = True) -> dict[str, dict[str, torch.Tensor]]:
+def build_cache(
+    split: FrozenSplit,
+    videos: Iterable[tuple[str, int]],
+    load_frames: Callable[[str, np.ndarray], torch.Tensor],
+    batch_size: int = 32,
+    progress: bool = True,
+) -> dict[str, dict[str, torch.Tensor]]:
     """Run the frozen prefix over every frame of every video.
 
     Args:
@@ -111,8 +120,12 @@ def build_cache(split: FrozenSplit, videos: Iterable[tuple[str, int]],
     """
     videos = list(videos)
     cache: dict[str, dict[str, torch.Tensor]] = {}
-    bar = tqdm(total=sum(n for _, n in videos), desc="caching frozen features", unit="frame",
-               disable=not progress)
+    bar = tqdm(
+        total=sum(n for _, n in videos),
+        desc="caching frozen features",
+        unit="frame",
+        disable=not progress,
+    )
     for video, count in videos:
         parts: dict[str, list[torch.Tensor]] = {}
         for start in range(0, count, batch_size):

@@ -17,8 +17,7 @@ from affect_perception.labels import TASKS
 EPS = 1e-8
 
 
-def _masked_moments(x: torch.Tensor, y: torch.Tensor, w: torch.Tensor
-                    ) -> tuple[torch.Tensor, ...]:
+def _masked_moments(x: torch.Tensor, y: torch.Tensor, w: torch.Tensor) -> tuple[torch.Tensor, ...]:
     """Weighted means, variances and covariance of columns of x and y (population form)."""
     n = w.sum(dim=0).clamp(min=1.0)
     mx, my = (w * x).sum(dim=0) / n, (w * y).sum(dim=0) / n
@@ -37,8 +36,9 @@ def _mean_over(values: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
     return (values * weights).sum() / weights.sum().clamp(min=1.0)
 
 
-def _as_columns(pred: torch.Tensor, label: torch.Tensor, mask: torch.Tensor
-                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def _as_columns(
+    pred: torch.Tensor, label: torch.Tensor, mask: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Check shapes; broadcast a row mask (n,) to (n, d); zero labels where masked."""
     if pred.shape != label.shape:
         raise ValueError(f"prediction {tuple(pred.shape)} and label {tuple(label.shape)} differ")
@@ -76,8 +76,13 @@ def mse_loss(pred: torch.Tensor, label: torch.Tensor, mask: torch.Tensor) -> tor
     return _mean_over((pred - label) ** 2, w)
 
 
-def bce_loss(logits: torch.Tensor, label: torch.Tensor, mask: torch.Tensor,
-             pos_weight: torch.Tensor | None = None, gamma: float = 0.0) -> torch.Tensor:
+def bce_loss(
+    logits: torch.Tensor,
+    label: torch.Tensor,
+    mask: torch.Tensor,
+    pos_weight: torch.Tensor | None = None,
+    gamma: float = 0.0,
+) -> torch.Tensor:
     """Binary cross-entropy on logits over the labelled entries, optionally weighted or focal.
 
     Args:
@@ -88,8 +93,9 @@ def bce_loss(logits: torch.Tensor, label: torch.Tensor, mask: torch.Tensor,
         gamma: focal-loss exponent (Lin et al. 2017); 0 is plain BCE.
     """
     logits, label, w = _as_columns(logits, label, mask)
-    loss = F.binary_cross_entropy_with_logits(logits, label, reduction="none",
-                                              pos_weight=pos_weight)
+    loss = F.binary_cross_entropy_with_logits(
+        logits, label, reduction="none", pos_weight=pos_weight
+    )
     if gamma > 0:
         p = torch.sigmoid(logits)
         p_true = p * label + (1 - p) * (1 - label)
@@ -109,9 +115,14 @@ class MultiTaskLoss:
         emi_mse_weight: weight of the MSE term beside ``1 - Pearson`` in the EMI loss.
     """
 
-    def __init__(self, tasks: tuple[str, ...], weights: dict[str, float] | None = None,
-                 pos_weight: dict[str, torch.Tensor] | None = None, focal_gamma: float = 0.0,
-                 emi_mse_weight: float = 1.0) -> None:
+    def __init__(
+        self,
+        tasks: tuple[str, ...],
+        weights: dict[str, float] | None = None,
+        pos_weight: dict[str, torch.Tensor] | None = None,
+        focal_gamma: float = 0.0,
+        emi_mse_weight: float = 1.0,
+    ) -> None:
         unknown = sorted(set(tasks) - set(TASKS))
         if unknown:
             raise ValueError(f"unknown tasks {unknown}; choose from {list(TASKS)}")
@@ -121,8 +132,12 @@ class MultiTaskLoss:
         self.focal_gamma = focal_gamma
         self.emi_mse_weight = emi_mse_weight
 
-    def __call__(self, outputs: dict[str, torch.Tensor], labels: dict[str, torch.Tensor],
-                 masks: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
+    def __call__(
+        self,
+        outputs: dict[str, torch.Tensor],
+        labels: dict[str, torch.Tensor],
+        masks: dict[str, torch.Tensor],
+    ) -> tuple[torch.Tensor, dict[str, float]]:
         """Total loss and {task: loss value} for the model's training outputs.
 
         ``outputs`` as `AffectModel.temporal` gives them (VA tanh, AU and A/H logits, EMI
@@ -139,8 +154,7 @@ class MultiTaskLoss:
         return bce_loss(pred, label, mask, self.pos_weight.get("au"), self.focal_gamma)
 
     def _emi(self, pred: torch.Tensor, label: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        return (pearson_loss(pred, label, mask)
-                + self.emi_mse_weight * mse_loss(pred, label, mask))
+        return pearson_loss(pred, label, mask) + self.emi_mse_weight * mse_loss(pred, label, mask)
 
     def _ah(self, pred: torch.Tensor, label: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         return bce_loss(pred, label, mask, self.pos_weight.get("ah"), self.focal_gamma)

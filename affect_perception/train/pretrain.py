@@ -133,10 +133,20 @@ def read_frames(root: str | Path, split: str, size: int, step: int = 1) -> Frame
     parts: list[tuple[np.ndarray, ...]] = []
     for video in read_source(source):
         keep = np.flatnonzero(video.present & video.masks["va"])[::step]
-        state = (_read_state(state_dir / f"{video.name}.txt", video.num_frames)[keep]
-                 if state_dir.is_dir() else np.zeros((len(keep), 0), np.float32))
-        parts.append((read_crops(video, keep, size), video.labels["va"][keep],
-                      video.labels["au"][keep], video.masks["au"][keep], state))
+        state = (
+            _read_state(state_dir / f"{video.name}.txt", video.num_frames)[keep]
+            if state_dir.is_dir()
+            else np.zeros((len(keep), 0), np.float32)
+        )
+        parts.append(
+            (
+                read_crops(video, keep, size),
+                video.labels["va"][keep],
+                video.labels["au"][keep],
+                video.masks["au"][keep],
+                state,
+            )
+        )
     if not parts:
         raise FileNotFoundError(f"{root} holds no labelled frames for {split}")
     return FrameSet(*(np.concatenate(p) for p in zip(*parts, strict=True)))
@@ -157,8 +167,9 @@ class FrameReader(nn.Module):
 
     def __init__(self, backbone: str, outputs: int) -> None:
         super().__init__()
-        self.body = timm.create_model(backbone, pretrained=False, features_only=True,
-                                      out_indices=(-3, -2, -1))
+        self.body = timm.create_model(
+            backbone, pretrained=False, features_only=True, out_indices=(-3, -2, -1)
+        )
         self.head = nn.Linear(sum(self.body.feature_info.channels()), outputs)
         config = timm.data.resolve_data_config({}, model=self.body)
         self.register_buffer("mean", torch.tensor(config["mean"]).view(1, 3, 1, 1))
@@ -170,13 +181,15 @@ class FrameReader(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # channels-last, as the parameters (`Pretrainer`): about 15 % faster on CPU
-        pooled = [m.mean(dim=(2, 3))
-                  for m in self.body(x.contiguous(memory_format=torch.channels_last))]
+        pooled = [
+            m.mean(dim=(2, 3)) for m in self.body(x.contiguous(memory_format=torch.channels_last))
+        ]
         return self.head(torch.cat(pooled, dim=1))
 
 
-def augment(x: torch.Tensor, state: torch.Tensor, mirrored: torch.Tensor,
-            generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+def augment(
+    x: torch.Tensor, state: torch.Tensor, mirrored: torch.Tensor, generator: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
     """A random view of each normalised crop, and its state with mirrored columns negated."""
     b = x.shape[0]
 
@@ -188,8 +201,13 @@ def augment(x: torch.Tensor, state: torch.Tensor, mirrored: torch.Tensor,
     flip = torch.rand(b, generator=generator) < 0.5
     sign = torch.where(flip, -1.0, 1.0)
     cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
-    theta = torch.stack([torch.stack([cos * sign, -sin, uniform(SHIFT)], 1),
-                         torch.stack([sin * sign, cos, uniform(SHIFT)], 1)], 1)
+    theta = torch.stack(
+        [
+            torch.stack([cos * sign, -sin, uniform(SHIFT)], 1),
+            torch.stack([sin * sign, cos, uniform(SHIFT)], 1),
+        ],
+        1,
+    )
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)
     x = F.grid_sample(x, grid, padding_mode="border", align_corners=False)
     mean = x.mean(dim=(1, 2, 3), keepdim=True)
@@ -207,28 +225,45 @@ class Pretrainer:
         if config.threads:
             torch.set_num_threads(config.threads)
         torch.manual_seed(config.seed)
-        self.train = _join([read_frames(r, "Train_Set", config.input_size, config.frame_step)
-                            for r in config.train])
-        self.val = _join([read_frames(r, config.val_split, config.input_size)
-                          for r in config.train if (Path(r) / VA_DIR / config.val_split).is_dir()])
+        self.train = _join(
+            [
+                read_frames(r, "Train_Set", config.input_size, config.frame_step)
+                for r in config.train
+            ]
+        )
+        self.val = _join(
+            [
+                read_frames(r, config.val_split, config.input_size)
+                for r in config.train
+                if (Path(r) / VA_DIR / config.val_split).is_dir()
+            ]
+        )
         width = self.train.state.shape[1]
         self.state_mean = torch.from_numpy(self.train.state.mean(axis=0)) if width else None
-        self.state_std = (torch.from_numpy(self.train.state.std(axis=0)).clamp(min=1e-3)
-                          if width else None)
+        self.state_std = (
+            torch.from_numpy(self.train.state.std(axis=0)).clamp(min=1e-3) if width else None
+        )
         self.mirrored = torch.tensor([c in MIRRORED for c in STATE_COLUMNS][:width])
         self.state_weights = torch.tensor(
-            [config.cue_weight if c in SMALL_CUES else 1.0 for c in STATE_COLUMNS][:width])
+            [config.cue_weight if c in SMALL_CUES else 1.0 for c in STATE_COLUMNS][:width]
+        )
         self.model = FrameReader(config.backbone, 2 + 12 + width).to(
-            memory_format=torch.channels_last)
+            memory_format=torch.channels_last
+        )
         labelled = self.train.au_mask
-        self.au_pos_weight = torch.from_numpy(balance_ratio(
-            (self.train.au * labelled).sum(0), ((1 - self.train.au) * labelled).sum(0))).float()
+        self.au_pos_weight = torch.from_numpy(
+            balance_ratio(
+                (self.train.au * labelled).sum(0), ((1 - self.train.au) * labelled).sum(0)
+            )
+        ).float()
         self.optimizer = torch.optim.AdamW(
-            decay_groups(list(self.model.parameters()), config.weight_decay), lr=config.lr)
+            decay_groups(list(self.model.parameters()), config.weight_decay), lr=config.lr
+        )
         self.steps_per_epoch = len(self.train) // config.batch_size
         total = config.epochs * self.steps_per_epoch
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
-            self.optimizer, lambda s: lr_factor(s, config.warmup_steps, total, 0.01))
+            self.optimizer, lambda s: lr_factor(s, config.warmup_steps, total, 0.01)
+        )
 
     def fit(self) -> list[dict]:
         """Train every epoch, validate after each; write the weights and the metrics."""
@@ -243,8 +278,10 @@ class Pretrainer:
             LOG.info("pretrain %s", {k: round(v, 4) for k, v in record.items()})
             with open(out / METRICS_FILE, "a") as f:
                 f.write(json.dumps(record) + "\n")
-        save_file({k: v.contiguous() for k, v in self.model.body.state_dict().items()},
-                  str(out / WEIGHTS_FILE))
+        save_file(
+            {k: v.contiguous() for k, v in self.model.body.state_dict().items()},
+            str(out / WEIGHTS_FILE),
+        )
         (out / "pretrain_config.json").write_text(json.dumps(asdict(self.config), indent=1))
         return history
 
@@ -253,10 +290,14 @@ class Pretrainer:
         order = torch.randperm(len(self.train), generator=generator)
         total = 0.0
         size = self.config.batch_size
-        bar = tqdm(range(self.steps_per_epoch), desc=f"pretrain {epoch + 1}/{self.config.epochs}",
-                   disable=not self.config.progress, leave=False)
+        bar = tqdm(
+            range(self.steps_per_epoch),
+            desc=f"pretrain {epoch + 1}/{self.config.epochs}",
+            disable=not self.config.progress,
+            leave=False,
+        )
         for step in bar:
-            idx = order[step * size:(step + 1) * size].numpy()
+            idx = order[step * size : (step + 1) * size].numpy()
             x = self.model.normalise(torch.from_numpy(self.train.images[idx]))
             state = self._state(idx)
             x, state = augment(x, state, self.mirrored, generator)
@@ -280,11 +321,17 @@ class Pretrainer:
         au = torch.from_numpy(self.train.au[idx])
         mask = torch.from_numpy(self.train.au_mask[idx]).float()
         va_loss = F.mse_loss(torch.tanh(out[:, :2]), va)
-        au_loss = (F.binary_cross_entropy_with_logits(
-            out[:, 2:14], au, pos_weight=self.au_pos_weight, reduction="none") * mask
+        au_loss = (
+            F.binary_cross_entropy_with_logits(
+                out[:, 2:14], au, pos_weight=self.au_pos_weight, reduction="none"
+            )
+            * mask
         ).sum() / mask.sum().clamp(min=1)
-        state_loss = (((out[:, 14:] - state) ** 2 * self.state_weights).mean()
-                      if state.shape[1] else out.sum() * 0)
+        state_loss = (
+            ((out[:, 14:] - state) ** 2 * self.state_weights).mean()
+            if state.shape[1]
+            else out.sum() * 0
+        )
         return 4 * va_loss + au_loss + self.config.state_weight * state_loss
 
     @torch.no_grad()
@@ -293,20 +340,27 @@ class Pretrainer:
         if self.val is None:
             return {}
         self.model.eval()
-        outs = [self.model(self.model.normalise(torch.from_numpy(self.val.images[s:s + 256])))
-                for s in range(0, len(self.val), 256)]
+        outs = [
+            self.model(self.model.normalise(torch.from_numpy(self.val.images[s : s + 256])))
+            for s in range(0, len(self.val), 256)
+        ]
         out = torch.cat(outs).numpy()
         au = np.where(self.val.au_mask, self.val.au, AU_MISSING)
-        scores = {"val/va_ccc": metrics.va_ccc(np.tanh(out[:, :2]), self.val.va)["va_ccc"],
-                  "val/au_f1_mean": metrics.au_f1(1 / (1 + np.exp(-out[:, 2:14])),
-                                                  au)["au_f1_mean"]}
+        scores = {
+            "val/va_ccc": metrics.va_ccc(np.tanh(out[:, :2]), self.val.va)["va_ccc"],
+            "val/au_f1_mean": metrics.au_f1(1 / (1 + np.exp(-out[:, 2:14])), au)["au_f1_mean"],
+        }
         if self.state_mean is not None and self.val.state.shape[1]:
             pred = out[:, 14:] * self.state_std.numpy() + self.state_mean.numpy()
             residual = ((pred - self.val.state) ** 2).mean(0)
             r2 = 1 - residual / self.val.state.var(0).clip(min=1e-6)
-            scores.update({f"val/r2/{c}": float(v) for c, v in zip(STATE_COLUMNS, r2,
-                                                                     strict=True)
-                           if not c.endswith("_level")})
+            scores.update(
+                {
+                    f"val/r2/{c}": float(v)
+                    for c, v in zip(STATE_COLUMNS, r2, strict=True)
+                    if not c.endswith("_level")
+                }
+            )
         return scores
 
 
@@ -314,5 +368,6 @@ def _join(sets: list[FrameSet]) -> FrameSet | None:
     """One set of the frames of several (None for none)."""
     if not sets:
         return None
-    return FrameSet(*(np.concatenate([getattr(s, f.name) for s in sets])
-                      for f in fields(FrameSet)))
+    return FrameSet(
+        *(np.concatenate([getattr(s, f.name) for s in sets]) for f in fields(FrameSet))
+    )

@@ -20,10 +20,13 @@ def check_segment(segment_length: int, window: int, time_patch: int) -> None:
         fix = -(-segment_length // time_patch) * time_patch
         raise ValueError(
             f"segment_length {segment_length} is not a multiple of the time patch {time_patch}; "
-            f"choose e.g. {fix}")
+            f"choose e.g. {fix}"
+        )
     if segment_length < window:
-        raise ValueError(f"segment_length {segment_length} is shorter than the window {window}; "
-                         f"choose at least {window}")
+        raise ValueError(
+            f"segment_length {segment_length} is shorter than the window {window}; "
+            f"choose at least {window}"
+        )
 
 
 def causal_windows(newest: np.ndarray, window: int) -> np.ndarray:
@@ -50,8 +53,14 @@ class SegmentSampler:
             (run seed, rank, epoch)).
     """
 
-    def __init__(self, lengths: list[int], segment_length: int, window: int, time_patch: int,
-                 seed: int | Sequence[int]) -> None:
+    def __init__(
+        self,
+        lengths: list[int],
+        segment_length: int,
+        window: int,
+        time_patch: int,
+        seed: int | Sequence[int],
+    ) -> None:
         check_segment(segment_length, window, time_patch)
         if not lengths:
             raise ValueError("no videos to sample from; check the training data paths")

@@ -22,12 +22,17 @@ from affect_perception.train.sampling import causal_windows
 
 # The score of each task that model selection and the ``score`` summary use.
 MAIN_METRIC: dict[str, str] = {
-    "va": "va_ccc", "au": "au_f1_mean", "emi": "emi_pearson_mean", "ah": "ah_f1"}
+    "va": "va_ccc",
+    "au": "au_f1_mean",
+    "emi": "emi_pearson_mean",
+    "ah": "ah_f1",
+}
 
 
 @torch.no_grad()
-def predict_video(model: AffectModel, frame_maps: dict[str, torch.Tensor], batch: int
-                  ) -> dict[str, np.ndarray]:
+def predict_video(
+    model: AffectModel, frame_maps: dict[str, torch.Tensor], batch: int
+) -> dict[str, np.ndarray]:
     """Estimates for every frame of a video from its encoder maps.
 
     Args:
@@ -42,17 +47,21 @@ def predict_video(model: AffectModel, frame_maps: dict[str, torch.Tensor], batch
     windows = torch.from_numpy(causal_windows(np.arange(count), model.config.window))
     parts: dict[str, list[torch.Tensor]] = {}
     for start in range(0, count, batch):
-        idx = windows[start:start + batch]
+        idx = windows[start : start + batch]
         out = model.temporal({n: m[idx] for n, m in frame_maps.items()})
         for task, value in out.items():
             parts.setdefault(task, []).append(
-                torch.sigmoid(value) if task in LOGIT_TASKS else value)
+                torch.sigmoid(value) if task in LOGIT_TASKS else value
+            )
     return {t: torch.cat(v).float().cpu().numpy() for t, v in parts.items()}
 
 
-def predict_videos(model: AffectModel, videos: list[VideoData],
-                   encode: Callable[[VideoData], dict[str, torch.Tensor]], batch: int
-                   ) -> dict[str, dict[str, np.ndarray]]:
+def predict_videos(
+    model: AffectModel,
+    videos: list[VideoData],
+    encode: Callable[[VideoData], dict[str, torch.Tensor]],
+    batch: int,
+) -> dict[str, dict[str, np.ndarray]]:
     """{video name: per-frame estimates}; ``encode(video)`` gives its per-frame encoder maps."""
     was_training = model.training
     model.eval()
@@ -62,8 +71,9 @@ def predict_videos(model: AffectModel, videos: list[VideoData],
         model.train(was_training)
 
 
-def score(predictions: dict[str, dict[str, np.ndarray]], videos: list[VideoData],
-          tasks: tuple[str, ...]) -> dict[str, float]:
+def score(
+    predictions: dict[str, dict[str, np.ndarray]], videos: list[VideoData], tasks: tuple[str, ...]
+) -> dict[str, float]:
     """ABAW scores of every task that has labels in ``videos``, and their mean as ``score``.
 
     Returns:
@@ -86,14 +96,14 @@ def score(predictions: dict[str, dict[str, np.ndarray]], videos: list[VideoData]
 
 
 def _va(pred: list[np.ndarray], videos: list[VideoData]) -> dict:
-    label = np.concatenate([np.where(v.masks["va"][:, None], v.labels["va"], VA_MISSING)
-                            for v in videos])
+    label = np.concatenate(
+        [np.where(v.masks["va"][:, None], v.labels["va"], VA_MISSING) for v in videos]
+    )
     return metrics.va_ccc(np.concatenate(pred), label)
 
 
 def _au(pred: list[np.ndarray], videos: list[VideoData]) -> dict:
-    label = np.concatenate([np.where(v.masks["au"], v.labels["au"], AU_MISSING)
-                            for v in videos])
+    label = np.concatenate([np.where(v.masks["au"], v.labels["au"], AU_MISSING) for v in videos])
     return metrics.au_f1(np.concatenate(pred), label)
 
 
@@ -102,21 +112,29 @@ def _emi(pred: list[np.ndarray], videos: list[VideoData]) -> dict:
         keep = [v.masks["emi"] for v in videos]
         return metrics.emi_pearson(
             np.concatenate([p[k] for p, k in zip(pred, keep, strict=True)]),
-            np.concatenate([v.labels["emi"][k] for v, k in zip(videos, keep, strict=True)]))
-    rows = [(p[v.masks["emi"]].mean(axis=0), v.labels["emi"][v.masks["emi"]].mean(axis=0))
-            for p, v in zip(pred, videos, strict=True)]
+            np.concatenate([v.labels["emi"][k] for v, k in zip(videos, keep, strict=True)]),
+        )
+    rows = [
+        (p[v.masks["emi"]].mean(axis=0), v.labels["emi"][v.masks["emi"]].mean(axis=0))
+        for p, v in zip(pred, videos, strict=True)
+    ]
     return metrics.emi_pearson(np.stack([p for p, _ in rows]), np.stack([lab for _, lab in rows]))
 
 
 def _ah(pred: list[np.ndarray], videos: list[VideoData]) -> dict:
     keep = [v.masks["ah"] for v in videos]
-    return metrics.ah_f1(np.concatenate([p[k] for p, k in zip(pred, keep, strict=True)]),
-                         np.concatenate([v.labels["ah"][k] for v, k in zip(videos, keep,
-                                                                            strict=True)]))
+    return metrics.ah_f1(
+        np.concatenate([p[k] for p, k in zip(pred, keep, strict=True)]),
+        np.concatenate([v.labels["ah"][k] for v, k in zip(videos, keep, strict=True)]),
+    )
 
 
 _SCORERS: dict[str, Callable[[list[np.ndarray], list[VideoData]], dict]] = {
-    "va": _va, "au": _au, "emi": _emi, "ah": _ah}
+    "va": _va,
+    "au": _au,
+    "emi": _emi,
+    "ah": _ah,
+}
 
 
 def _flatten(scores: dict) -> dict[str, float]:

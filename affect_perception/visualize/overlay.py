@@ -38,8 +38,9 @@ FONT = cv2.FONT_HERSHEY_SIMPLEX
 def draw_overlay(rgb: np.ndarray, result: FrameResult) -> np.ndarray:
     """A copy of the (H, W, 3) uint8 RGB frame with every face of ``result`` drawn on it."""
     if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
-        raise ValueError(f"draw_overlay needs an (H, W, 3) uint8 RGB frame, got {rgb.shape} "
-                         f"{rgb.dtype}")
+        raise ValueError(
+            f"draw_overlay needs an (H, W, 3) uint8 RGB frame, got {rgb.shape} {rgb.dtype}"
+        )
     image = np.array(rgb, copy=True, order="C")
     scale = max(MIN_TEXT_SCALE, min(image.shape[:2]) * TEXT_SCALE_PER_PX)
     warm, reliable = result.warm, result.face_values("reliable")
@@ -50,13 +51,13 @@ def draw_overlay(rgb: np.ndarray, result: FrameResult) -> np.ndarray:
     return image
 
 
-def _draw_face(image: np.ndarray, result: FrameResult, i: int, warm: bool, reliable: bool,
-               scale: float) -> None:
+def _draw_face(
+    image: np.ndarray, result: FrameResult, i: int, warm: bool, reliable: bool, scale: float
+) -> None:
     """Box and id label, then a panel under the box: V and A bars, active AUs, hesitancy."""
     data = result.faces.data
     hesitant = bool(data["ah"][i])
-    colour = (HESITANT if hesitant else COLD if not warm
-              else WARM if reliable else UNRELIABLE)
+    colour = HESITANT if hesitant else COLD if not warm else WARM if reliable else UNRELIABLE
     x1, y1, x2, y2 = (int(round(v)) for v in result.faces.xyxy[i])
     cv2.rectangle(image, (x1, y1), (x2, y2), colour, max(1, round(scale / MIN_TEXT_SCALE)))
     title = str(result.faces.track_id[i])
@@ -67,10 +68,13 @@ def _draw_face(image: np.ndarray, result: FrameResult, i: int, warm: bool, relia
     _text_box(image, title, (x1, y1 - _line_height(scale)), scale, colour)
     rows: list[tuple[str, float | None, tuple[int, int, int]]] = [
         (f"V {float(data['valence'][i]):+.2f}", float(data["valence"][i]), TEXT),
-        (f"A {float(data['arousal'][i]):+.2f}", float(data["arousal"][i]), TEXT)]
+        (f"A {float(data['arousal'][i]):+.2f}", float(data["arousal"][i]), TEXT),
+    ]
     active = [name for name, on in zip(AU_NAMES, data["au_active"][i], strict=True) if on]
-    rows += [(" ".join(active[k:k + AUS_PER_LINE]), None, TEXT)
-             for k in range(0, len(active), AUS_PER_LINE)]
+    rows += [
+        (" ".join(active[k : k + AUS_PER_LINE]), None, TEXT)
+        for k in range(0, len(active), AUS_PER_LINE)
+    ]
     if hesitant:
         rows.append((f"HESITANT {float(data['ah_prob'][i]):.2f}", None, HESITANT))
     _panel(image, rows, (x1, y2 + 2), scale)
@@ -81,24 +85,34 @@ def _line_height(scale: float) -> int:
     return height + base + 4
 
 
-def _text_box(image: np.ndarray, text: str, origin: tuple[int, int], scale: float,
-              background: tuple[int, int, int]) -> None:
+def _text_box(
+    image: np.ndarray,
+    text: str,
+    origin: tuple[int, int],
+    scale: float,
+    background: tuple[int, int, int],
+) -> None:
     """Text on a filled box whose top-left corner is ``origin``, kept inside the image."""
     (width, _), _ = cv2.getTextSize(text, FONT, scale, 1)
     line = _line_height(scale)
     x = int(np.clip(origin[0], 0, max(image.shape[1] - width - 4, 0)))
     y = int(np.clip(origin[1], 0, max(image.shape[0] - line, 0)))
     cv2.rectangle(image, (x, y), (x + width + 4, y + line), background, -1)
-    cv2.putText(image, text, (x + 2, y + line - 4 - _baseline(scale)), FONT, scale, TEXT, 1,
-                cv2.LINE_AA)
+    cv2.putText(
+        image, text, (x + 2, y + line - 4 - _baseline(scale)), FONT, scale, TEXT, 1, cv2.LINE_AA
+    )
 
 
 def _baseline(scale: float) -> int:
     return cv2.getTextSize("Ag", FONT, scale, 1)[1]
 
 
-def _panel(image: np.ndarray, rows: list[tuple[str, float | None, tuple[int, int, int]]],
-           origin: tuple[int, int], scale: float) -> None:
+def _panel(
+    image: np.ndarray,
+    rows: list[tuple[str, float | None, tuple[int, int, int]]],
+    origin: tuple[int, int],
+    scale: float,
+) -> None:
     """Rows of text on a dark panel kept inside the image; a row with a value in [-1, 1]
     also gets a bar centred on zero (NaN: no bar, the text says n/a)."""
     line = _line_height(scale)
@@ -114,14 +128,23 @@ def _panel(image: np.ndarray, rows: list[tuple[str, float | None, tuple[int, int
         top = y + k * line
         if value is not None and not math.isfinite(value):
             text = text[0] + " n/a"
-        cv2.putText(image, text, (x + 3, top + line - 3 - _baseline(scale)), FONT, scale,
-                    colour, 1, cv2.LINE_AA)
+        cv2.putText(
+            image,
+            text,
+            (x + 3, top + line - 3 - _baseline(scale)),
+            FONT,
+            scale,
+            colour,
+            1,
+            cv2.LINE_AA,
+        )
         if value is not None and math.isfinite(value):
             _bar(image, value, (x + label_width + 7, top + line // 4), bar_width, line // 2)
 
 
-def _bar(image: np.ndarray, value: float, origin: tuple[int, int], width: int, height: int
-         ) -> None:
+def _bar(
+    image: np.ndarray, value: float, origin: tuple[int, int], width: int, height: int
+) -> None:
     """A bar for a value in [-1, 1] growing left or right from the centre."""
     x, y = origin
     cv2.rectangle(image, (x, y), (x + width, y + height), BAR_BACK, -1)
@@ -132,13 +155,14 @@ def _bar(image: np.ndarray, value: float, origin: tuple[int, int], width: int, h
     cv2.line(image, (centre, y - 1), (centre, y + height + 1), TEXT, 1)
 
 
-def contact_sheet(frames: list[np.ndarray], columns: int = 4, tile_width: int = 320
-                  ) -> np.ndarray:
+def contact_sheet(frames: list[np.ndarray], columns: int = 4, tile_width: int = 320) -> np.ndarray:
     """The frames side by side, ``columns`` per row, each resized to ``tile_width`` pixels wide
     (height by the first frame's aspect ratio); empty tiles are black."""
     if not frames or columns < 1 or tile_width < 1:
-        raise ValueError(f"contact_sheet needs frames, columns >= 1 and tile_width >= 1; got "
-                         f"{len(frames)} frames, columns={columns}, tile_width={tile_width}")
+        raise ValueError(
+            f"contact_sheet needs frames, columns >= 1 and tile_width >= 1; got "
+            f"{len(frames)} frames, columns={columns}, tile_width={tile_width}"
+        )
     height, width = frames[0].shape[:2]
     tile_height = max(1, round(tile_width * height / width))
     rows = math.ceil(len(frames) / columns)
@@ -146,5 +170,7 @@ def contact_sheet(frames: list[np.ndarray], columns: int = 4, tile_width: int = 
     for k, frame in enumerate(frames):
         r, c = divmod(k, columns)
         tile = cv2.resize(frame, (tile_width, tile_height), interpolation=cv2.INTER_AREA)
-        sheet[r * tile_height:(r + 1) * tile_height, c * tile_width:(c + 1) * tile_width] = tile
+        sheet[r * tile_height : (r + 1) * tile_height, c * tile_width : (c + 1) * tile_width] = (
+            tile
+        )
     return sheet

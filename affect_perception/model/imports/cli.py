@@ -30,20 +30,35 @@ PAPER_INPUT_SIZE = 224
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the import options to ``parser``."""
-    parser.add_argument("checkpoint", type=Path, metavar="CHECKPOINT",
-                        help="weights file: .pt/.pth/.ckpt/.pth.tar (read weights-only) or "
-                             ".safetensors")
+    parser.add_argument(
+        "checkpoint",
+        type=Path,
+        metavar="CHECKPOINT",
+        help="weights file: .pt/.pth/.ckpt/.pth.tar (read weights-only) or .safetensors",
+    )
     parser.add_argument("--out", type=Path, required=True, help="folder to write into")
-    parser.add_argument("--format", metavar="paper|timm",
-                        help="layout of CHECKPOINT (default: detected from its keys)")
-    parser.add_argument("--window", type=int,
-                        help="paper: the window it was trained with (default: from the "
-                             "checkpoint; given, it is checked against the tensors)")
-    parser.add_argument("--input-size", type=int,
-                        help=f"paper: face crop side it was trained at (default "
-                             f"{PAPER_INPUT_SIZE}, as in the paper's code)")
-    parser.add_argument("--no-ema", action="store_true",
-                        help="take 'state_dict' even where 'state_dict_ema' exists")
+    parser.add_argument(
+        "--format",
+        metavar="paper|timm",
+        help="layout of CHECKPOINT (default: detected from its keys)",
+    )
+    parser.add_argument(
+        "--window",
+        type=int,
+        help="paper: the window it was trained with (default: from the "
+        "checkpoint; given, it is checked against the tensors)",
+    )
+    parser.add_argument(
+        "--input-size",
+        type=int,
+        help=f"paper: face crop side it was trained at (default "
+        f"{PAPER_INPUT_SIZE}, as in the paper's code)",
+    )
+    parser.add_argument(
+        "--no-ema",
+        action="store_true",
+        help="take 'state_dict' even where 'state_dict_ema' exists",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -59,16 +74,21 @@ def run(args: argparse.Namespace) -> int:
         written = _import_paper(weights, out, args.window, args.input_size or PAPER_INPUT_SIZE)
     else:
         if args.window is not None or args.input_size is not None:
-            raise InputError("--window and --input-size describe a paper model; a timm "
-                             "backbone checkpoint has neither (leave them out)")
+            raise InputError(
+                "--window and --input-size describe a paper model; a timm "
+                "backbone checkpoint has neither (leave them out)"
+            )
         written = _import_timm(weights, out)
-    print(f"imported {weights.path.name} (format {fmt}, sha256 {weights.sha256[:12]}…) in "
-          f"{time.monotonic() - started:.1f} s: {', '.join(written)} in {out}")
+    print(
+        f"imported {weights.path.name} (format {fmt}, sha256 {weights.sha256[:12]}…) in "
+        f"{time.monotonic() - started:.1f} s: {', '.join(written)} in {out}"
+    )
     return 0
 
 
-def _import_paper(weights: WeightFile, out: Path, window: int | None,
-                  input_size: int) -> list[str]:
+def _import_paper(
+    weights: WeightFile, out: Path, window: int | None, input_size: int
+) -> list[str]:
     """A model folder from a paper checkpoint; the names of the files written."""
     from affect_perception.model.checkpoint import CONFIG_FILE, WEIGHTS_FILE, save_checkpoint
     from affect_perception.model.export import export_onnx
@@ -95,8 +115,10 @@ def _import_paper(weights: WeightFile, out: Path, window: int | None,
     write_model_json(out, {**read_model_json(out), IMPORT_KEY: record})
     write_card(out, record, paper)
     absent = ", ".join(record["absent_heads"])
-    print(f"{paper.task} model, {paper.config.variant} variant, window {paper.config.window}: "
-          f"heads not present: {absent}")
+    print(
+        f"{paper.task} model, {paper.config.variant} variant, window {paper.config.window}: "
+        f"heads not present: {absent}"
+    )
     return [WEIGHTS_FILE, CONFIG_FILE, ENCODER_FILE, TEMPORAL_FILE, MODEL_JSON, CARD_FILE]
 
 
@@ -113,8 +135,10 @@ def _import_timm(weights: WeightFile, out: Path) -> list[str]:
     save_backbone(state, out / BACKBONE_FILE)
     record = backbone_provenance(weights, dropped, trained_input_size(weights))
     (out / BACKBONE_RECORD).write_text(json.dumps(record, indent=2) + "\n")
-    print(f"{len(state)} backbone tensors from {weights.state_key or 'the state dict'}; "
-          f"dropped the head ({len(dropped)} tensors); trained at input size "
-          f"{record['trained_input_size'] or 'unknown'}; train with --backbone-weights "
-          f"{out / BACKBONE_FILE}")
+    print(
+        f"{len(state)} backbone tensors from {weights.state_key or 'the state dict'}; "
+        f"dropped the head ({len(dropped)} tensors); trained at input size "
+        f"{record['trained_input_size'] or 'unknown'}; train with --backbone-weights "
+        f"{out / BACKBONE_FILE}"
+    )
     return [BACKBONE_FILE, BACKBONE_RECORD]

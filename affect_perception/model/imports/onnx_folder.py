@@ -61,18 +61,24 @@ def _anonymous_weights(model: onnx.ModelProto, op: str) -> list[tuple[np.ndarray
 
 def _named(model: onnx.ModelProto) -> dict[str, torch.Tensor]:
     """Initializers named after torch parameters, prefix removed."""
-    return {k[len(GRAPH_PREFIX):]: torch.from_numpy(v)
-            for k, v in _initializers(model).items() if k.startswith(GRAPH_PREFIX)}
+    return {
+        k[len(GRAPH_PREFIX) :]: torch.from_numpy(v)
+        for k, v in _initializers(model).items()
+        if k.startswith(GRAPH_PREFIX)
+    }
 
 
 def _folded_pairs(model: AffectModel) -> list[tuple[nn.Conv2d, nn.BatchNorm2d]]:
     """Every backbone convolution without a bias and the BatchNorm after it, module order."""
-    convs = [m for m in model.backbone.body.modules()
-             if isinstance(m, nn.Conv2d) and m.bias is None]
+    convs = [
+        m for m in model.backbone.body.modules() if isinstance(m, nn.Conv2d) and m.bias is None
+    ]
     norms = [m for m in model.backbone.body.modules() if isinstance(m, nn.BatchNorm2d)]
     if len(convs) != len(norms):
-        raise OnnxImportError(f"backbone has {len(convs)} convolutions without bias but "
-                              f"{len(norms)} BatchNorms; cannot pair them")
+        raise OnnxImportError(
+            f"backbone has {len(convs)} convolutions without bias but "
+            f"{len(norms)} BatchNorms; cannot pair them"
+        )
     return list(zip(convs, norms, strict=True))
 
 
@@ -80,13 +86,16 @@ def _load_backbone(model: AffectModel, encoder: onnx.ModelProto, path: Path) -> 
     pairs = _folded_pairs(model)
     folded = _anonymous_weights(encoder, "Conv")
     if len(folded) != len(pairs):
-        raise OnnxImportError(f"{path}: {len(folded)} folded convolutions, the model's config "
-                              f"describes {len(pairs)}")
+        raise OnnxImportError(
+            f"{path}: {len(folded)} folded convolutions, the model's config describes {len(pairs)}"
+        )
     with torch.no_grad():
         for k, ((conv, norm), weights) in enumerate(zip(pairs, folded, strict=True)):
             if len(weights) != 2 or tuple(weights[0].shape) != tuple(conv.weight.shape):
-                raise OnnxImportError(f"{path}: folded convolution {k} has shape "
-                                      f"{weights[0].shape}, expected {tuple(conv.weight.shape)}")
+                raise OnnxImportError(
+                    f"{path}: folded convolution {k} has shape "
+                    f"{weights[0].shape}, expected {tuple(conv.weight.shape)}"
+                )
             conv.weight.copy_(torch.from_numpy(weights[0]))
             assert norm.running_mean is not None and norm.running_var is not None  # tracked
             norm.weight.fill_(1.0)
@@ -97,18 +106,25 @@ def _load_backbone(model: AffectModel, encoder: onnx.ModelProto, path: Path) -> 
 
 def _load_linears(model: AffectModel, temporal: onnx.ModelProto, path: Path) -> None:
     named = set(_named(temporal))
-    linears = [(n, m) for n, m in model.named_modules()
-               if isinstance(m, nn.Linear) and f"{n}.weight" not in named]
+    linears = [
+        (n, m)
+        for n, m in model.named_modules()
+        if isinstance(m, nn.Linear) and f"{n}.weight" not in named
+    ]
     matmuls = _anonymous_weights(temporal, "MatMul")
     if len(matmuls) != len(linears):
-        raise OnnxImportError(f"{path}: {len(matmuls)} anonymous MatMul weights, the model's "
-                              f"config describes {len(linears)} Linear layers")
+        raise OnnxImportError(
+            f"{path}: {len(matmuls)} anonymous MatMul weights, the model's "
+            f"config describes {len(linears)} Linear layers"
+        )
     with torch.no_grad():
         for (name, linear), (weight,) in zip(linears, matmuls, strict=True):
             if tuple(weight.T.shape) != tuple(linear.weight.shape):
-                raise OnnxImportError(f"{path}: the MatMul weight for {name} has shape "
-                                      f"{weight.shape}, expected the transpose of "
-                                      f"{tuple(linear.weight.shape)}")
+                raise OnnxImportError(
+                    f"{path}: the MatMul weight for {name} has shape "
+                    f"{weight.shape}, expected the transpose of "
+                    f"{tuple(linear.weight.shape)}"
+                )
             linear.weight.copy_(torch.from_numpy(weight.T.copy()))
 
 
@@ -117,13 +133,16 @@ def _load_named(model: AffectModel, graphs: dict[Path, onnx.ModelProto]) -> None
     for path, graph in graphs.items():
         for name, value in _named(graph).items():
             if name not in own or tuple(own[name].shape) != tuple(value.shape):
-                raise OnnxImportError(f"{path}: weight {name} {tuple(value.shape)} does not fit "
-                                      "the model its model.json config describes")
+                raise OnnxImportError(
+                    f"{path}: weight {name} {tuple(value.shape)} does not fit "
+                    "the model its model.json config describes"
+                )
             own[name].copy_(value)
 
 
-def _check(model: AffectModel, encoder: onnx.ModelProto, temporal: onnx.ModelProto,
-           model_dir: Path) -> float:
+def _check(
+    model: AffectModel, encoder: onnx.ModelProto, temporal: onnx.ModelProto, model_dir: Path
+) -> float:
     """Largest |torch - onnxruntime| over both graphs on random inputs."""
     c = model.config
     generator = torch.Generator().manual_seed(CHECK_SEED)
@@ -132,22 +151,26 @@ def _check(model: AffectModel, encoder: onnx.ModelProto, temporal: onnx.ModelPro
         maps = model.encode(images)
         out = model.temporal({n: m.unsqueeze(0) for n, m in maps.items()})
     errors = []
-    session = ort.InferenceSession(encoder.SerializeToString(),
-                                   providers=["CPUExecutionProvider"])
+    session = ort.InferenceSession(encoder.SerializeToString(), providers=["CPUExecutionProvider"])
     got = session.run(list(model.feature_names), {"image": images.numpy()})
-    errors += [float(np.abs(g - maps[n].numpy()).max() / max(1.0, float(maps[n].abs().max())))
-               for g, n in zip(got, model.feature_names, strict=True)]
-    session = ort.InferenceSession(temporal.SerializeToString(),
-                                   providers=["CPUExecutionProvider"])
+    errors += [
+        float(np.abs(g - maps[n].numpy()).max() / max(1.0, float(maps[n].abs().max())))
+        for g, n in zip(got, model.feature_names, strict=True)
+    ]
+    session = ort.InferenceSession(
+        temporal.SerializeToString(), providers=["CPUExecutionProvider"]
+    )
     feeds = {n: g[None] for n, g in zip(model.feature_names, got, strict=True)}
     for task, value in zip(c.tasks, session.run(list(c.tasks), feeds), strict=True):
         want = torch.sigmoid(out[task]) if task in LOGIT_TASKS else out[task]
         errors.append(float(np.abs(value - want.numpy()).max()))
     worst = max(errors)
     if not worst < TOLERANCE:
-        raise OnnxImportError(f"{model_dir}: the model rebuilt from its ONNX files differs from "
-                              f"them by {worst:.2e} (tolerance {TOLERANCE}); it was not exported "
-                              "by this package's `export`, so give a checkpoint instead")
+        raise OnnxImportError(
+            f"{model_dir}: the model rebuilt from its ONNX files differs from "
+            f"them by {worst:.2e} (tolerance {TOLERANCE}); it was not exported "
+            "by this package's `export`, so give a checkpoint instead"
+        )
     return worst
 
 
@@ -163,8 +186,10 @@ def model_from_onnx(model_dir: str | Path) -> AffectModel:
     paths = [model_dir / f for f in (*PRECISION_FILES["fp32"], MODEL_JSON)]
     missing = [p for p in paths if not p.is_file()]
     if missing:
-        raise OnnxImportError(f"{missing[0]} is missing: expected a model folder with "
-                              "encoder.onnx, temporal.onnx and model.json")
+        raise OnnxImportError(
+            f"{missing[0]} is missing: expected a model folder with "
+            "encoder.onnx, temporal.onnx and model.json"
+        )
     try:
         info = json.loads(paths[2].read_text())
         config = ModelConfig.from_dict({**info["config"], "backbone_weights": None})

@@ -87,12 +87,17 @@ def read_weight_file(path: Path, ema: bool = True) -> WeightFile:
     state, key = _pick_state(data, path, ema)
     prefixed = bool(state) and all(k.startswith(DDP_PREFIX) for k in state)
     if prefixed:
-        state = {k[len(DDP_PREFIX):]: v for k, v in state.items()}
+        state = {k[len(DDP_PREFIX) :]: v for k, v in state.items()}
     hyper = data.get("hyper_parameters") if key else None
     args = data.get("args") if key else None
-    return WeightFile(path, file_sha256(path), state, key,
-                      dict(hyper) if isinstance(hyper, dict) else {},
-                      vars(args) if isinstance(args, argparse.Namespace) else {})
+    return WeightFile(
+        path,
+        file_sha256(path),
+        state,
+        key,
+        dict(hyper) if isinstance(hyper, dict) else {},
+        vars(args) if isinstance(args, argparse.Namespace) else {},
+    )
 
 
 def detect_format(weights: WeightFile, wanted: str | None) -> str:
@@ -114,7 +119,8 @@ def detect_format(weights: WeightFile, wanted: str | None) -> str:
     raise WeightsImportError(
         f"cannot tell the format of {weights.path}: it has neither the paper code's "
         f"{PAPER_MARK!r} nor timm's {TIMM_MARK!r} (keys such as {sample}); "
-        f"name it with --format {'|'.join(FORMATS)} if it is one of them")
+        f"name it with --format {'|'.join(FORMATS)} if it is one of them"
+    )
 
 
 def _load_pickle(path: Path) -> Any:
@@ -128,11 +134,13 @@ def _load_pickle(path: Path) -> Any:
         if "GLOBAL" not in reason:  # not a pickle torch could read, e.g. a text file
             raise WeightsImportError(
                 f"{path} is not a readable torch checkpoint (reading weights-only stopped at: "
-                f"{reason}); nothing in it was run") from err
+                f"{reason}); nothing in it was run"
+            ) from err
         raise WeightsImportError(
             f"{path} was refused without being run: it holds Python objects other than "
             f"tensors ({reason}); only tensors are read from weight files, so save "
-            "its state dict alone (torch.save(model.state_dict(), ...))") from err
+            "its state dict alone (torch.save(model.state_dict(), ...))"
+        ) from err
     except Exception as err:  # torch raises many types for files that are not checkpoints
         raise WeightsImportError(f"{path} is not a readable torch checkpoint: {err}") from err
 
@@ -155,16 +163,21 @@ def _pick_state(data: Any, path: Path, ema: bool) -> tuple[dict[str, torch.Tenso
     """The state dict inside ``data`` and the key it was found under ("" for a bare one)."""
     if not isinstance(data, dict):
         raise WeightsImportError(
-            f"{path} holds a {type(data).__name__}, not a state dict or a checkpoint dict")
+            f"{path} holds a {type(data).__name__}, not a state dict or a checkpoint dict"
+        )
     if data and all(isinstance(v, torch.Tensor) for v in data.values()):
         return dict(data), ""
     keys = [k for k in STATE_KEYS if k in data and (ema or k not in EMA_KEYS)]
     if not keys:
         raise WeightsImportError(
             f"{path} holds no state dict: expected tensors, or one of {list(STATE_KEYS)} "
-            f"(found keys {sorted(map(str, data))[:6]})")
+            f"(found keys {sorted(map(str, data))[:6]})"
+        )
     state = data[keys[0]]
-    if not isinstance(state, dict) or not state or not all(
-            isinstance(v, torch.Tensor) for v in state.values()):
+    if (
+        not isinstance(state, dict)
+        or not state
+        or not all(isinstance(v, torch.Tensor) for v in state.values())
+    ):
         raise WeightsImportError(f"{path}: {keys[0]!r} must map parameter names to tensors")
     return dict(state), keys[0]

@@ -29,11 +29,15 @@ def source_line(weights: WeightFile, fmt: str) -> str:
 def plain(values: dict[str, Any]) -> dict[str, Any]:
     """The JSON-ready entries of a checkpoint's hyper-parameters or arguments: scalars and
     lists of scalars (such as train.py's ``mean`` and ``std``)."""
+
     def scalar(v: Any) -> bool:
         return isinstance(v, (str, int, float, bool)) or v is None
 
-    return {k: list(v) if isinstance(v, (list, tuple)) else v for k, v in values.items()
-            if scalar(v) or (isinstance(v, (list, tuple)) and all(map(scalar, v)))}
+    return {
+        k: list(v) if isinstance(v, (list, tuple)) else v
+        for k, v in values.items()
+        if scalar(v) or (isinstance(v, (list, tuple)) and all(map(scalar, v)))
+    }
 
 
 def paper_record(weights: WeightFile, paper: PaperModel) -> dict[str, Any]:
@@ -46,14 +50,17 @@ def paper_record(weights: WeightFile, paper: PaperModel) -> dict[str, Any]:
         "checkpoint_task": paper.task,
         "state_key": weights.state_key or None,
         "hyper_parameters": plain(weights.hyper_parameters),
-        "taught_on": (f"unknown to us: the checkpoint says task {paper.task} (the paper's "
-                      f"code trains it on Aff-Wild2 {paper.task} labels); not checked here"),
+        "taught_on": (
+            f"unknown to us: the checkpoint says task {paper.task} (the paper's "
+            f"code trains it on Aff-Wild2 {paper.task} labels); not checked here"
+        ),
         "absent_heads": [t for t in TASKS if t not in paper.config.tasks],
     }
 
 
-def backbone_provenance(weights: WeightFile, dropped: list[str],
-                        input_size: int | None) -> dict[str, Any]:
+def backbone_provenance(
+    weights: WeightFile, dropped: list[str], input_size: int | None
+) -> dict[str, Any]:
     """The record beside imported backbone weights."""
     return {
         "source": source_line(weights, "timm"),
@@ -87,5 +94,6 @@ def write_card(model_dir: Path, record: dict[str, Any], paper: PaperModel) -> Pa
         "its newest frame (their code gives it to every frame of the window).\n"
         "- **Equal to the original:** the weights are rearranged, not retrained "
         "(`test/test_import_weights.py` checks equal outputs of the two layouts, within "
-        "1e-5, on random weights); the export compared onnxruntime with torch.\n")
+        "1e-5, on random weights); the export compared onnxruntime with torch.\n"
+    )
     return card

@@ -36,19 +36,24 @@ def backbone_state(weights: WeightFile) -> tuple[dict[str, torch.Tensor], list[s
     if named is not None and named != BACKBONE:
         raise WeightsImportError(
             f"{weights.path} is a checkpoint of timm model {named!r} (its args say so); only "
-            f"{BACKBONE} is this project's backbone")
+            f"{BACKBONE} is this project's backbone"
+        )
     own = timm.create_model(BACKBONE, pretrained=False, features_only=True).state_dict()
     state = weights.state
     missing = [k for k in own if k not in state]
-    wrong = [f"{k} {tuple(state[k].shape)} (want {tuple(own[k].shape)})"
-             for k in own if k in state and state[k].shape != own[k].shape]
+    wrong = [
+        f"{k} {tuple(state[k].shape)} (want {tuple(own[k].shape)})"
+        for k in own
+        if k in state and state[k].shape != own[k].shape
+    ]
     dropped = sorted(k for k in state if k not in own and k.startswith(HEAD_PREFIXES))
     unknown = sorted(set(state) - set(own) - set(dropped))
     if missing or wrong or unknown:
         raise WeightsImportError(
             f"{weights.path} is not a timm {BACKBONE} state dict: {len(missing)} keys missing "
             f"(e.g. {missing[:2]}), {len(wrong)} of the wrong shape (e.g. {wrong[:1]}), "
-            f"{len(unknown)} unknown (e.g. {unknown[:2]})")
+            f"{len(unknown)} unknown (e.g. {unknown[:2]})"
+        )
     return {k: state[k].contiguous() for k in own}, dropped
 
 

@@ -42,8 +42,11 @@ def expression_signals(probs: np.ndarray) -> dict[str, float]:
     """Valence proxy in [-1, 1] and Joy/Amusement in [0, 1] from common-order probabilities."""
     p = dict(zip(CLASSES, np.asarray(probs, np.float64), strict=True))
     happy = float(p["happy"])
-    return {"valence": happy - float(sum(p[c] for c in NEGATIVE)), "Joy": happy,
-            "Amusement": happy}
+    return {
+        "valence": happy - float(sum(p[c] for c in NEGATIVE)),
+        "Joy": happy,
+        "Amusement": happy,
+    }
 
 
 @dataclass
@@ -79,11 +82,16 @@ class Teachers:
         root = checkset.checkset_dir(cache)
         face_api = root / checkset.FACE_API.folder / "model"
         human = root / checkset.HUMAN.folder / "models"
-        missing = [p for p in (face_api / MANIFEST, human / "emotion.json",
-                               human / "facemesh.json") if not p.is_file()]
+        missing = [
+            p
+            for p in (face_api / MANIFEST, human / "emotion.json", human / "facemesh.json")
+            if not p.is_file()
+        ]
         if missing:
-            raise FileNotFoundError(f"teacher models missing ({missing[0]}): run `python -m "
-                                    "affect_perception.realfaces.checkset fetch`")
+            raise FileNotFoundError(
+                f"teacher models missing ({missing[0]}): run `python -m "
+                "affect_perception.realfaces.checkset fetch`"
+            )
         self.face_api = FaceApiExpression(face_api)
         self.human = HumanEmotion(human / "emotion.json")
         self.mesh = FaceMesh(human / "facemesh.json")
@@ -93,14 +101,19 @@ class Teachers:
         sees it turned upright by ``roll`` degrees (`roll_degrees`), as MediaPipe feeds it."""
         expressions = {
             "face_api": self.face_api.probabilities(
-                face_views(image, box, CROP_FACTOR["face_api"], self.face_api.input_size)),
-            "human": to_common(self.human.probabilities(
-                face_views(image, box, CROP_FACTOR["human"], self.human.input_size)),
-                self.human.classes),
+                face_views(image, box, CROP_FACTOR["face_api"], self.face_api.input_size)
+            ),
+            "human": to_common(
+                self.human.probabilities(
+                    face_views(image, box, CROP_FACTOR["human"], self.human.input_size)
+                ),
+                self.human.classes,
+            ),
         }
         size = self.mesh.input_size
         landmarks, scores = self.mesh.run(
-            face_views(image, box, CROP_FACTOR["facemesh"], size, roll))
+            face_views(image, box, CROP_FACTOR["facemesh"], size, roll)
+        )
         centre, side = face_square(box, CROP_FACTOR["facemesh"])
         middle = VIEW_SCALES.index(1.0)  # the unmirrored view at scale 1
         back = cv2.invertAffineTransform(crop_matrix(centre, side, size, roll))
@@ -108,4 +121,6 @@ class Teachers:
         return FaceTeaching(
             expressions={k: v.mean(axis=0) for k, v in expressions.items()},
             features=geometry.mean_features([geometry.features(lm) for lm in landmarks]),
-            mesh_score=float(scores.mean()), landmarks=in_image)
+            mesh_score=float(scores.mean()),
+            landmarks=in_image,
+        )

@@ -46,8 +46,10 @@ class FaceApiExpression:
 
     def _dense_block(self, x: np.ndarray, block: str, first: bool) -> np.ndarray:
         if first:
-            out1 = conv2d(x, self.w[f"{block}/conv0/filters"], 2, "SAME") + self.w[
-                f"{block}/conv0/bias"]
+            out1 = (
+                conv2d(x, self.w[f"{block}/conv0/filters"], 2, "SAME")
+                + self.w[f"{block}/conv0/bias"]
+            )
         else:
             out1 = self._separable(x, f"{block}/conv0", 2)
         out1 = np.maximum(out1, 0)

@@ -13,17 +13,25 @@ from __future__ import annotations
 import numpy as np
 
 # MediaPipe FaceMesh indices (subject's right = image left on a frontal face).
-RIGHT_EYE = (33, 133, 159, 145)   # outer corner, inner corner, upper lid, lower lid
+RIGHT_EYE = (33, 133, 159, 145)  # outer corner, inner corner, upper lid, lower lid
 LEFT_EYE = (263, 362, 386, 374)
-RIGHT_BROW = (70, 107)            # outer, inner (upper brow edge)
+RIGHT_BROW = (70, 107)  # outer, inner (upper brow edge)
 LEFT_BROW = (300, 336)
 MOUTH_CORNERS = (61, 291)
-INNER_LIPS = (13, 14)             # upper, lower
+INNER_LIPS = (13, 14)  # upper, lower
 NOSE_TIP = 1
 CHIN = 152
 
-FEATURES = ("mouth_width", "corner_lift", "lip_gap", "jaw_open", "inner_brow", "outer_brow",
-            "brow_gap", "eye_aperture")
+FEATURES = (
+    "mouth_width",
+    "corner_lift",
+    "lip_gap",
+    "jaw_open",
+    "inner_brow",
+    "outer_brow",
+    "brow_gap",
+    "eye_aperture",
+)
 # AU -> (feature, sign) terms summed into its proxy.
 AU_PROXIES: dict[str, tuple[tuple[str, float], ...]] = {
     "AU1": (("inner_brow", 1.0),),
@@ -63,8 +71,9 @@ def features(landmarks: np.ndarray) -> dict[str, float]:
     outer = ((eye_y["r"] - p[RIGHT_BROW[0], 1]) + (eye_y["l"] - p[LEFT_BROW[0], 1])) / 2 / iod
     lip_mid_y = p[list(INNER_LIPS), 1].mean()
     corners_y = p[list(MOUTH_CORNERS), 1].mean()
-    aperture = [dist(eye[2], eye[3]) / max(dist(eye[0], eye[1]), 1e-6)
-                for eye in (RIGHT_EYE, LEFT_EYE)]
+    aperture = [
+        dist(eye[2], eye[3]) / max(dist(eye[0], eye[1]), 1e-6) for eye in (RIGHT_EYE, LEFT_EYE)
+    ]
     return {
         "mouth_width": dist(*MOUTH_CORNERS),
         "corner_lift": float(lip_mid_y - corners_y) / iod,
@@ -86,5 +95,7 @@ def mean_features(items: list[dict[str, float]]) -> dict[str, float]:
 
 def au_proxies(face: dict[str, float], neutral: dict[str, float]) -> dict[str, float]:
     """AU proxy per AU in AU_PROXIES: signed change from ``neutral``; larger means more AU."""
-    return {au: float(sum(sign * (face[name] - neutral[name]) for name, sign in terms))
-            for au, terms in AU_PROXIES.items()}
+    return {
+        au: float(sum(sign * (face[name] - neutral[name]) for name, sign in terms))
+        for au, terms in AU_PROXIES.items()
+    }

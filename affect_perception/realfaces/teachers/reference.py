@@ -26,13 +26,16 @@ def node_missing_reason(node_modules: Path, node: str = "node") -> str | None:
     if shutil.which(node) is None:
         return f"`{node}` (Node.js) is not installed"
     if not (Path(node_modules) / "@tensorflow" / "tfjs").is_dir():
-        return (f"@tensorflow/tfjs is not installed in {node_modules}: run "
-                "`python -m affect_perception.realfaces.checkset fetch`")
+        return (
+            f"@tensorflow/tfjs is not installed in {node_modules}: run "
+            "`python -m affect_perception.realfaces.checkset fetch`"
+        )
     return None
 
 
-def run_reference(job: dict, x: np.ndarray, node_modules: Path,
-                  node: str = "node") -> list[np.ndarray]:
+def run_reference(
+    job: dict, x: np.ndarray, node_modules: Path, node: str = "node"
+) -> list[np.ndarray]:
     """Outputs of the original model for input ``x``.
 
     Args:
@@ -48,14 +51,22 @@ def run_reference(job: dict, x: np.ndarray, node_modules: Path,
     with tempfile.TemporaryDirectory(prefix="affect_perception_tfjs_") as tmp:
         folder = Path(tmp)
         (folder / "input.bin").write_bytes(x.tobytes())
-        spec = {**{k: str(v) if isinstance(v, Path) else v for k, v in job.items()},
-                "input": str(folder / "input.bin"), "shape": list(x.shape),
-                "out": str(folder / "out.json")}
+        spec = {
+            **{k: str(v) if isinstance(v, Path) else v for k, v in job.items()},
+            "input": str(folder / "input.bin"),
+            "shape": list(x.shape),
+            "out": str(folder / "out.json"),
+        }
         (folder / "job.json").write_text(json.dumps(spec))
         env = {**os.environ, "NODE_PATH": str(node_modules)}
-        result = subprocess.run([node, str(SCRIPT), str(folder / "job.json")], env=env,
-                                capture_output=True, text=True, timeout=NODE_TIMEOUT_S,
-                                check=False)
+        result = subprocess.run(
+            [node, str(SCRIPT), str(folder / "job.json")],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=NODE_TIMEOUT_S,
+            check=False,
+        )
         if result.returncode:
             raise RuntimeError(f"tfjs reference failed: {result.stderr.strip()[-2000:]}")
         values = json.loads((folder / "out.json").read_text())["outputs"]

@@ -65,8 +65,9 @@ def _same_pads(size: int, kernel: int, stride: int) -> tuple[int, int]:
     return total // 2, total - total // 2
 
 
-def _pad_hw(x: np.ndarray, kernel: tuple[int, int], stride: int, padding: str,
-            value: float = 0.0) -> np.ndarray:
+def _pad_hw(
+    x: np.ndarray, kernel: tuple[int, int], stride: int, padding: str, value: float = 0.0
+) -> np.ndarray:
     if padding == "VALID":
         return x
     ph = _same_pads(x.shape[1], kernel[0], stride)
@@ -87,13 +88,14 @@ def conv2d(x: np.ndarray, w: np.ndarray, stride: int = 1, padding: str = "SAME")
     out = np.zeros((x.shape[0], oh, ow, w.shape[3]), np.float32)
     for i in range(kh):
         for j in range(kw):
-            patch = x[:, i:i + stride * oh:stride, j:j + stride * ow:stride]
+            patch = x[:, i : i + stride * oh : stride, j : j + stride * ow : stride]
             out += patch @ w[i, j]
     return out
 
 
-def depthwise_conv2d(x: np.ndarray, w: np.ndarray, stride: int = 1,
-                     padding: str = "SAME") -> np.ndarray:
+def depthwise_conv2d(
+    x: np.ndarray, w: np.ndarray, stride: int = 1, padding: str = "SAME"
+) -> np.ndarray:
     """NHWC depthwise convolution, ``w`` (kh, kw, c, 1)."""
     kh, kw = w.shape[:2]
     x = _pad_hw(x, (kh, kw), stride, padding)
@@ -101,19 +103,23 @@ def depthwise_conv2d(x: np.ndarray, w: np.ndarray, stride: int = 1,
     out = np.zeros((x.shape[0], oh, ow, x.shape[3]), np.float32)
     for i in range(kh):
         for j in range(kw):
-            out += x[:, i:i + stride * oh:stride, j:j + stride * ow:stride] * w[i, j, :, 0]
+            out += x[:, i : i + stride * oh : stride, j : j + stride * ow : stride] * w[i, j, :, 0]
     return out
 
 
-def pool(x: np.ndarray, kernel: tuple[int, int], stride: int, padding: str,
-         kind: str) -> np.ndarray:
+def pool(
+    x: np.ndarray, kernel: tuple[int, int], stride: int, padding: str, kind: str
+) -> np.ndarray:
     """Max or average pooling (``kind`` "max" / "avg"); SAME max pooling ignores the padding."""
     if kind == "avg" and padding != "VALID":
         raise ValueError("only VALID average pooling is implemented")
     x = _pad_hw(x, kernel, stride, padding, -np.inf if kind == "max" else 0.0)
     oh, ow = _windows(x, kernel, stride)
-    patches = [x[:, i:i + stride * oh:stride, j:j + stride * ow:stride]
-               for i in range(kernel[0]) for j in range(kernel[1])]
+    patches = [
+        x[:, i : i + stride * oh : stride, j : j + stride * ow : stride]
+        for i in range(kernel[0])
+        for j in range(kernel[1])
+    ]
     return np.max(patches, axis=0) if kind == "max" else np.mean(patches, axis=0)
 
 
@@ -167,8 +173,9 @@ def _depthwise(node: dict, args: list[np.ndarray]) -> np.ndarray:
 
 def _max_pool(node: dict, args: list[np.ndarray]) -> np.ndarray:
     ksize = _attr(node, "ksize")
-    return pool(args[0], (ksize[1], ksize[2]), _attr(node, "strides")[1],
-                _attr(node, "padding"), "max")
+    return pool(
+        args[0], (ksize[1], ksize[2]), _attr(node, "strides")[1], _attr(node, "padding"), "max"
+    )
 
 
 def _mean(node: dict, args: list[np.ndarray]) -> np.ndarray:

@@ -14,8 +14,9 @@ import numpy as np
 VIEW_SCALES = (0.9, 1.0, 1.1)
 
 
-def crop_matrix(centre: tuple[float, float], side: float, size: int,
-                roll: float = 0.0) -> np.ndarray:
+def crop_matrix(
+    centre: tuple[float, float], side: float, size: int, roll: float = 0.0
+) -> np.ndarray:
     """2×3 affine from image pixels to a ``size``² crop of the ``side``-pixel square around
     ``centre``, turned by ``roll`` degrees (counter-clockwise) so a rolled face stands up."""
     matrix = cv2.getRotationMatrix2D(centre, roll, size / side)
@@ -23,13 +24,19 @@ def crop_matrix(centre: tuple[float, float], side: float, size: int,
     return matrix
 
 
-def crop_square(image: np.ndarray, centre: tuple[float, float], side: float,
-                size: int, roll: float = 0.0) -> np.ndarray:
+def crop_square(
+    image: np.ndarray, centre: tuple[float, float], side: float, size: int, roll: float = 0.0
+) -> np.ndarray:
     """A ``side``-pixel square around ``centre`` turned by ``roll`` degrees, resized to
     ``size``² (edges replicated; an area filter when shrinking)."""
     n = max(int(round(side)), 1)
-    patch = cv2.warpAffine(image, crop_matrix(centre, n, n, roll), (n, n),
-                           flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    patch = cv2.warpAffine(
+        image,
+        crop_matrix(centre, n, n, roll),
+        (n, n),
+        flags=cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_REPLICATE,
+    )
     interpolation = cv2.INTER_AREA if n > size else cv2.INTER_LINEAR
     return cv2.resize(patch, (size, size), interpolation=interpolation)
 
@@ -40,8 +47,9 @@ def face_square(box: np.ndarray, factor: float) -> tuple[tuple[float, float], fl
     return ((x1 + x2) / 2, (y1 + y2) / 2), max(x2 - x1, y2 - y1) * factor
 
 
-def face_views(image: np.ndarray, box: np.ndarray, factor: float, size: int,
-               roll: float = 0.0) -> np.ndarray:
+def face_views(
+    image: np.ndarray, box: np.ndarray, factor: float, size: int, roll: float = 0.0
+) -> np.ndarray:
     """(6, size, size, 3) float32 views of the face in ``box``: its square (`face_square`)
     turned by ``roll`` degrees at each VIEW_SCALES, then the same mirrored."""
     centre, side = face_square(box, factor)

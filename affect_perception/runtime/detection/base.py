@@ -104,11 +104,18 @@ class ResizingDetector(ABC):
         Raises:
             ValueError: ``rgb`` is not a non-empty (H, W, 3) uint8 array.
         """
-        if not (isinstance(rgb, np.ndarray) and rgb.dtype == np.uint8 and rgb.ndim == 3
-                and rgb.shape[2] == 3 and rgb.size):
+        if not (
+            isinstance(rgb, np.ndarray)
+            and rgb.dtype == np.uint8
+            and rgb.ndim == 3
+            and rgb.shape[2] == 3
+            and rgb.size
+        ):
             shape = getattr(rgb, "shape", None)
-            raise ValueError(f"detect() needs an (H, W, 3) uint8 RGB frame, got {shape} "
-                             f"{getattr(rgb, 'dtype', type(rgb).__name__)}")
+            raise ValueError(
+                f"detect() needs an (H, W, 3) uint8 RGB frame, got {shape} "
+                f"{getattr(rgb, 'dtype', type(rgb).__name__)}"
+            )
         height, width = rgb.shape[:2]
         scale = self.config.scale_for(width, height)
         small = rgb
@@ -118,15 +125,18 @@ class ResizingDetector(ABC):
         faces = self._detect(small, small.shape[1] / width)
         if small is not rgb:
             factor = np.array([width / small.shape[1], height / small.shape[0]], np.float32)
-            faces = Detections(xyxy=faces.xyxy * np.tile(factor, 2), score=faces.score,
-                               keypoints=faces.keypoints * factor)
+            faces = Detections(
+                xyxy=faces.xyxy * np.tile(factor, 2),
+                score=faces.score,
+                keypoints=faces.keypoints * factor,
+            )
         return self._select(faces)
 
     def _select(self, faces: Detections) -> Detections:
         """Drop faces below ``min_face_size``; keep the ``max_faces`` largest, largest first."""
         faces = faces[faces.wh.min(axis=1) >= self.config.min_face_size]
         faces = faces[np.argsort(-faces.area, kind="stable")]
-        return faces[:self.config.max_faces] if self.config.max_faces else faces
+        return faces[: self.config.max_faces] if self.config.max_faces else faces
 
     @abstractmethod
     def _detect(self, rgb: np.ndarray, scale: float) -> Detections:
@@ -157,9 +167,12 @@ def build_detector(config: DetectorConfig) -> FaceDetector:
     except Exception as err:  # noqa: BLE001 - every load failure is one setting's fault
         parameter = "detector.model_path" if config.model_path else "detector.backend"
         reason = str(err).strip().splitlines()[0] if str(err).strip() else ""
-        raise DetectorLoadError(parameter, f"the {config.backend} detector cannot load "
-                                f"{config.model_path or 'its model'}: "
-                                f"{type(err).__name__}: {reason}") from None
+        raise DetectorLoadError(
+            parameter,
+            f"the {config.backend} detector cannot load "
+            f"{config.model_path or 'its model'}: "
+            f"{type(err).__name__}: {reason}",
+        ) from None
 
 
 def create_detector(name: str = "blazeface", **params: Any) -> FaceDetector:

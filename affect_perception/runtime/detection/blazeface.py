@@ -54,8 +54,9 @@ class BlazeFaceDetector(ResizingDetector):
 
     def __init__(self, config: DetectorConfig) -> None:
         super().__init__(config)
-        path = Path(config.model_path) if config.model_path else blazeface_model_path(
-            config.variant)
+        path = (
+            Path(config.model_path) if config.model_path else blazeface_model_path(config.variant)
+        )
         options = session_options(config.threads)
         options.log_severity_level = 3  # the files carry unused initialisers ORT warns about
         self._session = ort.InferenceSession(str(path), options, providers=list(config.providers))
@@ -64,8 +65,10 @@ class BlazeFaceDetector(ResizingDetector):
         self._nchw = shape[1] == 3
         self.input_size = int(shape[2] if self._nchw else shape[1])
         if self.input_size not in ANCHOR_STRIDES:
-            raise ValueError(f"{path}: input {shape} is not a BlazeFace 128×128 or 256×256 "
-                             "input; use the front or back model")
+            raise ValueError(
+                f"{path}: input {shape} is not a BlazeFace 128×128 or 256×256 "
+                "input; use the front or back model"
+            )
         self._anchors = ssd_anchors(self.input_size, ANCHOR_STRIDES[self.input_size])
         self._scores, self._boxes = self._outputs(path)
         threshold = config.score_threshold
@@ -82,7 +85,8 @@ class BlazeFaceDetector(ResizingDetector):
             raise ValueError(
                 f"{path}: outputs {[(o.name, o.shape) for o in outputs]} do not match the "
                 f"{len(self._anchors)} anchors of a {self.input_size}×{self.input_size} "
-                "BlazeFace model")
+                "BlazeFace model"
+            )
         return [o.name for o in scores], [o.name for o in boxes]
 
     def _letterbox(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -95,7 +99,7 @@ class BlazeFaceDetector(ResizingDetector):
         interpolation = cv2.INTER_AREA if fit < 1 else cv2.INTER_LINEAR
         canvas = np.zeros((size, size, 3), np.float32)
         resized = cv2.resize(rgb, (new_w, new_h), interpolation=interpolation)
-        canvas[top:top + new_h, left:left + new_w] = resized * np.float32(INPUT_SCALE)
+        canvas[top : top + new_h, left : left + new_w] = resized * np.float32(INPUT_SCALE)
         tensor = canvas.transpose(2, 0, 1) if self._nchw else canvas
         scale = np.array([new_w / width, new_h / height], np.float32)
         return tensor[None], scale, np.array([left, top], np.float32)

@@ -31,18 +31,21 @@ class HaarDetector(ResizingDetector):
         if not hasattr(cv2, "CascadeClassifier") or not hasattr(cv2, "data"):
             raise RuntimeError(
                 f"the haar backend needs opencv-python(-headless) 4.x; OpenCV {cv2.__version__} "
-                "has no Haar cascades: use backend 'blazeface'")
+                "has no Haar cascades: use backend 'blazeface'"
+            )
         path = config.model_path or cv2.data.haarcascades + CASCADE
         self._cascade = cv2.CascadeClassifier(str(path))
         if self._cascade.empty():
-            raise FileNotFoundError(f"could not load the Haar cascade {path}: pass model_path= "
-                                    "a cascade XML file")
+            raise FileNotFoundError(
+                f"could not load the Haar cascade {path}: pass model_path= a cascade XML file"
+            )
 
     def _detect(self, rgb: np.ndarray, scale: float) -> Detections:
         gray = cv2.equalizeHist(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY))
         side = int(max(MIN_SIZE, self.config.min_face_size) * scale)
-        found = self._cascade.detectMultiScale(gray, scaleFactor=SCALE_FACTOR,
-                                               minNeighbors=MIN_NEIGHBORS, minSize=(side, side))
+        found = self._cascade.detectMultiScale(
+            gray, scaleFactor=SCALE_FACTOR, minNeighbors=MIN_NEIGHBORS, minSize=(side, side)
+        )
         xywh = np.asarray(found, np.float32).reshape(-1, 4)
         xyxy = np.concatenate([xywh[:, :2], xywh[:, :2] + xywh[:, 2:]], axis=1)
         return Detections(xyxy=xyxy, score=np.ones(len(xyxy), np.float32))

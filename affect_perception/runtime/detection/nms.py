@@ -25,8 +25,9 @@ def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> np.ndarr
     return np.array([c[0] for c in _clusters(boxes, scores, iou_threshold)], dtype=np.int64)
 
 
-def weighted_nms(boxes: np.ndarray, scores: np.ndarray, points: np.ndarray,
-                 iou_threshold: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def weighted_nms(
+    boxes: np.ndarray, scores: np.ndarray, points: np.ndarray, iou_threshold: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """MediaPipe's weighted NMS: each cluster becomes the score-weighted mean of its boxes and
     points, scored by its best member.
 

@@ -28,15 +28,19 @@ class YuNetDetector(ResizingDetector):
     def __init__(self, config: DetectorConfig) -> None:
         super().__init__(config)
         if not config.model_path:
-            raise ValueError("the yunet backend needs model_path= a YuNet ONNX file "
-                             "(no package ships one); or use backend 'blazeface'")
+            raise ValueError(
+                "the yunet backend needs model_path= a YuNet ONNX file "
+                "(no package ships one); or use backend 'blazeface'"
+            )
         path = Path(config.model_path)
         if not path.is_file():
-            raise FileNotFoundError(f"YuNet model {path} not found: pass model_path= an "
-                                    "existing YuNet ONNX file")
+            raise FileNotFoundError(
+                f"YuNet model {path} not found: pass model_path= an existing YuNet ONNX file"
+            )
         try:
             self._net = cv2.FaceDetectorYN.create(
-                str(path), "", INITIAL_SIZE, config.score_threshold, config.nms_iou, TOP_K)
+                str(path), "", INITIAL_SIZE, config.score_threshold, config.nms_iou, TOP_K
+            )
             # OpenCV loads any ONNX graph; one blank frame shows whether it is a YuNet model
             self._net.detect(np.zeros((*INITIAL_SIZE[::-1], 3), np.uint8))
         except cv2.error as err:

@@ -27,7 +27,7 @@ from affect_perception.runtime.image_decode import (
     decode_compressed_msg,
     decode_image_msg,
     encode_compressed,
-    encode_image,
+    image_fields,
 )
 
 IMAGE_TYPE = "sensor_msgs/msg/Image"
@@ -340,16 +340,9 @@ class BagWriter:
                 header=header, format=fmt, data=np.frombuffer(data, np.uint8)
             )
         else:
-            step, data = encode_image(rgb, encoding)
-            msg = types[IMAGE_TYPE](
-                header=header,
-                height=rgb.shape[0],
-                width=rgb.shape[1],
-                encoding=encoding,
-                is_bigendian=0,
-                step=step,
-                data=np.frombuffer(data, np.uint8),
-            )
+            fields = image_fields(rgb, encoding)
+            fields["data"] = np.frombuffer(fields["data"], np.uint8)
+            msg = types[IMAGE_TYPE](header=header, **fields)
         self.write_msg(topic, msg, stamp)
 
     def write_result(

@@ -14,7 +14,7 @@ import numpy as np
 
 from affect_perception.frame_result import UINT16_MAX, FrameResult, message_extras
 from affect_perception.msg import AffectState, AffectStateArray
-from affect_perception.runtime.image_decode import encode_compressed, encode_image
+from affect_perception.runtime.image_decode import encode_compressed, image_fields
 
 # REP-155 namespace of the per-face topics, and the topic listing the tracked ids.
 FACES_NS = "/humans/faces"
@@ -100,16 +100,7 @@ def image_message(rgb: np.ndarray, header: Any, encoding: str = "rgb8") -> Any:
     """An (H, W, 3) uint8 RGB frame as a ``sensor_msgs/Image`` in ``encoding``."""
     from sensor_msgs.msg import Image
 
-    step, data = encode_image(rgb, encoding)
-    return Image(
-        header=header,
-        height=rgb.shape[0],
-        width=rgb.shape[1],
-        encoding=encoding,
-        is_bigendian=0,
-        step=step,
-        data=data,
-    )
+    return Image(header=header, **image_fields(rgb, encoding))
 
 
 def compressed_message(rgb: np.ndarray, header: Any, fmt: str = "jpeg") -> Any:

@@ -322,6 +322,20 @@ def decode_compressed(format: str, data: Any) -> np.ndarray:  # noqa: A002 - the
     return image
 
 
+def image_fields(rgb: np.ndarray, encoding: str) -> dict[str, Any]:
+    """The fields of a ``sensor_msgs/Image`` (all but the header) holding ``rgb`` encoded as
+    ``encoding`` (see :func:`encode_image`); ``data`` is bytes."""
+    step, data = encode_image(rgb, encoding)
+    return {
+        "height": rgb.shape[0],
+        "width": rgb.shape[1],
+        "encoding": encoding,
+        "is_bigendian": 0,
+        "step": step,
+        "data": data,
+    }
+
+
 def encode_compressed(
     rgb: np.ndarray,
     fmt: str = "jpeg",

@@ -32,7 +32,7 @@ from rclpy.node import Node
 from std_msgs.msg import String
 
 from affect_perception.msg import AffectStateArray
-from affect_perception.ros.spinning import spin_until_shutdown
+from affect_perception.ros.spinning import StopSignals, init, spin_until_shutdown
 
 HESITANT = "hesitant"
 VALENCE_DROP = "valence_drop"
@@ -206,14 +206,15 @@ class HesitancyCueNode(Node):
 
 def main(args: list[str] | None = None) -> int:
     """Run the cue node until SIGINT or SIGTERM; 2 when its thresholds contradict."""
-    rclpy.init(args=args)
+    init(args)
     try:
         node = HesitancyCueNode()
     except ValueError as err:
         rclpy.logging.get_logger("hesitancy_cue_node").fatal(f"cannot start: {err}")
         rclpy.try_shutdown()
         return 2
-    spin_until_shutdown(node)
+    with StopSignals() as signals:
+        spin_until_shutdown(node, stop=signals.requested)
     node.destroy_node()
     rclpy.try_shutdown()
     return 0

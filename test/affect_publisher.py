@@ -8,11 +8,11 @@ import rclpy
 from rclpy.node import Node
 
 from affect_perception.msg import AffectState, AffectStateArray
-from affect_perception.ros.spinning import spin_until_shutdown
+from affect_perception.ros.spinning import StopSignals, init, spin_until_shutdown
 
 
 def main() -> int:
-    rclpy.init()
+    init()
     node = Node("affect_test_publisher")
     pub = node.create_publisher(AffectStateArray, "affect", 10)
     count = 0
@@ -27,7 +27,8 @@ def main() -> int:
         count += 1
 
     node.create_timer(0.05, tick)
-    spin_until_shutdown(node)
+    with StopSignals() as signals:
+        spin_until_shutdown(node, stop=signals.requested)
     node.destroy_node()
     rclpy.try_shutdown()
     return 0

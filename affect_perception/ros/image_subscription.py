@@ -47,14 +47,18 @@ class ImageSubscription:
         self._subscribe(self._wanted())
 
     def follow_publishers(self) -> bool:
-        """best_available, while open: resubscribe when the publishers now call for the other
-        reliability; True when it did."""
+        """best_available, while open: resubscribe (and log it) when the publishers now call
+        for the other reliability; True when it did."""
         if self._subscription is None or self._mode != "best_available":
             return False
         reliable = self._wanted()
         if reliable == self.reliable:
             return False
         self._subscribe(reliable)
+        self._node.get_logger().info(
+            "image publishers changed: now subscribed "
+            + ("reliably" if reliable else "best effort")
+        )
         return True
 
     def close(self) -> None:

@@ -14,14 +14,13 @@ from typing import Any
 import rclpy
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
-from rclpy.signals import SignalHandlerOptions
 from rclpy.task import Future
 
 from affect_perception.ros.declaration import declare_parameters
 from affect_perception.ros.image_subscription import ImageSubscription
 from affect_perception.ros.outputs import Outputs
 from affect_perception.ros.service_guard import guard_parameter_services
-from affect_perception.ros.spinning import spin_until_shutdown
+from affect_perception.ros.spinning import StopSignals, init, spin_until_shutdown
 from affect_perception.serving.server import LOG_THROTTLE_S, AffectServer
 from affect_perception.serving.settings import BY_NAME, NODE_NAME, PARAMETERS, ParameterError
 from affect_perception.serving.usage import usage, wants_help
@@ -36,6 +35,11 @@ SUCCESS, FAILURE = TransitionCallbackReturn.SUCCESS, TransitionCallbackReturn.FA
 
 class StartError(RuntimeError):
     """The start-up configure failed for a reason other than a parameter."""
+
+
+def _reason(err: Exception) -> str:
+    """One line on why configure failed: a parameter's own message, else the error's type too."""
+    return str(err) if isinstance(err, ParameterError) else f"{type(err).__name__}: {err}"
 
 
 class AffectPerceptionNode(LifecycleNode):
@@ -55,13 +59,7 @@ class AffectPerceptionNode(LifecycleNode):
         self._images: ImageSubscription | None = None
         self._outputs: Outputs | None = None
         self.add_on_set_parameters_callback(self._on_set_parameters)
-        guard_parameter_services(
-            self,
-            lambda line: self.get_logger().warning(
-                f"refused a malformed parameter request: {line}",
-                throttle_duration_sec=LOG_THROTTLE_S,
-            ),
-        )
+        guard_parameter_services(self, LOG_THROTTLE_S)
 
     def start(self) -> None:
         """Configure and activate (what ``autostart`` does at start-up); raises
@@ -76,7 +74,7 @@ class AffectPerceptionNode(LifecycleNode):
             err = self.configure_error
             if isinstance(err, ParameterError):
                 raise err
-            raise StartError(f"{type(err).__name__}: {err}" if err else "configure failed")
+            raise StartError(_reason(err) if err else "configure failed")
         self.trigger_activate()
 
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -91,14 +89,7 @@ class AffectPerceptionNode(LifecycleNode):
             self._release()
             self.configure_error = err
             if not self._starting:
-                self.get_logger().error(
-                    "cannot configure: "
-                    + (
-                        str(err)
-                        if isinstance(err, ParameterError)
-                        else f"{type(err).__name__}: {err}"
-                    )
-                )
+                self.get_logger().error(f"cannot configure: {_reason(err)}")
             return FAILURE
         self.configure_error = None
         return super().on_configure(state)
@@ -163,11 +154,7 @@ class AffectPerceptionNode(LifecycleNode):
         """Timer: follow the publishers' reliability (best_available); the health."""
         if not self.server.configured:
             return
-        if self._images.follow_publishers():
-            self.get_logger().info(
-                "image publishers changed: now subscribed "
-                + ("reliably" if self._images.reliable else "best effort")
-            )
+        self._images.follow_publishers()
         self._outputs.publish_health(self.server.health(self._images.resolved_topic))
 
     def _on_set_parameters(self, params: list[Any]) -> SetParametersResult:
@@ -182,29 +169,29 @@ class AffectPerceptionNode(LifecycleNode):
 
 
 def main(args: list[str] | None = None) -> int:
-    """Run the node until SIGINT, SIGTERM or its shutdown transition; exit 0 then, or 2 when
-    the start-up configure (autostart) fails on a parameter or the model. ``--help`` prints
-    the usage and exits 0 without starting anything."""
+    """Run the node until SIGINT, SIGTERM or its shutdown transition, then release it while the
+    context is valid (see `spinning`); exit 0, or 2 when the start-up configure (autostart)
+    fails on a parameter or the model. ``--help`` prints the usage and starts nothing."""
     if wants_help(sys.argv[1:] if args is None else args):
         print(usage(NODE_NAME))
         return 0
-    # ALL: rclpy turns SIGINT and SIGTERM into a shutdown, which ends spinning below
-    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.ALL)
+    init(args)
     node, status = None, 0
-    try:
-        node = AffectPerceptionNode(args)
-        if node.autostart:
-            node.start()
-        spin_until_shutdown(node, node.finalized)
-        if node.finalized.done():
-            spin_until_shutdown(node, timeout_sec=FINALIZED_LINGER_S)
-    except (ParameterError, StartError) as err:
-        rclpy.logging.get_logger(NODE_NAME).fatal(f"cannot start: {err}")
-        status = EXIT_BAD_PARAMETER if isinstance(err, ParameterError) else EXIT_START_FAILED
-    finally:
-        if node is not None:
-            node.close()
-        rclpy.try_shutdown()
+    with StopSignals() as signals:
+        try:
+            node = AffectPerceptionNode(args)
+            if node.autostart:
+                node.start()
+            spin_until_shutdown(node, node.finalized, stop=signals.requested)
+            if node.finalized.done():
+                spin_until_shutdown(node, timeout_sec=FINALIZED_LINGER_S, stop=signals.requested)
+        except (ParameterError, StartError) as err:
+            rclpy.logging.get_logger(NODE_NAME).fatal(f"cannot start: {err}")
+            status = EXIT_BAD_PARAMETER if isinstance(err, ParameterError) else EXIT_START_FAILED
+        finally:
+            if node is not None:
+                node.close()
+            rclpy.try_shutdown()
     return status
 
 

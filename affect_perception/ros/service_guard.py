@@ -66,12 +66,19 @@ def _set_atomically(original: Callback, on_refused: Callable[[str], None]) -> Ca
 _GUARDS = {SetParameters: _set_each, SetParametersAtomically: _set_atomically}
 
 
-def guard_parameter_services(node: Node, on_refused: Callable[[str], None]) -> int:
-    """Wrap ``node``'s set-parameter services; ``on_refused`` gets one line per refusal.
+def guard_parameter_services(node: Node, throttle_s: float) -> int:
+    """Wrap ``node``'s set-parameter services; each refusal is logged as a warning (at most
+    one every ``throttle_s`` seconds).
 
     Returns:
         how many services were wrapped (2 when the node has parameter services).
     """
+
+    def on_refused(line: str) -> None:
+        node.get_logger().warning(
+            f"refused a malformed parameter request: {line}", throttle_duration_sec=throttle_s
+        )
+
     wrapped = 0
     for service in node.services:
         guard = _GUARDS.get(service.srv_type)

@@ -32,7 +32,7 @@ from rclpy.node import Node
 from std_msgs.msg import String
 
 from affect_perception.msg import AffectStateArray
-from affect_perception.ros.spinning import StopSignals, init, spin_until_shutdown
+from affect_perception.ros.spinning import init, run_until_signal
 
 HESITANT = "hesitant"
 VALENCE_DROP = "valence_drop"
@@ -213,10 +213,7 @@ def main(args: list[str] | None = None) -> int:
         rclpy.logging.get_logger("hesitancy_cue_node").fatal(f"cannot start: {err}")
         rclpy.try_shutdown()
         return 2
-    with StopSignals() as signals:
-        spin_until_shutdown(node, stop=signals.requested)
-    node.destroy_node()
-    rclpy.try_shutdown()
+    run_until_signal(node)
     return 0
 
 

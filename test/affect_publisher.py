@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import sys
 
-import rclpy
 from rclpy.node import Node
 
 from affect_perception.msg import AffectState, AffectStateArray
-from affect_perception.ros.spinning import StopSignals, init, spin_until_shutdown
+from affect_perception.ros.spinning import init, run_until_signal
 
 
 def main() -> int:
@@ -27,10 +26,7 @@ def main() -> int:
         count += 1
 
     node.create_timer(0.05, tick)
-    with StopSignals() as signals:
-        spin_until_shutdown(node, stop=signals.requested)
-    node.destroy_node()
-    rclpy.try_shutdown()
+    run_until_signal(node)
     return 0
 
 

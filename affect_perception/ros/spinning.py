@@ -94,3 +94,12 @@ def spin_until_shutdown(
     finally:
         executor.remove_node(node)
         executor.shutdown()
+
+
+def run_until_signal(node: Node) -> None:
+    """Spin ``node`` until SIGINT or SIGTERM (or a shutdown), then destroy it and shut rclpy
+    down, in that order (for entry points with one plain node, started with :func:`init`)."""
+    with StopSignals() as signals:
+        spin_until_shutdown(node, stop=signals.requested)
+    node.destroy_node()
+    rclpy.try_shutdown()

@@ -36,7 +36,7 @@ def own_node() -> Iterator[object]:
 
 def _raise_after(shutdown: bool, node: object):
     """A stand-in for the executor's spin_once that raises the wait-set error,
-    shutting the node's context down first when ``shutdown`` (the signal's effect)."""
+    shutting the node's context down first when ``shutdown`` (someone else's shutdown)."""
     import rclpy
     from rclpy.subscription import RCLError
 

@@ -6,6 +6,7 @@ import array
 import os
 import subprocess
 import sys
+from pathlib import Path
 from types import SimpleNamespace
 
 import cv2
@@ -357,6 +358,17 @@ def test_jpeg_walk_refuses_what_libjpeg_refuses(tail: bytes) -> None:
         decode_compressed("jpeg", data[:2] + tail + data[2:])
 
 
+def _python(code: str, path: Path) -> subprocess.CompletedProcess:
+    """``code`` run by a fresh interpreter with ``path`` as its argument (must exit 0)."""
+    return subprocess.run(
+        [sys.executable, "-c", code, str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+
+
 def test_opencv_enforces_the_pixel_limit_itself(tmp_path) -> None:
     """The second wall: in a process that imports the package first (the node, the CLI),
     OpenCV refuses the bomb even without the header walk."""
@@ -370,13 +382,7 @@ def test_opencv_enforces_the_pixel_limit_itself(tmp_path) -> None:
         "except cv2.error as err:\n"
         "    print('CV_IO_MAX_IMAGE_PIXELS' in str(err))\n"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code, str(tmp_path / "bomb.jpg")],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    ).stdout.split()
+    out = _python(code, tmp_path / "bomb.jpg").stdout.split()
     assert out == [str(MAX_PIXELS), "True"]
 
 
@@ -398,13 +404,7 @@ def test_native_decoder_messages_are_counted_not_printed(tmp_path) -> None:
         "        pass\n"
         "print(DECODERS.count)\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code, str(tmp_path / "cut.png")],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
+    done = _python(code, tmp_path / "cut.png")
     assert int(done.stdout) >= 300 and done.stderr == ""
 
 

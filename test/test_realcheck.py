@@ -21,6 +21,16 @@ from affect_perception.resources import bundled_model_dir
 # faces, the fewest a Spearman correlation is computed over is met with five).
 PHOTOS = "astronaut,camera,sample1"
 FRAMES = 30
+# The smallest run: one photo, filmed still, no teachers.
+ONE_STILL_PHOTO = (
+    "--photos",
+    "astronaut",
+    "--clip-photos",
+    "astronaut",
+    "--clip-kinds",
+    "still",
+    "--no-teachers",
+)
 
 
 def _realcheck(*args: str) -> subprocess.CompletedProcess:
@@ -128,15 +138,9 @@ def test_write_model_adds_evidence_once(report_dir: Path, model_copy: Path) -> N
         str(model_copy),
         "--out",
         str(report_dir / "again"),
-        "--photos",
-        "astronaut",
-        "--clip-photos",
-        "astronaut",
-        "--clip-kinds",
-        "still",
+        *ONE_STILL_PHOTO,
         "--frames",
         "12",
-        "--no-teachers",
         "--write-model",
     )
     assert again.returncode == 0, again.stderr
@@ -176,15 +180,9 @@ def test_a_model_without_an_ah_head_reports_no_hesitancy(tmp_path: Path) -> None
         str(tmp_path / "model"),
         "--out",
         str(tmp_path / "out"),
-        "--photos",
-        "astronaut",
-        "--clip-photos",
-        "astronaut",
-        "--clip-kinds",
-        "still",
+        *ONE_STILL_PHOTO,
         "--frames",
         "8",
-        "--no-teachers",
     )
     assert result.returncode == 0, result.stderr
     report = json.loads((tmp_path / "out" / "realcheck.json").read_text())

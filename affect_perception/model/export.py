@@ -213,17 +213,7 @@ def _export_pair(
         trace = tuple(x[:TRACE_FACES] for x in feeds.values())
         _export_graph(module.eval(), trace, path, list(feeds), outputs, metadata)
         errors = _compare(path, {k: v.numpy() for k, v in feeds.items()}, reference[graph])
-        LOG.info(
-            "%s: largest relative difference to torch %s",
-            path.name,
-            {k: f"{v:.1e}" for k, v in errors.items()},
-        )
-        bad = {k: v for k, v in errors.items() if not v < tolerance}
-        if bad:
-            raise ExportError(
-                f"{path}: onnxruntime differs from torch by {bad} (relative to "
-                f"max(1, peak value)), above the tolerance {tolerance}"
-            )
+        _within(str(path), errors, tolerance)
 
 
 def _export_graph(
@@ -283,16 +273,21 @@ def _check_fold(
         for n, e in zip(names, entries, strict=True)
     }
     errors = _errors(_cpu_session(temporal).run(list(reference), windows), reference)
+    _within(f"{paths[1]} folded", errors, tolerance)
+
+
+def _within(what: str, errors: dict[str, float], tolerance: float) -> None:
+    """Log ``what``'s differences to torch; raise ExportError where one reaches ``tolerance``."""
     LOG.info(
-        "%s folded: largest relative difference to torch %s",
-        paths[1].name,
+        "%s: largest relative difference to torch %s",
+        what,
         {k: f"{v:.1e}" for k, v in errors.items()},
     )
     bad = {k: v for k, v in errors.items() if not v < tolerance}
     if bad:
         raise ExportError(
-            f"{paths[1]} folded: onnxruntime differs from torch by {bad}, above "
-            f"the tolerance {tolerance}"
+            f"{what}: onnxruntime differs from torch by {bad} (relative to max(1, peak "
+            f"value)), above the tolerance {tolerance}"
         )
 
 

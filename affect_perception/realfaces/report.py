@@ -10,6 +10,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from affect_perception.figures import figure
 from affect_perception.labels import TASKS
 from affect_perception.model_card import write_section
 from affect_perception.model_files import read_model_json, write_model_json
@@ -24,12 +25,6 @@ CARD_END = "<!-- realcheck: end -->"
 TILE = 176
 TEXT_LINES = 5
 LINE_PX = 14
-
-
-def _f(value: float | None, signed: bool = False) -> str:
-    if value is None:
-        return "n/a"
-    return f"{value:+.2f}" if signed else f"{value:.2f}"
 
 
 def _pct(value: float | None) -> str:
@@ -124,7 +119,7 @@ def markdown(report: dict[str, Any]) -> str:
             f"| {name} | {c['frames_with_face']}/{c['frames']} | "
             f"{c['faces']} / {c['track_ids']} | "
             f"{c['warm_face_frames']} | {_pct(c['hesitant_share'])} | "
-            f"{_f(c['mean_valence'], True)} |"
+            f"{figure(c['mean_valence'], '+.2f')} |"
         )
     inv = report["invariance"]
     lines += [
@@ -137,9 +132,9 @@ def markdown(report: dict[str, Any]) -> str:
     ]
     for view, v in inv["views"].items():
         lines.append(
-            f"| {view} | {v['faces']} | {_f(v['valence_delta_median'])} / "
-            f"{_f(v['valence_delta_max'])} | {_f(v['au_delta_median'])} / "
-            f"{_f(v['au_delta_max'])} | {v['within_limit']}/{v['faces']} |"
+            f"| {view} | {v['faces']} | {figure(v['valence_delta_median'])} / "
+            f"{figure(v['valence_delta_max'])} | {figure(v['au_delta_median'])} / "
+            f"{figure(v['au_delta_max'])} | {v['within_limit']}/{v['faces']} |"
         )
     if "agreement" in report:
         lines += [
@@ -153,12 +148,12 @@ def markdown(report: dict[str, Any]) -> str:
             "|---|---|---|---|",
         ]
         for output, a in report["agreement"].items():
-            pairs = ", ".join(f"{t} {_f(r, True)}" for t, r in a["spearman"].items())
+            pairs = ", ".join(f"{t} {figure(r, '+.2f')}" for t, r in a["spearman"].items())
             ceiling = (
                 "one teacher only"
                 if a["ceiling"] is None
                 else (
-                    f"{_f(a['ceiling']['spearman'], True)} "
+                    f"{figure(a['ceiling']['spearman'], '+.2f')} "
                     f"({' vs '.join(a['ceiling']['between'])})"
                 )
             )

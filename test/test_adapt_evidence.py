@@ -15,9 +15,10 @@ from pathlib import Path
 import pytest
 
 from affect_perception import provenance
+from affect_perception.adapt.config import AdaptConfig
 from affect_perception.adapt.evidence import MEASURED, RECORDED, run_evidence
 from affect_perception.adapt.recordings import Recording
-from affect_perception.adapt.run import ADAPTED_KEY, CARD_BEGIN, AdaptConfig, Adapter
+from affect_perception.adapt.run import ADAPTED_KEY, CARD_BEGIN, Adapter
 from affect_perception.adapt.targets import COVERED
 from affect_perception.model_files import read_model_json
 from affect_perception.realfaces.realcheck import CHECK_THRESHOLD

@@ -89,7 +89,7 @@ def test_two_small_bags_end_to_end(random_model_dir: Path, tmp_path: Path) -> No
     ("argv", "message"),
     [
         (["--seeds", "1,x"], "--seeds must be integers"),
-        (["--model", "no_such_folder"], "has no model.json"),
+        (["--model", "no_such_folder"], "--model no_such_folder is not a folder"),
     ],
 )
 def test_bad_input_is_one_line(

@@ -14,7 +14,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from affect_perception.adapt.run import AdaptConfig, Adapter
+from affect_perception.adapt.config import AdaptConfig
+from affect_perception.adapt.run import Adapter
 from affect_perception.evaluation.bag_io import COMPRESSED_TOPIC, BagWriter
 from affect_perception.evaluation.make_bag import START_TIME_NS
 from affect_perception.realfaces import checkset

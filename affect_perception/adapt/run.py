@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ from scipy.stats import spearmanr
 
 from affect_perception import provenance
 from affect_perception.adapt.collect import TEACHINGS_FILE, CollectConfig, collect
+from affect_perception.adapt.config import AdaptConfig
 from affect_perception.adapt.recordings import Recording
 from affect_perception.adapt.targets import (
     COVERED,
@@ -32,6 +33,7 @@ from affect_perception.adapt.targets import (
     track_summary,
     track_video,
 )
+from affect_perception.figures import figure
 from affect_perception.labels import AU_NAMES, EMI_NAMES
 from affect_perception.model.affect_model import AffectModel
 from affect_perception.model.checkpoint import CONFIG_FILE, load_checkpoint, save_checkpoint
@@ -59,56 +61,20 @@ CARD_BEGIN, CARD_END = "<!-- adapt: begin -->", "<!-- adapt: end -->"
 MIN_TRACKS = 3
 # Seed offset of the synthetic set, away from the seeds the demo model was trained on.
 SYNTH_SEED_OFFSET = 7919
+# AdaptConfig fields that go to the fine-tune's RunConfig as they are.
+RUN_FIELDS = (
+    "seed",
+    "epochs",
+    "steps_per_epoch",
+    "batch_size",
+    "segment_length",
+    "lr",
+    "threads",
+    "device",
+    "progress",
+)
 # Outputs compared with the teachers on held-out tracks: model output -> teacher signal.
 AGREEMENT = {"valence": "valence", "AU12": "AU12", "Joy": "Joy"}
-
-
-@dataclass(frozen=True)
-class AdaptConfig:
-    """One adapt run (see docs/TRAINING.md "From your own robot's recordings").
-
-    Attributes:
-        recordings: rosbag2 folders, image folders or video files.
-        out: output folder.
-        model: starting model: a model folder (ONNX + model.json) or a checkpoint folder.
-        seed: seed of the split, the synthetic set and the training.
-        holdout: share of tracks held out for measurement (at least one).
-        teach_every: teach every k-th face-frame of a track.
-        score_threshold: detector threshold (None: the runtime's default).
-        topic: bag image topic (None: each bag's only one).
-        epochs, steps_per_epoch, batch_size, segment_length, lr: the fine-tune (`RunConfig`).
-        synth_videos, synth_frames: size of the synthetic set (a quarter is held out).
-        device: ``auto``, ``cpu`` or ``cuda``.
-        threads: torch CPU threads (None: torch's default).
-        resume: continue the run in ``out``.
-        progress: tqdm bars.
-    """
-
-    recordings: tuple[Path, ...]
-    out: Path
-    model: Path
-    seed: int = 0
-    holdout: float = 0.25
-    teach_every: int = 3
-    score_threshold: float | None = None
-    topic: str | None = None
-    epochs: int = 3
-    steps_per_epoch: int = 40
-    batch_size: int = 8
-    segment_length: int = 16
-    lr: float = 1e-4
-    synth_videos: int = 16
-    synth_frames: int = 64
-    device: str = "auto"
-    threads: int | None = None
-    resume: bool = False
-    progress: bool = True
-
-    def __post_init__(self) -> None:
-        if not self.recordings:
-            raise ValueError("give at least one recording with --bag")
-        if not 0 < self.holdout < 1:
-            raise ValueError(f"holdout must lie in (0, 1), got {self.holdout}")
 
 
 def start_model(path: Path) -> AffectModel:
@@ -334,19 +300,11 @@ class Adapter:
         last = self.out / "run" / LAST
         run = RunConfig(
             out=str(self.out / "run"),
-            seed=c.seed,
-            epochs=c.epochs,
-            steps_per_epoch=c.steps_per_epoch,
-            batch_size=c.batch_size,
-            segment_length=c.segment_length,
-            lr=c.lr,
             warmup_steps=max(1, c.steps_per_epoch // 4),
-            threads=c.threads,
-            device=c.device,
             init_weights=str(self.out / "start"),
             freeze_norm=True,
             resume=str(last) if c.resume and last.is_dir() else None,
-            progress=c.progress,
+            **{name: getattr(c, name) for name in RUN_FIELDS},
         )
         return TrainConfig.from_dict(
             {
@@ -394,19 +352,14 @@ class Adapter:
         write_section(folder, CARD_BEGIN, CARD_END, card_text(report))
 
 
-def _figure(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:+.2f}"
-
-
 def card_text(report: dict[str, Any]) -> str:
     """The model card's adapt section."""
     agree = report["heldout_agreement"]
+    recordings = ", ".join(f"`{r['path']}` {r['sha256'][:16]}…" for r in report["recordings"])
     lines = [
         "## Adapted to the user's recordings (`affect-perception adapt`)",
         "",
-        f"Started from `{report['start_model']}`. Recordings (sha256): "
-        + ", ".join(f"`{r['path']}` {r['sha256'][:16]}…" for r in report["recordings"])
-        + ".",
+        f"Started from `{report['start_model']}`. Recordings (sha256): {recordings}.",
         f"Tracks: {report['tracks']['train']} learnt from "
         f"({report['face_frames']['train']} face-frames), {report['tracks']['heldout']} "
         f"held out ({report['face_frames']['heldout']}).",
@@ -423,7 +376,7 @@ def card_text(report: dict[str, Any]) -> str:
         "| output | before | after |",
         "|---|---|---|",
         *(
-            f"| {o} | {_figure(agree[o]['before'])} | {_figure(agree[o]['after'])} |"
+            f"| {o} | {figure(agree[o]['before'], '+.2f')} | {figure(agree[o]['after'], '+.2f')} |"
             for o in AGREEMENT
         ),
         "",

@@ -20,7 +20,8 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from affect_perception.cli_errors import InputError, existing_path, model_folder, output_folder
+from affect_perception.cli_errors import InputError, existing_path, output_folder
+from affect_perception.cli_options import add_model_option, chosen_model
 from affect_perception.evaluation import labels_io
 from affect_perception.evaluation.align import (
     MIN_IOU,
@@ -94,12 +95,7 @@ class Labels:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Declare the ``eval`` options."""
     parser.add_argument("--bag", required=True, type=Path, help="rosbag2 folder to replay")
-    parser.add_argument(
-        "--model",
-        type=Path,
-        default=None,
-        help="model folder from `affect-perception export` (default: the bundled demo model)",
-    )
+    add_model_option(parser)
     parser.add_argument(
         "--labels",
         type=Path,
@@ -175,18 +171,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         f"else {default('intra_op_threads')})",
     )
     parser.add_argument("--report", required=True, type=Path, help="folder for the report")
-
-
-def resolve_model(path: Path | None) -> Path:
-    """The model folder to use: ``path``, or the bundled demo model."""
-    if path is None:
-        from affect_perception.resources import bundled_model_dir
-
-        try:
-            return bundled_model_dir()
-        except FileNotFoundError as err:
-            raise EvalError(f"{err} (with --model DIR)") from None
-    return model_folder(path, "--model")
 
 
 def _frame_task(path: Path) -> str:
@@ -387,7 +371,7 @@ def check_inputs(args: argparse.Namespace) -> Inputs:
     except ImageDecodeError as err:
         raise EvalError(f"bag {args.bag}, topic {topic}, frame 0: {err}") from None
     labels = load_labels(args, count)
-    model_dir = resolve_model(args.model)
+    model_dir = chosen_model(args.model)
     if args.record is not None and args.record.exists():
         raise EvalError(f"--record {args.record} already exists; remove it or choose another")
     overrides = {

@@ -19,9 +19,10 @@ from typing import Any
 import numpy as np
 
 from affect_perception import cli
+from affect_perception.cli_errors import InputError
+from affect_perception.cli_options import add_model_option, chosen_model
+from affect_perception.figures import figure
 from affect_perception.model_card import write_section
-from affect_perception.model_files import MODEL_JSON
-from affect_perception.resources import bundled_model_dir
 
 DEFAULT_SEEDS = (1001, 1002, 1003, 1004, 1005)
 # The bag of every seed: frames and people (the demo recipe's bag).
@@ -120,10 +121,6 @@ def summarize(
     }
 
 
-def _f(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.3f}"
-
-
 def markdown(summary: dict[str, Any]) -> str:
     """The summary as a Markdown section."""
     seeds = summary["seeds"]
@@ -147,8 +144,8 @@ def markdown(summary: dict[str, Any]) -> str:
             else (" (met)" if m["mean"] >= m["target"] else " (**not met**)")
         )
         lines.append(
-            f"| {label} | {target} | {_f(m['mean'])} ± {_f(m['sd'])}{met} | "
-            + " | ".join(_f(m["per_seed"][s]) for s in seeds)
+            f"| {label} | {target} | {figure(m['mean'], '.3f')} ± {figure(m['sd'], '.3f')}{met} | "
+            + " | ".join(figure(m["per_seed"][s], ".3f") for s in seeds)
             + " |"
         )
     per_au = summary["au_f1_mean_per_au"]
@@ -168,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m affect_perception.evaluation.unseen_seeds",
         description=__doc__.splitlines()[0],
     )
-    parser.add_argument("--model", type=Path, help="model folder (default: the bundled one)")
+    add_model_option(parser)
     parser.add_argument("--out", type=Path, required=True, help="folder for bags and reports")
     parser.add_argument(
         "--seeds", default=",".join(map(str, DEFAULT_SEEDS)), help="comma-separated bag seeds"
@@ -181,14 +178,15 @@ def main(argv: list[str] | None = None) -> int:
         help="also write the table into the model folder's MODEL_CARD.md",
     )
     args = parser.parse_args(argv)
-    model_dir = args.model or bundled_model_dir()
     try:
         seeds = [int(s) for s in args.seeds.split(",")]
     except ValueError:
         print(f"unseen_seeds: --seeds must be integers, got {args.seeds!r}", file=sys.stderr)
         return 2
-    if not (model_dir / MODEL_JSON).is_file():
-        print(f"unseen_seeds: {model_dir} has no {MODEL_JSON}", file=sys.stderr)
+    try:
+        model_dir = chosen_model(args.model)
+    except InputError as err:
+        print(f"unseen_seeds: {err}", file=sys.stderr)
         return 2
     args.out.mkdir(parents=True, exist_ok=True)
     reports = {s: score_seed(model_dir, s, args.out, args.frames, args.faces) for s in seeds}

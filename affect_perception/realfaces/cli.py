@@ -11,7 +11,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from affect_perception.cli_errors import InputError, model_folder, output_folder
+from affect_perception.cli_errors import InputError, output_folder
+from affect_perception.cli_options import add_model_option, chosen_model
 from affect_perception.realfaces.checkset import PHOTOS
 from affect_perception.realfaces.clips import CLIP_KINDS
 
@@ -22,12 +23,7 @@ def _names(text: str) -> tuple[str, ...]:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Declare the ``realcheck`` options."""
-    parser.add_argument(
-        "--model",
-        type=Path,
-        default=None,
-        help="model folder from `affect-perception export` (default: the bundled demo model)",
-    )
+    add_model_option(parser)
     parser.add_argument("--out", type=Path, required=True, help="folder for the report")
     parser.add_argument(
         "--photos",
@@ -65,13 +61,10 @@ def run(args: argparse.Namespace) -> int:
     """Run the check; a bad input raises InputError (one line on stderr, exit code 2)."""
     from affect_perception.realfaces.realcheck import RealcheckConfig, run_realcheck
     from affect_perception.realfaces.report import write_report, write_to_model
-    from affect_perception.resources import bundled_model_dir
 
     try:
         out = output_folder(args.out, "--out")
-        model_dir = (
-            bundled_model_dir() if args.model is None else model_folder(args.model, "--model")
-        )
+        model_dir = chosen_model(args.model)
         config = RealcheckConfig(
             model_dir=Path(model_dir),
             photos=args.photos,

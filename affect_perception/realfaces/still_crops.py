@@ -24,11 +24,11 @@ from pathlib import Path
 
 import numpy as np
 
+from affect_perception.cli_options import add_model_option, chosen_model
 from affect_perception.detections import Detections
 from affect_perception.realfaces import checkset
 from affect_perception.realfaces.clips import ClipSpec, frame_warps, make_clip
 from affect_perception.realfaces.realcheck import CHECK_THRESHOLD, CLIP_FPS
-from affect_perception.resources import bundled_model_dir
 from affect_perception.runtime.detection.base import DetectorConfig, build_detector
 from affect_perception.runtime.pipeline import AffectPipeline, PipelineConfig
 
@@ -148,16 +148,16 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m affect_perception.realfaces.still_crops",
         description=__doc__.splitlines()[0],
     )
-    parser.add_argument("--model", type=Path, help="model folder (default: the bundled one)")
+    add_model_option(parser)
     parser.add_argument("--photos", default="astronaut,camera", help="check-set photos")
     parser.add_argument("--kinds", default="still,mirror", help="clip kinds: still, mirror")
     parser.add_argument("--frames", type=int, default=60, help="frames per clip")
     args = parser.parse_args(argv)
-    model_dir = args.model or bundled_model_dir()
     try:
+        model_dir = chosen_model(args.model)
         specs = [ClipSpec(kind=k, frames=args.frames) for k in args.kinds.split(",")]
         photos = {n: checkset.load_photo(n) for n in args.photos.split(",")}
-    except (ValueError, FileNotFoundError, KeyError) as err:
+    except (ValueError, FileNotFoundError, KeyError) as err:  # InputError is a ValueError
         print(f"still_crops: {err}", file=sys.stderr)
         return 2
     print("| clip | " + " | ".join(MODES) + " |\n|---|" + "---|" * len(MODES))

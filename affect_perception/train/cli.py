@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from dataclasses import MISSING, fields
+from dataclasses import MISSING, Field, fields
 from pathlib import Path
 from typing import Any
 
@@ -41,16 +41,29 @@ def _value(text: str) -> Any:
         return text
 
 
-def add_dataclass_flags(group: argparse._ArgumentGroup, cls: type, prefix: str) -> None:
-    """One flag per field of dataclass ``cls`` (``--segment-length``), stored as
+def _help(f: Field, default: Any) -> str:
+    """A flag's help: the field's ``metadata["help"]`` (with the default unless None), else
+    `HELP`'s, else the default."""
+    text = f.metadata.get("help")
+    if not text:
+        return HELP.get(f.name, f"default: {default!r}")
+    return text if default is None else f"{text} (default: {default!r})"
+
+
+def add_dataclass_flags(
+    group: argparse._ArgumentGroup, cls: type, prefix: str, skip: tuple[str, ...] = ()
+) -> None:
+    """One flag per field of dataclass ``cls`` but ``skip`` (``--segment-length``), stored as
     ``<prefix>.<field>`` with default None (unset); bools get ``--x`` / ``--no-x``."""
     for f in fields(cls):
+        if f.name in skip:
+            continue
         default = f.default if f.default is not MISSING else None
         flag = "--" + f.name.replace("_", "-")
         kwargs: dict[str, Any] = {
             "dest": f"{prefix}.{f.name}",
             "default": None,
-            "help": HELP.get(f.name, f"default: {default!r}"),
+            "help": _help(f, default),
         }
         # text fields (paths, names) stay text even when they look like numbers
         parse = _value if any(t in str(f.type) for t in ("int", "float")) else str

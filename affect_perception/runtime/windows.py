@@ -172,7 +172,9 @@ class FeatureWindows:
         out = {}
         for name, pool in self._pool.items():
             flat = pool.reshape(self.max_tracks * self.window, *self.feature_shapes[name])
-            out[name] = np.take(flat, rows, axis=0, out=self._out[name][: len(ids)])
+            # rows are in range by construction; "clip" lets numpy write straight into out
+            # (the default "raise" goes through a temporary: 3x slower for one 1.6 MB window)
+            out[name] = np.take(flat, rows, axis=0, out=self._out[name][: len(ids)], mode="clip")
         return out
 
     def _check_push(self, ids: list[str], features: dict[str, np.ndarray]) -> None:

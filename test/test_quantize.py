@@ -12,7 +12,7 @@ import pytest
 
 from affect_perception.bench.precision import agreement, heldout_clips, predict
 from affect_perception.model.calibration import calibration_crops
-from affect_perception.model.quantize import INT8_ENCODER, quantize_encoder
+from affect_perception.model.quantize import INT8_ENCODER, quantize_encoder, rgb_convs
 from affect_perception.resources import bundled_model_dir
 from affect_perception.runtime.engine import AffectEngine, EngineConfig, ModelLoadError
 
@@ -54,6 +54,12 @@ def test_int8_file_is_quantised_and_keeps_the_metadata(int8_dir: Path) -> None:
         p.key: p.value for p in source.metadata_props
     }
     assert engine(int8_dir, "int8").folded
+    # the stem convolution over RGB stays float32: its weight is a float initializer
+    floats = {w.name for w in model.graph.initializer if w.data_type == onnx.TensorProto.FLOAT}
+    stems = rgb_convs(source)
+    assert len(stems) == 1
+    stem = next(n for n in model.graph.node if n.name == stems[0])
+    assert stem.op_type == "Conv" and stem.input[1] in floats
 
 
 def test_missing_int8_file_says_how_to_make_it() -> None:

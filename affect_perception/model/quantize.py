@@ -5,7 +5,8 @@ Writes ``encoder_int8.onnx`` next to ``encoder.onnx`` (the `precision: int8` fil
 runtime/engine.py; the temporal model stays float32): QDQ format, weights signed 8-bit per
 output channel, activations unsigned 8-bit per tensor from min/max calibration, with
 ``reduce_range`` (7-bit weights) so that x86 processors without VNNI do not saturate their
-8-bit multiply-adds. The ONNX metadata of the source is kept. Torch is not needed.
+8-bit multiply-adds; the stem convolution over the RGB channels stays float32 (`rgb_convs`).
+The ONNX metadata of the source is kept. Torch is not needed.
 """
 
 from __future__ import annotations
@@ -83,11 +84,26 @@ def quantize_encoder(model_dir: Path, crops: np.ndarray) -> Path:
             activation_type=QuantType.QUInt8,
             weight_type=QuantType.QInt8,
             calibrate_method=CalibrationMethod.MinMax,
+            nodes_to_exclude=rgb_convs(onnx.load(str(prepared))),
         )
     quantized = onnx.load(str(target))
     write_metadata(quantized, props)
     onnx.save(quantized, str(target))
     return target
+
+
+def rgb_convs(model: onnx.ModelProto) -> list[str]:
+    """The convolutions over the 3 colour channels (the stem): they stay float32. With three
+    input channels an 8-bit convolution fills too few lanes to pay: measured here, the
+    MobileNetV4 stem took 170 µs in INT8 against 73 µs in FP32 (batch 1, 128²)."""
+    weights = {w.name: tuple(w.dims) for w in model.graph.initializer}
+    return [
+        node.name
+        for node in model.graph.node
+        if node.op_type == "Conv"
+        and len(weights.get(node.input[1], ())) == 4
+        and weights[node.input[1]][1] == 3
+    ]
 
 
 def _floats(text: str) -> list[float]:

@@ -66,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
         out = output_folder(args.out, "--out")
         model_dir = chosen_model(args.model)
         config = RealcheckConfig(
-            model_dir=Path(model_dir),
+            model_dir=model_dir,
             photos=args.photos,
             clip_photos=args.clip_photos,
             clip_kinds=args.clip_kinds,
@@ -78,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
         report, faces, photos = run_realcheck(config)
         paths = write_report(report, faces, photos, out)
         if args.write_model:
-            write_to_model(report, Path(model_dir))
+            write_to_model(report, model_dir)
     except (ValueError, OSError) as err:
         raise InputError(str(err)) from None
     group = report["detection"]["check_threshold"]

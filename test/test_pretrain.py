@@ -69,7 +69,7 @@ def test_the_small_cues_weigh_cue_weight_in_the_state_loss(root, tmp_path):
         progress=False,
     )
     weights = dict(zip(STATE_COLUMNS, Pretrainer(config).state_weights.tolist(), strict=True))
-    assert set(SMALL_CUES) == {"gaze_x", "gaze_y", "hesitation"}
+    assert set(SMALL_CUES) == {"gaze_x", "gaze_y", "hesitation", "hesitation_x"}
     assert weights == {c: 3.0 if c in SMALL_CUES else 1.0 for c in STATE_COLUMNS}
 
 

@@ -183,8 +183,9 @@ def test_each_au_has_its_own_look() -> None:
 def test_frame_labels_follow_frames_but_emi_and_ah_follow_the_sequence() -> None:
     rng = np.random.default_rng(0)
     hesitant = 0
-    for seed in range(6):
-        track = simulate_face(seed, 240, 30.0, (640, 480))
+    tracks = (simulate_face(seed, 240, 30.0, (640, 480)) for seed in itertools.count())
+    moving = (t for t in tracks if np.ptp(t.yaw) > 0)  # a still face's frames are all alike
+    for track in itertools.islice(moving, 6):
         order = rng.permutation(len(track))
         shuffled = track.take(order)
         # VA and AUs are per-frame: shuffling frames just shuffles them
@@ -220,10 +221,11 @@ def _still_face(hesitation: np.ndarray) -> FaceTrack:
     )
 
 
-def test_hesitancy_needs_a_hesitation_over_most_of_the_window() -> None:
-    pull = np.zeros(60)
+def test_hesitancy_needs_a_swinging_hesitation_over_most_of_the_window() -> None:
+    pull = np.zeros(90)
     pull[20:22] = 1.0  # a flash of two frames
-    pull[30:50] = -1.0  # a held hesitation, mouth pulled to the other side
+    pull[30:50] = np.where(np.arange(20) % 8 < 4, -1.0, 1.0)  # the mouth shifts side to side
+    pull[60:80] = -1.0  # a lopsided mouth held still
     ah = labels.ah_labels(_still_face(pull))
     assert not ah[:30].any()
     half = labels.WINDOW // 2
@@ -231,28 +233,37 @@ def test_hesitancy_needs_a_hesitation_over_most_of_the_window() -> None:
     assert ah[50 : 50 + half].any() and not ah[50 + half :].any()
 
 
-def test_hesitations_dart_the_gaze_and_pull_the_mouth() -> None:
+def test_hesitations_dart_the_gaze_and_swing_the_mouth() -> None:
     tracks = [simulate_face(seed, 300, 30.0, (640, 480)) for seed in range(20)]
     ah = np.concatenate([labels.ah_labels(t) for t in tracks]).astype(bool)
     assert 0.05 < ah.mean() < 0.5
-    pull = np.abs(np.concatenate([t.hesitation for t in tracks]))
-    assert pull[ah].min() > 0 and np.median(pull[ah]) > 0.9 and np.median(pull[~ah]) < 0.01
-    # the gaze swings back and forth inside hesitant windows, and hardly ever outside them
+    pull = np.concatenate([t.hesitation for t in tracks])
+    assert np.median(np.abs(pull[ah])) > 0.6 and np.median(np.abs(pull[~ah])) < 0.01
+    # the mouth pulls to the side the gaze darts to, and changes side with it
     gaze_x = [t.gaze[:, 0] for t in tracks]
     swing = np.concatenate(
         [labels._variation(g) - np.abs(g - labels._windows(g)[:, 0]) for g in gaze_x]
     )
     assert np.median(swing[ah]) > 0.6 > np.quantile(swing[~ah], 0.9)
+    assert np.median(np.concatenate([labels._variation(t.hesitation) for t in tracks])[ah]) > 2
+
+
+def test_a_still_face_holds_its_first_frame_and_is_never_hesitant() -> None:
+    tracks = [simulate_face(seed, 60, 30.0, (640, 480)) for seed in range(100)]
+    still = [t for t in tracks if np.all(t.yaw == t.yaw[0]) and np.all(t.au == t.au[0])]
+    assert 0.04 < len(still) / len(tracks) < 0.25
+    assert any(abs(t.hesitation[0]) >= trajectories.HELD_PULL[0] for t in still)
+    for t in still:
+        assert not labels.ah_labels(t).any()
+        assert np.ptp(t.height) > 0  # the camera still zooms
+        assert np.all(t.gaze == t.gaze[0]) and np.all(t.hesitation == t.hesitation[0])
 
 
 def test_a_video_may_begin_in_the_middle_of_a_gesture(monkeypatch: pytest.MonkeyPatch) -> None:
     def hesitant_share() -> tuple[float, float]:
-        pulled = np.stack(
-            [
-                np.abs(simulate_face(seed, 90, 30.0, (640, 480)).hesitation) > 0.5
-                for seed in range(200)
-            ]
-        )
+        tracks = [simulate_face(seed, 90, 30.0, (640, 480)) for seed in range(200)]
+        moving = [t for t in tracks if np.ptp(t.yaw) > 0]  # a still face's pull is held
+        pulled = np.stack([np.abs(t.hesitation) > 0.5 for t in moving])
         return pulled[:, :4].mean(), pulled[:, 45:].mean()
 
     first, later = hesitant_share()
@@ -333,9 +344,13 @@ def test_dataset_has_the_real_layouts(tmp_path: Path, monkeypatch: pytest.Monkey
         head, emi = _read(tmp_path / "EMI_Frames" / entry.split / f"{entry.name}.txt")
         assert head == list(EMI_NAMES) and emi.shape == (40, 6)
         head, state = _read(tmp_path / "Face_State" / entry.split / f"{entry.name}.txt")
-        assert head == list(dataset.STATE_COLUMNS) and state.shape == (40, 19)
-        assert np.abs(state[:, 3:5]).max() <= 1 and state[:, 7:].min() >= 0  # gaze, AU levels
-        assert 0 <= state[:, 6].min() <= state[:, 6].max() <= 1  # the hesitant mouth pull
+        assert head == list(dataset.STATE_COLUMNS) and state.shape == (
+            40,
+            len(dataset.STATE_COLUMNS),
+        )
+        assert np.abs(state[:, 3:5]).max() <= 1 and state[:, 8:].min() >= 0  # gaze, AU levels
+        assert 0 <= state[:, 6].min() <= state[:, 6].max() <= 1  # the mouth pull's strength
+        assert np.array_equal(np.abs(state[:, 7]), state[:, 6])  # and with its side
         missing = np.all(va == VA_MISSING, axis=1)
         assert np.array_equal(missing, np.all(au == AU_MISSING, axis=1))
         assert np.array_equal(missing, ah[:, 0] == AU_MISSING)
@@ -358,8 +373,21 @@ def test_clip_holds_crops_and_labels_of_every_face() -> None:
     assert clip.va.shape == (2, 6, 2) and clip.au.shape == (2, 6, 12)
     assert clip.emi.shape == (2, 6, 6) and clip.ah.shape == clip.labelled.shape == (2, 6)
     video = Video(8, 6, faces=2, size=(320, 240))
-    assert np.array_equal(clip.crops[1, 3], dataset.aligned_crops(video.render(3), 64)[1])
+    jitter = dataset.crop_jitter(8)
+    crops = [dataset.aligned_crops(frame, 64, jitter) for frame in video]
+    assert np.array_equal(clip.crops[1, 3], crops[3][1])
     assert np.array_equal(clip.au[0], video.labels[0].au)
+
+
+def test_crops_shake_as_a_detector_s_do() -> None:
+    frame = Video(8, 1, faces=1, size=(320, 240)).render(0)
+    exact = dataset.aligned_crops(frame, 64).astype(float)
+    shaken = [dataset.aligned_crops(frame, 64, dataset.crop_jitter(s)) for s in range(8)]
+    moved = [np.abs(c.astype(float) - exact).mean() for c in shaken]
+    # as much as the detector's crops of a still real face move (8-16 grey levels a frame)
+    assert min(moved) > 3 and 8 < np.median(moved) < 25
+    # by a few per cent of the box: the face stays where it was
+    assert all(np.corrcoef(c.ravel(), exact.ravel())[0, 1] > 0.7 for c in shaken)
 
 
 def test_cli_writes_a_dataset_and_a_strip(tmp_path: Path) -> None:

@@ -14,7 +14,8 @@ Under the output folder (one "video" per face: ``<video>_face<k>`` when a video 
 
 ``<split>`` is ``Train_Set`` or ``Validation_Set`` (Aff-Wild2's names); the EMI CSV names
 follow Hume-Vidmimic2. Crops come from the runtime's alignment on the ground-truth boxes and
-keypoints, so they match what the pipeline feeds the model. Frames where a face is mostly out
+keypoints, shaken from frame to frame as much as a detector's are, so they match what the
+pipeline feeds the model. Frames where a face is mostly out
 of the frame keep their crop and carry the missing markers, as in Aff-Wild2.
 """
 
@@ -44,8 +45,9 @@ AH_DIR = "AH_Labels"
 EMI_FRAMES_DIR = "EMI_Frames"
 STATE_DIR = "Face_State"
 # Columns of a Face_State file: the renderer's per-frame state beyond the task labels (head
-# pose in degrees, gaze in eye units, eyelid closure, the strength of the hesitant mouth pull
-# to either side, AU intensities), written for every frame
+# pose in degrees, gaze in eye units, eyelid closure, the strength of the mouth pull to either
+# side and the pull signed by its side (positive: image right; a hesitation swings it from
+# side to side), AU intensities), written for every frame
 # (the task files mark the frames whose face is mostly out of view); the backbone
 # pretraining (train/pretrain.py) regresses them.
 STATE_COLUMNS = (
@@ -56,6 +58,7 @@ STATE_COLUMNS = (
     "gaze_y",
     "blink",
     "hesitation",
+    "hesitation_x",
     *(f"{name}_level" for name in AU_NAMES),
 )
 EMI_DIR = "EMI_Labels"
@@ -65,6 +68,14 @@ MANIFEST = "synth.json"
 AH_MISSING = AU_MISSING
 # JPEG quality of the crops.
 JPEG_QUALITY = 90
+# Per-frame noise (sd) on the box corners and keypoints the crops are aligned on, as a
+# fraction of the box's longer side: a detector's boxes move about this much between frames
+# of a face that holds still (1.9 px a frame on the astronaut clip's ~100 px box), and the
+# node aligns on them, so a still face's crops shake and the temporal model must learn that
+# this is not movement of the face.
+CROP_JITTER = 0.015
+# Stream of a video's seed the crop noise draws from (the scene and faces use the others).
+JITTER_STREAM = 1
 
 
 @dataclass
@@ -154,14 +165,26 @@ class Clip:
     labelled: np.ndarray
 
 
-def aligned_crops(frame: SynthFrame, crop_size: int = 224) -> np.ndarray:
-    """(faces, S, S, 3) crops of a frame's faces, aligned on their true boxes and keypoints."""
-    faces = Detections(
-        xyxy=np.stack([f.box for f in frame.faces]),
-        score=np.ones(len(frame.faces)),
-        keypoints=np.stack([f.keypoints for f in frame.faces]),
-    )
+def aligned_crops(
+    frame: SynthFrame, crop_size: int = 224, jitter: np.random.Generator | None = None
+) -> np.ndarray:
+    """(faces, S, S, 3) crops of a frame's faces, aligned on their true boxes and keypoints,
+    moved by detector-like noise (``CROP_JITTER``) drawn from ``jitter`` where given."""
+    box = np.stack([f.box for f in frame.faces])
+    keypoints = np.stack([f.keypoints for f in frame.faces])
+    if jitter is not None:
+        side = (box[:, 2:] - box[:, :2]).max(axis=1)
+        box = box + jitter.normal(0.0, CROP_JITTER, box.shape) * side[:, None]
+        keypoints = (
+            keypoints + jitter.normal(0.0, CROP_JITTER, keypoints.shape) * side[:, None, None]
+        )
+    faces = Detections(xyxy=box, score=np.ones(len(frame.faces)), keypoints=keypoints)
     return align_faces(frame.image, faces, size=crop_size)
+
+
+def crop_jitter(seed: int) -> np.random.Generator:
+    """The random source of the crop noise of the video with seed ``seed``."""
+    return np.random.default_rng([seed, JITTER_STREAM])
 
 
 def render_clip(
@@ -176,8 +199,9 @@ def render_clip(
     video = Video(seed, frames, faces, size, fps)
     crops = np.empty((faces, frames, crop_size, crop_size, 3), np.uint8)
     labelled = np.zeros((faces, frames), dtype=bool)
+    jitter = crop_jitter(seed)
     for frame in video:
-        crops[:, frame.index] = aligned_crops(frame, crop_size)
+        crops[:, frame.index] = aligned_crops(frame, crop_size, jitter)
         labelled[:, frame.index] = [f.labelled for f in frame.faces]
     lab = video.labels
     return Clip(
@@ -219,6 +243,7 @@ def _write_labels(
             track.gaze,
             track.blink,
             np.abs(track.hesitation),
+            track.hesitation,
             track.au,
         ]
     )
@@ -239,8 +264,9 @@ def _write_video(
     for folder in folders:
         folder.mkdir(parents=True, exist_ok=True)
     labelled = np.zeros((config.faces, config.frames), dtype=bool)
+    jitter = crop_jitter(seed)
     for frame in video:
-        crops = aligned_crops(frame, config.crop_size)
+        crops = aligned_crops(frame, config.crop_size, jitter)
         for k, (truth, crop) in enumerate(zip(frame.faces, crops, strict=True)):
             labelled[k, frame.index] = truth.labelled
             cv2.imwrite(

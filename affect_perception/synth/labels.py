@@ -17,9 +17,11 @@
   Joy           Duchenne smile (AU6 with AU12)               not laughing
   ============= ============================================ ===============================
 
-  Movement is total variation (sum of absolute frame-to-frame changes). Hesitancy is present
-  while a hesitation shows over most of the window: the mouth pulled to one side (window mean
-  of its strength at least ``AH_ON``), while the gaze darts back and forth.
+  Movement is total variation (sum of absolute frame-to-frame changes). Hesitancy is movement:
+  it is present while a hesitation shows over most of the window (window mean of the mouth
+  pull's strength at least ``AH_ON``) and swings in it (the pull's total variation at least
+  ``AH_SWING``: the mouth shifts from side to side as the gaze darts back and forth). A
+  lopsided mouth held still is not hesitancy.
 - A face whose box lies less than ``MIN_VISIBLE`` inside the frame has no labels (missing).
 """
 
@@ -44,6 +46,9 @@ MOTION_TV_DEG = 30.0
 EMI_STATIC = 0.2
 # Window mean of the hesitant mouth pull's strength at and above which hesitancy holds.
 AH_ON = 0.5
+# Total variation of the signed mouth pull over a window at and above which it swings: more
+# than a pull appearing or going (1), less than one change of side (about 2); a held pull has 0.
+AH_SWING = 1.5
 # Fraction of the face box that must lie inside the frame for the face to be labelled.
 MIN_VISIBLE = 0.6
 
@@ -93,8 +98,11 @@ def emi_frames(track: FaceTrack) -> np.ndarray:
 
 
 def ah_labels(track: FaceTrack) -> np.ndarray:
-    """(F,) int 0/1 ambivalence/hesitancy: a hesitation shows over most of the window."""
-    return (_mean(np.abs(track.hesitation)) >= AH_ON).astype(np.int64)
+    """(F,) int 0/1 ambivalence/hesitancy: a hesitation shows over most of the window and
+    swings from side to side in it."""
+    shows = _mean(np.abs(track.hesitation)) >= AH_ON
+    swings = _variation(track.hesitation) >= AH_SWING
+    return (shows & swings).astype(np.int64)
 
 
 def visible_fraction(box: np.ndarray, frame_size: tuple[int, int]) -> float:

@@ -4,11 +4,14 @@ Valence and arousal are smooth random curves. Each action unit switches on where
 crosses zero; the drives are linear in valence and arousal plus noise shared by AU groups,
 which gives real co-occurrence (AU6 with AU12 when positive, AU4 with AU7 when negative, AU1
 with AU2 in surprise, AU25 with AU26). Gestures are short events: laughs (jaw oscillation,
-while smiling), nods (positive), head shakes (negative) and hesitations (the gaze darting
-away and back while the mouth is pulled to one side); a video may begin in the middle of
-one. Between hesitations the gaze fixates and jumps (saccades); the head follows the gaze
+while smiling), nods (positive), head shakes (negative), hesitations (the gaze darting away
+and back, the mouth pulled to the side the gaze darts to) and smirks (the mouth held pulled
+to one side); a video may begin in the middle of one. Between hesitations the gaze fixates and
+jumps (saccades); the head follows the gaze
 part of the way. Arousal adds head jitter. The face drifts, zooms and now and then
-leaves the frame.
+leaves the frame. A few faces hold still, as a photo does: their expression, pose and gaze
+stay at the first frame's (a held lopsided mouth among them), while the camera still drifts
+and zooms.
 
 Every process is causal (knot splines, forward filters, events drawn in time order, each
 channel from its own generator), so the first F frames of a video do not depend on its length.
@@ -59,7 +62,8 @@ AU_LEVEL = (0.8, 1.0)
 
 # Gesture events: kind -> (rate per second, duration range s, frequency range Hz, amplitude
 # range). Each person scales every rate by a style factor in [0, 2]. Amplitudes: laugh in jaw
-# intensity, nod and shake in degrees, hesitate in gaze units.
+# intensity, nod and shake in degrees, hesitate in gaze units, smirk (a lopsided mouth held
+# to one side, which is not hesitancy) in mouth-pull strength.
 GESTURES: dict[
     str, tuple[float, tuple[float, float], tuple[float, float], tuple[float, float]]
 ] = {
@@ -67,6 +71,7 @@ GESTURES: dict[
     "nod": (0.25, (0.8, 2.0), (2.2, 3.2), (6.0, 10.0)),
     "shake": (0.25, (0.8, 2.0), (2.0, 3.0), (8.0, 14.0)),
     "hesitate": (0.25, (0.8, 2.0), (3.4, 4.5), (0.6, 0.9)),
+    "smirk": (0.25, (0.8, 2.5), (0.0, 0.0), (0.5, 1.0)),
 }
 # Valence a gesture needs at its start: laugh needs AU12 on instead.
 NOD_MIN_VALENCE = 0.1
@@ -114,6 +119,11 @@ ZOOM = 0.12
 EXIT_CHANCE = 0.3
 EXIT_DURATION_S = (0.8, 1.6)
 EXIT_DEPTH = 0.15
+# Chance that a face holds still for the whole video, and the chance that a still face holds
+# a lopsided mouth (a hesitation's look without its movement) of a strength in HELD_PULL.
+STILL_CHANCE = 0.12
+HELD_PULL_CHANCE = 0.5
+HELD_PULL = (0.5, 1.0)
 
 
 @dataclass
@@ -131,8 +141,8 @@ class FaceState:
         au: (12,) AU intensities in [0, 1], order labels.AU_NAMES.
         gaze: (x, y) iris offset in [-1, 1], positive: image right and down.
         blink: eyelid closure in [0, 1].
-        hesitation: the hesitant mouth pulled to one side, in [-1, 1] (sign: the side,
-            positive: image right; 0: not hesitating).
+        hesitation: the mouth pulled to one side, in [-1, 1] (sign: the side, positive: image
+            right; 0: not pulled).
     """
 
     center: tuple[float, float]
@@ -316,6 +326,7 @@ class _Simulator:
                     "nod": valence[first] > NOD_MIN_VALENCE,
                     "shake": valence[first] < SHAKE_MAX_VALENCE,
                     "hesitate": True,
+                    "smirk": True,
                 }[kind]
                 if not allowed:
                     continue
@@ -324,6 +335,8 @@ class _Simulator:
                 tau = self.t[span] - start / self.fps
                 if kind == "laugh":  # jaw opens and closes: 0 .. a
                     wave[span] = a * 0.5 * (1 - np.cos(2 * np.pi * f * tau))
+                elif kind == "smirk":  # held at strength a
+                    wave[span] = a
                 else:
                     wave[span] = a * np.sin(2 * np.pi * f * tau)
                 running[span] = rng.choice((-1.0, 1.0))
@@ -447,9 +460,12 @@ def simulate_face(
     pose[:, 0] += HEAD_FOLLOWS_GAZE_DEG[0] * gaze[:, 0]
     pose[:, 1] -= HEAD_FOLLOWS_GAZE_DEG[1] * gaze[:, 1]
     blink = sim.blink()
-    hesitation = _ramp(gestures["hesitate"][1][:, None])[:, 0]
+    dart, running = gestures["hesitate"]
+    held, side = gestures["smirk"]
+    pull = np.where(running != 0, np.sign(dart), held * side)  # a hesitation overrides a smirk
+    hesitation = _ramp(pull[:, None])[:, 0]
     center, face_h = sim.place(frame_size, slot or (0.0, float(frame_size[0])), exits)
-    return FaceTrack(
+    track = FaceTrack(
         center=center,
         height=face_h,
         yaw=pose[:, 0],
@@ -462,3 +478,20 @@ def simulate_face(
         blink=blink,
         hesitation=hesitation,
     )
+    return _held_still(track, sim.rng())
+
+
+def _held_still(track: FaceTrack, rng: np.random.Generator) -> FaceTrack:
+    """With chance STILL_CHANCE, the face's first-frame state held over the whole video
+    (where it is and how big stay as they were: the camera moves, the face does not)."""
+    if rng.uniform() >= STILL_CHANCE:
+        return track
+    frames = len(track)
+    held = {
+        f.name: np.repeat(getattr(track, f.name)[:1], frames, axis=0)
+        for f in fields(track)
+        if f.name not in ("center", "height")
+    }
+    if rng.uniform() < HELD_PULL_CHANCE:
+        held["hesitation"][:] = rng.choice((-1.0, 1.0)) * rng.uniform(*HELD_PULL)
+    return replace(track, **held)

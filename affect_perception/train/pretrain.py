@@ -41,11 +41,12 @@ LOG = logging.getLogger(__name__)
 
 WEIGHTS_FILE = "backbone.safetensors"
 METRICS_FILE = "pretrain_metrics.jsonl"
-# State columns that change sign when the crop is mirrored (yaw, roll, horizontal gaze).
-MIRRORED = ("yaw", "roll", "gaze_x")
+# State columns that change sign when the crop is mirrored (yaw, roll, horizontal gaze, the
+# side of the mouth pull).
+MIRRORED = ("yaw", "roll", "gaze_x", "hesitation_x")
 # Small cues, weighted ``cue_weight`` in the state loss: the iris moves a few pixels, and the
 # hesitant mouth pull is rare and on one side.
-SMALL_CUES = ("gaze_x", "gaze_y", "hesitation")
+SMALL_CUES = ("gaze_x", "gaze_y", "hesitation", "hesitation_x")
 # Largest random view change: shift (fraction of the crop), log-scale, rotation (degrees).
 SHIFT, SCALE, ROTATE_DEG = 0.06, 0.08, 6.0
 # Largest brightness (added) and contrast (factor - 1) change, and pixel noise std, in

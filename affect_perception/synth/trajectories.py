@@ -10,7 +10,7 @@ to one side); a video may begin in the middle of one. Between hesitations the ga
 jumps (saccades); the head follows the gaze
 part of the way. Arousal adds head jitter. The face drifts, zooms and now and then
 leaves the frame. A few faces hold still, as a photo does: their expression, pose and gaze
-stay at the first frame's (a held lopsided mouth among them), while the camera still drifts
+stay as in one early frame (a held lopsided mouth among them), while the camera still drifts
 and zooms.
 
 Every process is causal (knot splines, forward filters, events drawn in time order, each
@@ -124,6 +124,9 @@ EXIT_DEPTH = 0.15
 STILL_CHANCE = 0.12
 HELD_PULL_CHANCE = 0.5
 HELD_PULL = (0.5, 1.0)
+# Frame whose state a still face holds: late enough for the onset ramps to have settled (in
+# frame 0 an AU that is on sits at AU_RAMP of its level, about the labels' threshold).
+HELD_FRAME = 8
 
 
 @dataclass
@@ -482,13 +485,15 @@ def simulate_face(
 
 
 def _held_still(track: FaceTrack, rng: np.random.Generator) -> FaceTrack:
-    """With chance STILL_CHANCE, the face's first-frame state held over the whole video
-    (where it is and how big stay as they were: the camera moves, the face does not)."""
+    """With chance STILL_CHANCE, the face's state in frame HELD_FRAME (its onset ramps settled)
+    held over the whole video (where it is and how big stay as they were: the camera moves,
+    the face does not)."""
     if rng.uniform() >= STILL_CHANCE:
         return track
     frames = len(track)
+    k = min(HELD_FRAME, frames - 1)
     held = {
-        f.name: np.repeat(getattr(track, f.name)[:1], frames, axis=0)
+        f.name: np.repeat(getattr(track, f.name)[k : k + 1], frames, axis=0)
         for f in fields(track)
         if f.name not in ("center", "height")
     }

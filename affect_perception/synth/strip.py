@@ -11,7 +11,7 @@ from affect_perception.labels import AU_NAMES, EMI_NAMES
 from affect_perception.synth.scene import FaceTruth, Video
 
 # Video seed of the documentation strip (picked for varied expressions and a hesitation).
-STRIP_SEED = 169
+STRIP_SEED = 228
 # Width of one tile, and the height of the text panel under it, in pixels.
 TILE_WIDTH = 320
 PANEL_HEIGHT = 62

@@ -15,8 +15,8 @@ Under the output folder (one "video" per face: ``<video>_face<k>`` when a video 
 ``<split>`` is ``Train_Set`` or ``Validation_Set`` (Aff-Wild2's names); the EMI CSV names
 follow Hume-Vidmimic2. Crops come from the runtime's alignment on the ground-truth boxes and
 keypoints, shaken from frame to frame as much as a detector's are, so they match what the
-pipeline feeds the model. Frames where a face is mostly out
-of the frame keep their crop and carry the missing markers, as in Aff-Wild2.
+pipeline feeds the model. Frames where a face is mostly out of the frame keep their crop and
+carry the missing markers, as in Aff-Wild2.
 """
 
 from __future__ import annotations

@@ -6,12 +6,11 @@ which gives real co-occurrence (AU6 with AU12 when positive, AU4 with AU7 when n
 with AU2 in surprise, AU25 with AU26). Gestures are short events: laughs (jaw oscillation,
 while smiling), nods (positive), head shakes (negative), hesitations (the gaze darting away
 and back, the mouth pulled to the side the gaze darts to) and smirks (the mouth held pulled
-to one side); a video may begin in the middle of one. Between hesitations the gaze fixates and
-jumps (saccades); the head follows the gaze
-part of the way. Arousal adds head jitter. The face drifts, zooms and now and then
-leaves the frame. A few faces hold still, as a photo does: their expression, pose and gaze
-stay as in one early frame (a held lopsided mouth among them), while the camera still drifts
-and zooms.
+to one side); a video may begin in the middle of one. Between hesitations the gaze fixates
+and jumps (saccades); the head follows the gaze part of the way. Arousal adds head jitter.
+The face drifts, zooms and now and then leaves the frame. A few faces hold still, as a photo
+does: their expression, pose and gaze stay as in one early frame (a held lopsided mouth
+among them), while the camera still drifts and zooms.
 
 Every process is causal (knot splines, forward filters, events drawn in time order, each
 channel from its own generator), so the first F frames of a video do not depend on its length.

@@ -42,8 +42,10 @@ def test_demo_model_rebuilt_from_onnx_computes_what_the_onnx_files_do():
     engine = AffectEngine(EngineConfig(model_dir=bundled_model_dir()))
     rng = np.random.default_rng(1)
     crops = rng.integers(0, 256, (model.config.window, 128, 128, 3), dtype=np.uint8)
-    features = engine.encode(crops)
-    ort_out = engine.temporal({n: f[None] for n, f in features.items()})
+    cache = engine.windows(max_tracks=1, max_gap=0)
+    for crop in crops:
+        cache.push(["face"], engine.encode(crop[None]))
+    ort_out = engine.temporal(cache.gather(["face"]))
     mean, std = (torch.tensor(v).view(1, 3, 1, 1) for v in (model.mean, model.std))
     images = (torch.from_numpy(crops).permute(0, 3, 1, 2).float() / 255 - mean) / std
     with torch.no_grad():

@@ -70,8 +70,9 @@ def test_outputs_have_the_model_shapes_and_ranges(engine: AffectEngine) -> None:
     # with the fold the cache holds T·dim partial patch embeddings per 7×7 map
     assert list(features) == list(engine.cache_names) == ["feat_7_embed"]
     assert features["feat_7_embed"].shape == (3, 4 * 256, 7, 7)
-    window = {k: np.repeat(v[:, None], engine.info.window, axis=1) for k, v in features.items()}
-    out = engine.temporal(window)
+    cache = engine.windows(max_tracks=3, max_gap=0)
+    cache.push(["a", "b", "c"], features)
+    out = engine.temporal(cache.gather(["a", "b", "c"]))
     assert out["va"].shape == (3, 2) and np.all(np.abs(out["va"]) <= 1)
     assert out["au"].shape == (3, len(AU_NAMES)) and out["emi"].shape == (3, len(EMI_NAMES))
     for key in ("au", "emi", "ah"):
@@ -82,7 +83,7 @@ def test_outputs_have_the_model_shapes_and_ranges(engine: AffectEngine) -> None:
 def test_zero_faces_give_empty_outputs(engine: AffectEngine) -> None:
     features = engine.encode(np.zeros((0, 224, 224, 3), np.uint8))
     assert features["feat_7_embed"].shape == (0, 4 * 256, 7, 7)
-    out = engine.temporal({k: v[:, None] for k, v in features.items()})
+    out = engine.temporal(engine.windows(max_tracks=1, max_gap=0).gather([]))
     assert {k: v.shape for k, v in out.items()} == {
         "va": (0, 2),
         "au": (0, 12),

@@ -11,7 +11,6 @@ import pytest
 
 from affect_perception.resources import bundled_model_dir
 from affect_perception.runtime.engine import AffectEngine, EngineConfig
-from affect_perception.runtime.windows import FeatureWindows
 
 # Largest |folded - unfused| of any task output (all within [-1, 1]).
 TOLERANCE = 1e-4
@@ -50,7 +49,7 @@ def engines(model_dir: Path) -> tuple[AffectEngine, AffectEngine]:
 
 def streamed(engine: AffectEngine, crops: np.ndarray, missed: set[int]) -> list[dict]:
     """Task outputs per frame of one face pushed through the window cache like the node."""
-    cache = FeatureWindows(engine.info.window, engine.feature_shapes, max_tracks=1, max_gap=2)
+    cache = engine.windows(max_tracks=1, max_gap=2)
     outputs = []
     for i, crop in enumerate(crops):
         if i in missed:
@@ -81,17 +80,21 @@ def test_folded_equals_unfused_for_every_variant(variant_dir: Path) -> None:
 
 
 def test_folded_batch_of_faces(variant_dir: Path) -> None:
-    """Three faces' windows in one temporal batch, each face with its own frames."""
+    """Three faces' windows in one temporal batch, each face with its own frames, the third
+    face joining late (its window cold, left-padded)."""
     folded, plain = engines(variant_dir)
-    frames = crops(plain, seed=1, count=3 * plain.info.window)
+    window, side = plain.info.window, plain.info.input_size
+    frames = crops(plain, seed=1, count=3 * window).reshape(window, 3, side, side, 3)
 
-    def outputs(engine: AffectEngine) -> dict[str, np.ndarray]:
-        entries = engine.encode(frames)
-        return engine.temporal(
-            {n: v.reshape(3, engine.info.window, *v.shape[1:]) for n, v in entries.items()}
-        )
+    def outputs(engine: AffectEngine) -> list[dict[str, np.ndarray]]:
+        cache, got = engine.windows(max_tracks=3, max_gap=0), []
+        for t, faces in enumerate(frames):
+            ids = ["a", "b", "c"] if t >= window - 3 else ["a", "b"]
+            cache.push(ids, engine.encode(faces[: len(ids)]))
+            got.append(engine.temporal(cache.gather(ids)))
+        return got
 
-    assert largest_difference([outputs(folded)], [outputs(plain)]) < TOLERANCE
+    assert largest_difference(outputs(folded), outputs(plain)) < TOLERANCE
 
 
 def test_window_32_folds(tmp_path: Path) -> None:

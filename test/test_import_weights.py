@@ -120,8 +120,10 @@ def runtime_outputs(folder: Path, crops: np.ndarray) -> dict[str, np.ndarray]:
     engine = AffectEngine(
         EngineConfig(folder, providers=("CPUExecutionProvider",), intra_op_threads=1, warmup=False)
     )
-    maps = engine.encode(crops)
-    return engine.temporal({name: m[None] for name, m in maps.items()})
+    cache = engine.windows(max_tracks=1, max_gap=0)
+    for crop in crops:
+        cache.push(["face"], engine.encode(crop[None]))
+    return engine.temporal(cache.gather(["face"]))
 
 
 def normalised(crops: np.ndarray) -> torch.Tensor:

@@ -124,7 +124,8 @@ def test_pool_memory_is_fixed_over_10000_appear_vanish_cycles() -> None:
             windows.remove(windows.track_ids[:1])
         assert len(windows) <= 4
     assert windows.nbytes == before
-    assert before == 2 * 4 * 8 * (12 + 5) * 4 + 4 * 8 * 4 + 4 * 8  # pool + output, bookkeeping
+    # pool, output and each track's last entry; bookkeeping
+    assert before == (2 * 4 * 8 + 4) * (12 + 5) * 4 + 4 * 8 * 4 + 4 * 8
 
 
 def test_empty_frame_push_and_gather() -> None:
@@ -157,3 +158,50 @@ def test_bad_push_raises(ids: list[str], features: dict, message: str) -> None:
 def test_bad_construction_raises() -> None:
     with pytest.raises(ValueError, match="window >= 1"):
         FeatureWindows(window=0, feature_shapes=SHAPES, max_tracks=1, max_gap=0)
+
+
+def summed_tokens(entries: np.ndarray, time_patch: int) -> np.ndarray:
+    """Tokens of whole windows of partial embeddings, as the unfolded 3D patch embedding
+    computes them: (n, W, T·d, ...) -> (n, W/T, d, ...), token t summing slice k of frame
+    t·T + k."""
+    n, window, channels = entries.shape[:3]
+    parts = entries.reshape(n, window // time_patch, time_patch, time_patch, -1)
+    offsets = np.arange(time_patch)
+    summed = parts[:, :, offsets, offsets].sum(axis=2)
+    return summed.reshape(n, window // time_patch, channels // time_patch, *entries.shape[3:])
+
+
+@pytest.mark.parametrize("time_patch", [2, 4])
+def test_token_windows_equal_the_embedding_of_the_padded_frame_windows(time_patch: int) -> None:
+    """Pushes, gaps bridged and overrun, evictions and removals, on four tracks in a pool of
+    three: the token windows hold what summing the frame windows' slices gives."""
+    shapes = {"feat_7": (time_patch * 3, 2, 2), "feat_1": (time_patch * 5,)}
+    tokens, frames = (
+        FeatureWindows(8, shapes, max_tracks=3, max_gap=2, dtype=np.float64, time_patch=t)
+        for t in (time_patch, 1)
+    )
+    rng = np.random.default_rng(time_patch)
+    tracks = ["a", "b", "c", "d"]
+    for step in range(300):
+        shown = [t for t in tracks if rng.random() < 0.6][:3]
+        entries = {k: rng.standard_normal((len(shown), *s)) for k, s in shapes.items()}
+        for windows in (tokens, frames):
+            windows.mark_missed([t for t in windows.track_ids if t not in shown])
+            windows.push(shown, entries)
+            if step % 37 == 0:
+                windows.remove(windows.track_ids[-1:])
+        assert tokens.track_ids == frames.track_ids
+        held = [t for t in tokens.track_ids if tokens.fill([t])[0]]
+        assert tokens.fill(held).tolist() == frames.fill(held).tolist()
+        got, want = tokens.gather(held), frames.gather(held)
+        for name in shapes:
+            token = (shapes[name][0] // time_patch, *shapes[name][1:])
+            assert got[name].shape == (len(held), 8 // time_patch, *token)
+            np.testing.assert_allclose(got[name], summed_tokens(want[name], time_patch), atol=1e-9)
+
+
+def test_a_time_patch_must_divide_the_window_and_the_entries() -> None:
+    with pytest.raises(ValueError, match="time patch dividing"):
+        FeatureWindows(6, {"f": (8,)}, max_tracks=1, max_gap=0, time_patch=4)
+    with pytest.raises(ValueError, match="time patch dividing"):
+        FeatureWindows(8, {"f": (6,)}, max_tracks=1, max_gap=0, time_patch=4)

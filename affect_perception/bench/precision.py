@@ -17,7 +17,6 @@ import numpy as np
 from affect_perception.bench.timing import interleaved, speedup
 from affect_perception.evaluation import metrics
 from affect_perception.runtime.engine import AffectEngine, EngineConfig
-from affect_perception.runtime.windows import FeatureWindows
 
 # Seed of the held-out clips (the demo model's held-out set: `synth --seed 2`).
 HELDOUT_SEED = 2
@@ -41,9 +40,7 @@ def heldout_clips(videos: int, size: int) -> list[object]:
 def predict(engine: AffectEngine, clips: list[object]) -> dict[str, np.ndarray]:
     """{task: (videos · frames, dim)} estimates, every clip streamed as one track."""
     ids = [f"clip{i}" for i in range(len(clips))]
-    cache = FeatureWindows(
-        engine.info.window, engine.feature_shapes, max_tracks=len(ids), max_gap=0
-    )
+    cache = engine.windows(max_tracks=len(ids), max_gap=0)
     crops = np.stack([c.crops[0] for c in clips])  # (videos, frames, S, S, 3)
     frames: list[dict[str, np.ndarray]] = []
     for t in range(crops.shape[1]):
@@ -113,7 +110,8 @@ def int8_vs_fp32(
     for faces in (1, 4):
         crops = np.stack([c.crops[0, 0] for c in clips[:faces]])
         timing = interleaved(
-            {p: (lambda e=e, x=crops: e.encode(x)) for p, e in engines.items()}, repeats
+            {p: (lambda e=e, x=crops: e.encode(x)) for p, e in engines.items()},
+            repeats,
         )
         result[f"fp32_ms_b{faces}"] = timing["fp32"].median_ms
         result[f"int8_ms_b{faces}"] = timing["int8"].median_ms

@@ -17,7 +17,6 @@ import numpy as np
 
 from affect_perception.bench.timing import interleaved, speedup
 from affect_perception.runtime.engine import AffectEngine, EngineConfig
-from affect_perception.runtime.windows import FeatureWindows
 
 # Seed of the random face crops.
 CROP_SEED = 1
@@ -46,7 +45,7 @@ def streaming_speedup(
     crops = np.random.default_rng(CROP_SEED).integers(0, 256, (window, side, side, 3), np.uint8)
 
     def streamer(engine: AffectEngine) -> Callable[[], None]:
-        cache = FeatureWindows(window, engine.feature_shapes, max_tracks=1, max_gap=0)
+        cache = engine.windows(max_tracks=1, max_gap=0)
         for i in range(window):
             cache.push([TRACK], engine.encode(crops[i : i + 1]))
 

@@ -27,8 +27,14 @@ from affect_perception import provenance
 from affect_perception.labels import AU_NAMES, EMI_NAMES
 from affect_perception.model.affect_model import AffectModel
 from affect_perception.model.heads import LOGIT_TASKS
-from affect_perception.model_files import PRECISION_FILES, write_metadata, write_model_json
+from affect_perception.model_files import (
+    PRECISION_FILES,
+    read_metadata,
+    write_metadata,
+    write_model_json,
+)
 from affect_perception.runtime.fold import FoldError, embed_name, fold
+from affect_perception.runtime.windows import FeatureWindows
 
 LOG = logging.getLogger(__name__)
 
@@ -256,7 +262,8 @@ def _check_fold(
     reference: dict[str, np.ndarray],
     tolerance: float,
 ) -> None:
-    """Fold the written pair as the runtime does; run it over ``frames`` against torch."""
+    """Fold the written pair as the runtime does; stream ``frames`` (face by face) through
+    its window cache; compare the full windows' outputs to torch."""
     paths = [out_dir / file for file in PRECISION_FILES[precision]]
     encoder, temporal = (onnx.load(str(path)) for path in paths)
     names = tuple(o.name for o in encoder.graph.output)
@@ -267,12 +274,24 @@ def _check_fold(
         raise ExportError(
             f"{paths[1]}: the runtime cannot fold its patch embedding: {err}"
         ) from err
-    entries = _cpu_session(encoder).run(None, {"image": frames})
-    windows = {
-        embed_name(n): e.reshape(CHECK_FACES, window, *e.shape[1:])
-        for n, e in zip(names, entries, strict=True)
-    }
-    errors = _errors(_cpu_session(temporal).run(list(reference), windows), reference)
+    entries = dict(
+        zip(
+            (embed_name(n) for n in names),
+            _cpu_session(encoder).run(None, {"image": frames}),
+            strict=True,
+        )
+    )
+    faces = [str(face) for face in range(CHECK_FACES)]
+    cache = FeatureWindows(
+        window,
+        {k: v.shape[1:] for k, v in entries.items()},
+        max_tracks=CHECK_FACES,
+        max_gap=0,
+        time_patch=int(read_metadata(temporal)["time_patch"]),
+    )
+    for t in range(window):
+        cache.push(faces, {k: v[t::window] for k, v in entries.items()})
+    errors = _errors(_cpu_session(temporal).run(list(reference), cache.gather(faces)), reference)
     _within(f"{paths[1]} folded", errors, tolerance)
 
 

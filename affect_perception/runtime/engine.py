@@ -5,7 +5,7 @@ requested provider that is missing is a logged warning, never a failure. The mod
 preprocessing contract (input size, mean, std) and label orders are read from the ONNX
 metadata and checked against the configuration at load. By default the temporal model's
 patch embedding is folded into the encoder at load (:mod:`.fold`), so the window cache holds
-each frame's embedded tokens rather than its feature maps.
+embedded tokens rather than feature maps; `AffectEngine.windows` makes the cache that fits.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from affect_perception.model_files import (
 from affect_perception.runtime.alignment import normalize
 from affect_perception.runtime.fold import FoldError, embed_name, fold
 from affect_perception.runtime.ort_options import session_options
+from affect_perception.runtime.windows import FeatureWindows
 
 LOG = logging.getLogger(__name__)
 
@@ -192,6 +193,8 @@ class AffectEngine:
         self.outputs = tuple(self.output_shapes)
         # shape of one frame's cache entry per name in cache_names
         self.feature_shapes = {o.name: tuple(o.shape[1:]) for o in self.encoder.get_outputs()}
+        # frames per cached token: the folded cache sums each token's frames as they come
+        self.time_patch = self.info.time_patch if self.folded else 1
         if config.warmup:
             self.warm_up()
 
@@ -252,13 +255,22 @@ class AffectEngine:
             )
         return info
 
+    def windows(self, max_tracks: int, max_gap: int) -> FeatureWindows:
+        """A window cache for this engine's `encode` entries, whose `gather` feeds `temporal`."""
+        return FeatureWindows(
+            self.info.window,
+            self.feature_shapes,
+            max_tracks=max_tracks,
+            max_gap=max_gap,
+            time_patch=self.time_patch,
+        )
+
     def warm_up(self) -> None:
         """Run both sessions once on zeros."""
         size = self.info.input_size
-        features = self.encode(np.zeros((1, size, size, 3), np.uint8))
-        self.temporal(
-            {k: np.repeat(v[:, None], self.info.window, axis=1) for k, v in features.items()}
-        )
+        cache = self.windows(max_tracks=1, max_gap=0)
+        cache.push(["warm-up"], self.encode(np.zeros((1, size, size, 3), np.uint8)))
+        self.temporal(cache.gather(["warm-up"]))
 
     def encode(self, crops: np.ndarray) -> dict[str, np.ndarray]:
         """Encode (n, S, S, 3) uint8 RGB crops into their window cache entries.
@@ -283,8 +295,8 @@ class AffectEngine:
         }
 
     def temporal(self, windows: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        """Run the temporal part over (n, W, ...) windows of cache entries (see `encode`),
-        oldest frame first; returns the task outputs."""
+        """Run the temporal part over the gathered windows of `windows` (oldest first);
+        returns the task outputs."""
         if len(next(iter(windows.values()))) == 0:
             return self.empty_outputs()
         values = self.temporal_session.run(None, {k: windows[k] for k in self.cache_names})

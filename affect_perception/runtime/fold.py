@@ -3,10 +3,11 @@
 The temporal model embeds each window with a strided 3D convolution, kernel (T, p, p) over
 (W, S, S): a linear map, so a token of time patch t is the sum over its T frames k of a 2D
 convolution of frame ``t·T + k`` with the kernel's slice k, plus the bias. The folded encoder
-runs all T slices on each new frame once (one 2D convolution with T·dim outputs, no bias) and
-the window cache holds those partial embeddings; the folded temporal graph takes for token t
-and offset k the slice k of frame ``t·T + k``, sums over k, adds the bias, and continues with
-the unchanged mixer. Nothing is re-embedded per window.
+runs all T slices on each new frame once (one 2D convolution with T·dim outputs, no bias); the
+window cache (:class:`~affect_perception.runtime.windows.FeatureWindows` with time patch T)
+adds each frame's slices into the tokens it belongs to, so the folded temporal graph takes the
+W/T whole tokens, adds the bias, and continues with the unchanged mixer. Nothing is
+re-embedded, and no slice is summed twice, per window.
 
 Works on the plain ``encoder.onnx``/``temporal.onnx`` of the model-file contract, so model
 folders of any age get it at load; torch is not needed.
@@ -55,8 +56,9 @@ def fold(
 ) -> tuple[onnx.ModelProto, onnx.ModelProto]:
     """The folded (encoder, temporal) pair; the inputs are left unchanged.
 
-    The folded encoder outputs ``<name>_embed`` (N, T·dim, S/p, S/p) per feature name; the
-    folded temporal graph takes those as (N, W, T·dim, S/p, S/p) windows, oldest frame first.
+    The folded encoder outputs ``<name>_embed`` (N, T·dim, S/p, S/p) per feature name, slice
+    k in channels k·dim to (k+1)·dim; the folded temporal graph takes ``<name>_embed`` as
+    (N, W/T, dim, S/p, S/p) tokens without their bias, oldest first (`FeatureWindows`).
 
     Raises:
         FoldError: an input does not reach a 3D patch embedding the fold can split.
@@ -157,43 +159,22 @@ def _extend_encoder(graph: onnx.GraphProto, emb: _Embedding) -> None:
 
 
 def _replace_embedding(graph: onnx.GraphProto, emb: _Embedding, window: int) -> None:
-    """Compute the Conv's output from the cached partial embeddings instead of the maps."""
-    dim, _, time_patch, _, _ = emb.weight.shape
+    """Take the Conv's output as the cache's summed tokens plus the bias, not from the maps."""
+    dim, _, time_patch, patch, _ = emb.weight.shape
     name = embed_name(emb.feature)
     old = next(i for i in graph.input if i.name == emb.feature)
     dims = [d.dim_param or d.dim_value for d in old.type.tensor_type.shape.dim]
-    patch = emb.weight.shape[3]
     if not isinstance(dims[3], int) or not dims[3]:
         raise FoldError(f"temporal input {emb.feature!r} has no fixed map size: {dims}")
     side = dims[3] // patch
     graph.input.remove(old)
     graph.input.append(
         helper.make_tensor_value_info(
-            name, TensorProto.FLOAT, [dims[0], window, time_patch * dim, side, side]
+            name, TensorProto.FLOAT, [dims[0], window // time_patch, dim, side, side]
         )
     )
-    diagonal = np.arange(time_patch, dtype=np.int64) * (time_patch + 1)
-    constants = {
-        "shape": np.array(
-            [0, window // time_patch, time_patch * time_patch, dim, side, side], np.int64
-        ),
-        "diagonal": diagonal,
-        "axes": np.array([2], np.int64),
-        "bias": emb.bias.reshape(dim, 1, 1),
-    }
-    for key, value in constants.items():
-        graph.initializer.append(numpy_helper.from_array(value, f"{name}/{key}"))
-    # (N, W, T·dim, s, s) = (N, W/T, T frames, T offsets, dim, s, s): keep offset k of frame k
-    nodes = [
-        helper.make_node("Reshape", [name, f"{name}/shape"], [f"{name}/patches"]),
-        helper.make_node(
-            "Gather", [f"{name}/patches", f"{name}/diagonal"], [f"{name}/diagonal_out"], axis=2
-        ),
-        helper.make_node(
-            "ReduceSum", [f"{name}/diagonal_out", f"{name}/axes"], [f"{name}/summed"], keepdims=0
-        ),
-        helper.make_node("Add", [f"{name}/summed", f"{name}/bias"], [f"{name}/tokens"]),
-    ]
+    graph.initializer.append(numpy_helper.from_array(emb.bias.reshape(dim, 1, 1), f"{name}/bias"))
+    nodes = [helper.make_node("Add", [name, f"{name}/bias"], [f"{name}/tokens"])]
     last = f"{name}/tokens"
     if emb.cast_to is not None and emb.cast_to != TensorProto.FLOAT:
         nodes.append(helper.make_node("Cast", [last], [f"{name}/cast"], to=emb.cast_to))

@@ -29,7 +29,6 @@ from affect_perception.runtime.quality import QualityConfig, face_quality, is_re
 from affect_perception.runtime.smoothing import EmaSmoother, OneEuroConfig, OutputSmoother
 from affect_perception.runtime.track_state import TrackBook
 from affect_perception.runtime.tracker import FaceTracker, TrackerConfig
-from affect_perception.runtime.windows import FeatureWindows
 
 # Window slots per processed face: room for tracks that are briefly missed but still alive.
 TRACK_SLOTS_PER_FACE = 2
@@ -153,11 +152,8 @@ class AffectPipeline:
         self.detector = build_detector(config.detector)
         self.tracks = TrackBook(
             FaceTracker(config.tracker),
-            FeatureWindows(
-                window=self.info.window,
-                feature_shapes=self.engine.feature_shapes,
-                max_tracks=config.max_faces * TRACK_SLOTS_PER_FACE,
-                max_gap=config.max_gap,
+            self.engine.windows(
+                max_tracks=config.max_faces * TRACK_SLOTS_PER_FACE, max_gap=config.max_gap
             ),
             BaselineTracker(config.baseline),
             self._smoother(config),

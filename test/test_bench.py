@@ -56,6 +56,17 @@ def test_interleaved_alternates_the_order_and_skips_warmup(clock: FakeClock) -> 
     assert timing.speedup(result["b"], result["a"]) == pytest.approx(2.0)  # 4, 2, 4/3
 
 
+def test_interleaved_blocks_time_calls_in_a_row(clock: FakeClock) -> None:
+    a = clock.variant("a", [1.0, 0.010, 0.030, 0.020, 0.020])
+    b = clock.variant("b", [1.0, 0.040, 0.040, 0.040, 0.040])
+    result = timing.interleaved({"a": a, "b": b}, repeats=2, warmup=1, block=2)
+    assert clock.calls == ["a", "b", "a", "a", "b", "b", "b", "b", "a", "a"]
+    assert result["a"].samples_ms == pytest.approx((20.0, 20.0))  # the mean of each block
+    assert result["b"].samples_ms == pytest.approx((40.0, 40.0))
+    with pytest.raises(ValueError, match="block >= 1"):
+        timing.interleaved({"a": a}, repeats=1, block=0)
+
+
 def test_speedup_is_the_median_of_paired_ratios() -> None:
     # the machine slows down 10x in the middle repeat: paired ratios stay 2
     slow = timing.Timing("slow", (20.0, 200.0, 22.0))

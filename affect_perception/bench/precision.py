@@ -4,7 +4,8 @@ and the synthetic held-out metrics of each.
 The model is quantised here (`affect_perception.model.quantize`, calibrated on synthetic and
 check-set crops) into a copy of its folder. Held-out clips are rendered from the seed the
 demo model's held-out set uses (2), never the calibration seed; every frame of each clip gets
-the estimate of the window ending at it, through the window cache as the node runs.
+the estimate of the window ending at it, through the window cache as the node runs. Each
+speed sample is the mean of `STEADY_BLOCK` encode steps of one precision in a row.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from affect_perception.bench.timing import interleaved, speedup
+from affect_perception.bench.timing import STEADY_BLOCK, interleaved, speedup
 from affect_perception.evaluation import metrics
 from affect_perception.runtime.engine import AffectEngine, EngineConfig
 
@@ -112,6 +113,7 @@ def int8_vs_fp32(
         timing = interleaved(
             {p: (lambda e=e, x=crops: e.encode(x)) for p, e in engines.items()},
             repeats,
+            block=STEADY_BLOCK,
         )
         result[f"fp32_ms_b{faces}"] = timing["fp32"].median_ms
         result[f"int8_ms_b{faces}"] = timing["int8"].median_ms

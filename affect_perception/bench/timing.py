@@ -13,6 +13,12 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+# Calls in a row per sample where the variants are alternative paths of the node's per-frame
+# work (streaming or recomputing, FP32 or INT8): the node runs one of them frame after frame,
+# so each is timed in that steady state (a window's worth of frames), not right after the
+# other path pushed its data out of the caches.
+STEADY_BLOCK = 8
+
 
 @dataclass(frozen=True)
 class Timing:
@@ -33,21 +39,25 @@ class Timing:
 
 
 def interleaved(
-    variants: Mapping[str, Callable[[], object]], repeats: int, warmup: int = 2
+    variants: Mapping[str, Callable[[], object]], repeats: int, warmup: int = 2, block: int = 1
 ) -> dict[str, Timing]:
     """Time each variant ``repeats`` times, the variants interleaved in alternating order.
 
     Args:
         variants: name -> a call doing one unit of work (one frame, one batch).
-        repeats: timed calls per variant (at least 1).
+        repeats: timed samples per variant (at least 1).
         warmup: untimed calls per variant first (caches, allocator, lazy initialisation).
+        block: calls in a row per sample, which is their mean: a variant then runs as it
+            does on its own, each call after one of its own rather than after another
+            variant's (whose data may have pushed its weights out of the caches).
 
     Returns:
         Name -> its `Timing`, in the order of ``variants``.
     """
-    if repeats < 1 or not variants:
+    if repeats < 1 or block < 1 or not variants:
         raise ValueError(
-            f"need repeats >= 1 and at least one variant, got {repeats} and {list(variants)}"
+            f"need repeats >= 1, block >= 1 and at least one variant, got {repeats}, "
+            f"{block} and {list(variants)}"
         )
     names = list(variants)
     for _ in range(warmup):
@@ -57,8 +67,9 @@ def interleaved(
     for repeat in range(repeats):
         for name in names if repeat % 2 == 0 else names[::-1]:
             start = time.perf_counter()
-            variants[name]()
-            samples[name].append((time.perf_counter() - start) * 1e3)
+            for _ in range(block):
+                variants[name]()
+            samples[name].append((time.perf_counter() - start) * 1e3 / block)
     return {name: Timing(name, tuple(samples[name])) for name in names}
 
 

@@ -7,13 +7,19 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import onnx
+import onnxruntime as ort
 import pytest
 
 from affect_perception.resources import bundled_model_dir
+from affect_perception.runtime.alignment import normalize
 from affect_perception.runtime.engine import AffectEngine, EngineConfig
+from affect_perception.runtime.fold import fold
 
 # Largest |folded - unfused| of any task output (all within [-1, 1]).
 TOLERANCE = 1e-4
+# Largest |8-bit - float| partial embedding, relative to the largest float one.
+INT8_TOLERANCE = 0.03
 FRAMES = 14  # more than a window: cold, warm and sliding windows all occur
 
 
@@ -116,3 +122,26 @@ def test_the_bundled_model_folder_folds_from_its_onnx_files() -> None:
         largest_difference(streamed(folded, frames, {10, 11}), streamed(plain, frames, {10, 11}))
         < TOLERANCE
     )
+
+
+def test_int8_embedding_is_the_float_one_within_8_bit_rounding(variant_dir: Path) -> None:
+    """The INT8 engine's patch embedding (8-bit matrix products over the patches) against the
+    float convolution, on every scale: a patch or channel laid out wrongly would differ by
+    the embeddings' own size."""
+    plain = engines(variant_dir)[1]
+    pair = [onnx.load(str(variant_dir / f)) for f in ("encoder.onnx", "temporal.onnx")]
+    names, window = plain.info.feature_names, plain.info.window
+    images = normalize(crops(plain, count=2), plain.info.mean, plain.info.std)
+    outputs = []
+    for int8 in (False, True):
+        encoder, _ = fold(*pair, names, window, int8=int8)
+        ops = {node.op_type for node in encoder.graph.node}
+        assert ("DynamicQuantizeMatMul" in ops) == int8
+        session = ort.InferenceSession(
+            encoder.SerializeToString(), providers=["CPUExecutionProvider"]
+        )
+        outputs.append(session.run(None, {"image": images}))
+    for want, got in zip(*outputs, strict=True):
+        assert want.shape == got.shape
+        assert np.abs(got - want).max() <= INT8_TOLERANCE * np.abs(want).max()
+        assert not np.array_equal(got, want)

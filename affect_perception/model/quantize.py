@@ -6,7 +6,10 @@ runtime/engine.py; the temporal model stays float32): QDQ format, weights signed
 output channel, activations unsigned 8-bit per tensor from min/max calibration, with
 ``reduce_range`` (7-bit weights) so that x86 processors without VNNI do not saturate their
 8-bit multiply-adds; the stem convolution over the RGB channels stays float32 (`rgb_convs`).
-The ONNX metadata of the source is kept. Torch is not needed.
+The ONNX metadata of the source is kept. Torch is not needed. At load, the engine folds the
+temporal patch embedding into this encoder as 8-bit matrix products too (runtime/fold.py,
+activations quantised per call), so the whole per-frame encode step runs in 8 bits but the
+stem.
 """
 
 from __future__ import annotations

@@ -163,7 +163,11 @@ class AffectEngine:
         if config.fold:
             try:
                 encoder, temporal = fold(
-                    encoder, temporal, self.info.feature_names, self.info.window
+                    encoder,
+                    temporal,
+                    self.info.feature_names,
+                    self.info.window,
+                    int8=config.precision == "int8",
                 )
                 self.folded = True
             except FoldError as err:

@@ -53,12 +53,14 @@ def fold(
     temporal: onnx.ModelProto,
     feature_names: tuple[str, ...],
     window: int,
+    int8: bool = False,
 ) -> tuple[onnx.ModelProto, onnx.ModelProto]:
     """The folded (encoder, temporal) pair; the inputs are left unchanged.
 
     The folded encoder outputs ``<name>_embed`` (N, T·dim, S/p, S/p) per feature name, slice
     k in channels k·dim to (k+1)·dim; the folded temporal graph takes ``<name>_embed`` as
     (N, W/T, dim, S/p, S/p) tokens without their bias, oldest first (`FeatureWindows`).
+    With ``int8`` the encoder embeds in 8 bits (`_int8_embedding`), for the INT8 encoder.
 
     Raises:
         FoldError: an input does not reach a 3D patch embedding the fold can split.
@@ -66,7 +68,7 @@ def fold(
     encoder, temporal = _copy(encoder), _copy(temporal)
     for name in feature_names:
         embedding = _find_embedding(temporal.graph, name, window)
-        _extend_encoder(encoder.graph, embedding)
+        _extend_encoder(encoder, embedding, int8)
         _replace_embedding(temporal.graph, embedding, window)
     _prune(temporal.graph)
     return encoder, temporal
@@ -126,36 +128,89 @@ def _find_embedding(graph: onnx.GraphProto, feature: str, window: int) -> _Embed
     return _Embedding(feature, node, weight, bias, cast_to)
 
 
-def _extend_encoder(graph: onnx.GraphProto, emb: _Embedding) -> None:
+def _extend_encoder(model: onnx.ModelProto, emb: _Embedding, int8: bool) -> None:
     """Add the per-frame partial embeddings of ``emb.feature`` as the encoder's output."""
+    graph = model.graph
     dim, channels, time_patch, patch, _ = emb.weight.shape
     name = embed_name(emb.feature)
-    # (dim, C, T, p, p) -> (T·dim, C, p, p): output channel k·dim + d is slice k of filter d
-    kernel = emb.weight.transpose(2, 0, 1, 3, 4).reshape(time_patch * dim, channels, patch, patch)
-    graph.initializer.append(
-        numpy_helper.from_array(np.ascontiguousarray(kernel), f"{name}/weight")
-    )
-    graph.node.append(
-        helper.make_node(
-            "Conv",
-            [emb.feature, f"{name}/weight"],
-            [name],
-            name=f"{name}/Conv",
-            kernel_shape=[patch, patch],
-            strides=[patch, patch],
-        )
-    )
     old = next((o for o in graph.output if o.name == emb.feature), None)
     if old is None:
         raise FoldError(f"the encoder has no output {emb.feature!r}")
     dims = [d.dim_param or d.dim_value for d in old.type.tensor_type.shape.dim]
     side = dims[2] // patch if isinstance(dims[2], int) and dims[2] else "S"
+    # (dim, C, T, p, p) -> (T·dim, C, p, p): output channel k·dim + d is slice k of filter d
+    kernel = emb.weight.transpose(2, 0, 1, 3, 4).reshape(time_patch * dim, channels, patch, patch)
+    if int8:
+        if side == "S":
+            raise FoldError(f"encoder output {emb.feature!r} has no fixed size: {dims}")
+        _int8_embedding(model, emb.feature, name, kernel, int(side))
+    else:
+        graph.initializer.append(
+            numpy_helper.from_array(np.ascontiguousarray(kernel), f"{name}/weight")
+        )
+        graph.node.append(
+            helper.make_node(
+                "Conv",
+                [emb.feature, f"{name}/weight"],
+                [name],
+                name=f"{name}/Conv",
+                kernel_shape=[patch, patch],
+                strides=[patch, patch],
+            )
+        )
     graph.output.remove(old)
     graph.output.append(
         helper.make_tensor_value_info(
             name, TensorProto.FLOAT, [dims[0], time_patch * dim, side, side]
         )
     )
+
+
+def _int8_embedding(
+    model: onnx.ModelProto, feature: str, name: str, kernel: np.ndarray, side: int
+) -> None:
+    """The patch embedding as an 8-bit matrix product: patches (N, s·s, C·p·p) times the
+    kernel (C·p·p, T·dim) in signed 7-bit per output channel (as `quantize` keeps weights, so
+    processors without VNNI do not saturate), activations quantised per call
+    (``DynamicQuantizeMatMul``, so no calibration), float32 out as (N, T·dim, s, s)."""
+    outputs, channels, patch, _ = kernel.shape
+    matrix = kernel.reshape(outputs, -1).T
+    scale = np.abs(matrix).max(axis=0) / 63
+    scale[scale == 0] = 1
+    constants = {
+        "maps": np.array([0, channels, side, patch, side, patch], np.int64),
+        "patches": np.array([0, side * side, channels * patch * patch], np.int64),
+        "out": np.array([0, outputs, side, side], np.int64),
+        "weight_int8": np.round(matrix / scale).astype(np.int8),
+        "weight_scale": scale.astype(np.float32),
+    }
+    for key, value in constants.items():
+        model.graph.initializer.append(numpy_helper.from_array(value, f"{name}/{key}"))
+    step = [
+        ("Reshape", [None, f"{name}/maps"], {}),
+        ("Transpose", [None], {"perm": [0, 2, 4, 1, 3, 5]}),  # (N, s, s, C, p, p)
+        ("Reshape", [None, f"{name}/patches"], {}),
+        ("DynamicQuantizeMatMul", [None, f"{name}/weight_int8", f"{name}/weight_scale"], {}),
+        ("Transpose", [None], {"perm": [0, 2, 1]}),
+        ("Reshape", [None, f"{name}/out"], {}),
+    ]
+    last = feature
+    for index, (op, inputs, attrs) in enumerate(step):
+        out = name if index == len(step) - 1 else f"{name}/{op}_{index}"
+        domain = "com.microsoft" if op == "DynamicQuantizeMatMul" else ""
+        model.graph.node.append(
+            helper.make_node(
+                op,
+                [last if i is None else i for i in inputs],
+                [out],
+                name=f"{name}/{op}_{index}",
+                domain=domain,
+                **attrs,
+            )
+        )
+        last = out
+    if not any(o.domain == "com.microsoft" for o in model.opset_import):
+        model.opset_import.append(helper.make_opsetid("com.microsoft", 1))
 
 
 def _replace_embedding(graph: onnx.GraphProto, emb: _Embedding, window: int) -> None:

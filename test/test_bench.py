@@ -183,6 +183,22 @@ def test_end_to_end_stream_counts_every_frame(random_model_dir: Path) -> None:
     assert result["peak_rss_mib"] > 50
 
 
+def test_eight_faces_stand_in_two_rows_the_detector_finds() -> None:
+    """The 8-face stream: two rows of four in the 640 × 480 frame, and BlazeFace (the node's
+    detector) finds nearly all of them."""
+    from affect_perception.bench.end_to_end import ENCODING, FRAME_SIZE, render_frames
+    from affect_perception.runtime.detection.base import DetectorConfig, build_detector
+    from affect_perception.runtime.image_decode import decode_image
+
+    detector, (width, height) = build_detector(DetectorConfig()), FRAME_SIZE
+    frames = render_frames(8, count=8)
+    found = [
+        len(detector.detect(decode_image(ENCODING, width, height, step, False, data)).xyxy)
+        for step, data in frames
+    ]
+    assert np.mean(found) >= 7 and max(found) == 8
+
+
 def test_targets_and_table() -> None:
     figures = {"streaming_speedup_w8": 6.5, "e2e_p99_ms_1face": 61.0, "encoder_ms": 5.25}
     checks = cli._check_targets(figures)
@@ -191,7 +207,7 @@ def test_targets_and_table() -> None:
     lines = cli.format_table(figures, checks).splitlines()
     assert lines[0].split() == ["figure", "value", "target", "met"]
     assert lines[1].split() == ["streaming_speedup_w8", "6.5", ">=", "6", "yes"]
-    assert lines[2].split() == ["e2e_p99_ms_1face", "61", "<=", "33", "NO"]
+    assert lines[2].split() == ["e2e_p99_ms_1face", "61", "<=", "25", "NO"]
     assert lines[3].split() == ["encoder_ms", "5.25"]
 
 

@@ -31,9 +31,14 @@ TARGETS: dict[str, tuple[str, float]] = {
     "streaming_speedup_w8": (">=", 6.0),  # the folded patch embedding (issue 21)
     "streaming_speedup_w32": (">=", 10.0),
     "ort_speedup_vs_torch": (">=", 1.0),
-    "e2e_fps_1face": (">=", 25.0),
-    "e2e_p99_ms_1face": ("<=", 33.0),  # at 30 fps input, the node's defaults (issue 17)
-    "e2e_fps_4faces": (">=", 25.0),
+    # at 30 fps input, the node's defaults (issues 17 and 21); 30 fps in and every frame
+    # answered gives an output rate a little under 30 over the measured span
+    "e2e_fps_1face": (">=", 29.5),
+    "e2e_p99_ms_1face": ("<=", 25.0),
+    "e2e_fps_4faces": (">=", 29.5),
+    "e2e_p99_ms_4faces": ("<=", 50.0),
+    "e2e_dropped_4faces": ("<=", 0.0),
+    "e2e_fps_8faces": (">=", 15.0),  # max_faces raised to 8 for this run only
     "int8_speedup": (">=", 1.5),  # INT8 encoder against FP32, one face (issue 21)
     "int8_va_ccc_vs_fp32": (">=", 0.99),
     "int8_au_agreement": (">=", 0.98),
@@ -46,6 +51,8 @@ QUICK = (12, 8.0, (1,))
 FULL = (40, 20.0, (1, 4))
 # Windows of the streaming comparison.
 STREAMING_WINDOWS = (8, 32)
+# Faces per frame of the end-to-end runs.
+E2E_FACES = (1, 4, 8)
 # Thread counts of the threads section (model and detector sessions alike).
 THREAD_COUNTS = (1, 2)
 # Flags that set one node parameter for the end-to-end runs: (flag, parameter, type, more
@@ -329,12 +336,11 @@ def _end_to_end(
     model_dir = model.model_dir
 
     section, figures = {}, {}
-    for faces in (1, 4):
-        stream = Stream(
-            faces=faces,
-            seconds=seconds,
-            params={**params, "intra_op_threads": threads, "providers": list(providers)},
-        )
+    for faces in E2E_FACES:
+        run_params = {**params, "intra_op_threads": threads, "providers": list(providers)}
+        # the node serves max_faces faces a frame: a run with more raises it to fit them
+        run_params["max_faces"] = max(faces, run_params.get("max_faces", default("max_faces")))
+        stream = Stream(faces=faces, seconds=seconds, params=run_params)
         section[f"faces_{faces}"] = result = run_in_child(model_dir, stream)
         suffix = "1face" if faces == 1 else f"{faces}faces"
         figures[f"e2e_fps_{suffix}"] = result["fps_out"]

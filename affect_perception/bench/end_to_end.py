@@ -31,8 +31,12 @@ from affect_perception.serving.frame_worker import FrameWorker
 from affect_perception.serving.settings import node_pipeline_config
 
 # Camera frames: size, encoding, and frames rendered up front (played forwards then backwards,
-# so faces never jump); rendering live would steal the CPU being measured.
+# so faces never jump); rendering live would steal the CPU being measured. More faces than a
+# row holds stand in rows, one rendered strip each, as in a group photo: eight side by side
+# would be 80 px wide, too small for the BlazeFace back model at 640 px (it finds 1 to 3 of
+# them; in two rows of four, 7 or 8).
 FRAME_SIZE = (640, 480)
+FACES_PER_ROW = 4
 ENCODING = "bgr8"
 RENDERED_FRAMES = 48
 VIDEO_SEED = 7
@@ -55,13 +59,26 @@ class Stream:
 
 
 def render_frames(faces: int, count: int = RENDERED_FRAMES) -> list[tuple[int, bytes]]:
-    """``count`` synthetic frames with ``faces`` faces as ``bgr8`` (step, data), ping-pong."""
+    """``count`` synthetic frames with ``faces`` faces as ``bgr8`` (step, data), ping-pong;
+    at most FACES_PER_ROW faces side by side, more in rows of strips."""
     from affect_perception.synth.scene import render_video
 
-    encoded = [
-        encode_image(frame.image, ENCODING)
-        for frame in render_video(VIDEO_SEED, count // 2, faces=faces, size=FRAME_SIZE)
+    rows = -(-faces // FACES_PER_ROW)
+    width, height = FRAME_SIZE
+    strips = [
+        [
+            frame.image
+            for frame in render_video(
+                VIDEO_SEED + row,
+                count // 2,
+                faces=faces // rows + (row < faces % rows),
+                size=(width, height // rows + (row < height % rows)),
+            )
+        ]
+        for row in range(rows)
     ]
+    frames = [np.concatenate(images) for images in zip(*strips, strict=True)]
+    encoded = [encode_image(frame, ENCODING) for frame in frames]
     return encoded + encoded[::-1]
 
 

@@ -271,8 +271,9 @@ class FeatureWindows:
         if steps == 1:
             return entry
         slices = entry.reshape(len(slots), steps, *self.token_shapes[name])
-        given = slices[:, ::-1].copy()
+        given = slices[:, ::-1]
         if first.any():
+            given = given.copy()
             given[first] = np.cumsum(slices[first], axis=1)[:, ::-1]
         sums = self._sums[name]
         ring = (head[:, None] + np.arange(steps)) % steps

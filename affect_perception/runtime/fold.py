@@ -186,29 +186,22 @@ def _int8_embedding(
     }
     for key, value in constants.items():
         model.graph.initializer.append(numpy_helper.from_array(value, f"{name}/{key}"))
-    step = [
-        ("Reshape", [None, f"{name}/maps"], {}),
-        ("Transpose", [None], {"perm": [0, 2, 4, 1, 3, 5]}),  # (N, s, s, C, p, p)
-        ("Reshape", [None, f"{name}/patches"], {}),
-        ("DynamicQuantizeMatMul", [None, f"{name}/weight_int8", f"{name}/weight_scale"], {}),
-        ("Transpose", [None], {"perm": [0, 2, 1]}),
-        ("Reshape", [None, f"{name}/out"], {}),
-    ]
-    last = feature
-    for index, (op, inputs, attrs) in enumerate(step):
-        out = name if index == len(step) - 1 else f"{name}/{op}_{index}"
-        domain = "com.microsoft" if op == "DynamicQuantizeMatMul" else ""
-        model.graph.node.append(
+    x = [f"{name}/{i}" for i in range(5)]  # the intermediate tensors
+    model.graph.node.extend(
+        [
+            helper.make_node("Reshape", [feature, f"{name}/maps"], [x[0]]),
+            helper.make_node("Transpose", [x[0]], [x[1]], perm=[0, 2, 4, 1, 3, 5]),
+            helper.make_node("Reshape", [x[1], f"{name}/patches"], [x[2]]),
             helper.make_node(
-                op,
-                [last if i is None else i for i in inputs],
-                [out],
-                name=f"{name}/{op}_{index}",
-                domain=domain,
-                **attrs,
-            )
-        )
-        last = out
+                "DynamicQuantizeMatMul",
+                [x[2], f"{name}/weight_int8", f"{name}/weight_scale"],
+                [x[3]],
+                domain="com.microsoft",
+            ),
+            helper.make_node("Transpose", [x[3]], [x[4]], perm=[0, 2, 1]),
+            helper.make_node("Reshape", [x[4], f"{name}/out"], [name]),
+        ]
+    )
     if not any(o.domain == "com.microsoft" for o in model.opset_import):
         model.opset_import.append(helper.make_opsetid("com.microsoft", 1))
 

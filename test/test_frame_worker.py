@@ -183,3 +183,35 @@ def test_a_failing_frame_does_not_cost_the_frame_it_replaced() -> None:
         assert wait_for(lambda: handled == [1, 2, 3])
     finally:
         assert worker.stop(WAIT_S)
+
+
+def test_two_good_frames_waiting_in_turn_then_bad_ones_answer_the_first() -> None:
+    """The one-backup limit: the worker still busy as two good frames arrive, then bad ones;
+    the first good frame is the backup and is answered, the second dropped (one of the two,
+    as the slot alone would answer without the bad messages)."""
+    handled: list[int] = []
+    errors: list[int] = []
+    busy = threading.Event()
+    go = threading.Event()
+
+    def handle(frame: int) -> None:
+        if frame == 0:
+            busy.set()
+            assert go.wait(WAIT_S)
+        if frame < 0:
+            raise ValueError("malformed")
+        handled.append(frame)
+
+    worker = FrameWorker(handle, lambda f, e: errors.append(f))
+    worker.start()
+    try:
+        worker.submit(0)
+        assert busy.wait(WAIT_S)
+        for frame in (1, 2, -1, -2):  # 1 waits, 2 replaces it (1 the backup), bad ones follow
+            worker.submit(frame)
+        go.set()
+        assert wait_for(lambda: worker.counts().handled + worker.counts().failed == 3)
+        assert handled == [0, 1] and errors == [-2]
+        assert worker.counts() == WorkerCounts(received=5, dropped=2, handled=2, failed=1)
+    finally:
+        assert worker.stop(WAIT_S)

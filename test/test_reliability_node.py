@@ -346,6 +346,9 @@ def test_bad_detector_files_stop_start_up_naming_the_parameter(
 LIVE_FUZZ = int(os.environ.get("AFFECT_LIVE_FUZZ", "300"))
 BAD_PER_CYCLE = 10
 PAIR_GAP_S, CYCLE_S = 0.02, 0.4
+# Pairs whose second frame may be lost to a loaded moment (its first answered instead); seen
+# once in 30 in some full-suite runs on the 2-core machine.
+MAX_LOADED_PAIRS = 2
 
 
 @pytest.mark.parametrize("compressed", [False, True])
@@ -389,28 +392,35 @@ def test_bad_messages_mixed_with_good_frames_never_cost_a_good_frame(
     before = settle_counts(load)
     load.outputs.clear()
     cycles = len(bad) // BAD_PER_CYCLE
-    followed = set()  # stamps of the good frames the bad messages came right after
+    pairs = []  # stamps of each cycle's good frames; the bad messages follow the second
     for cycle in range(cycles):
-        load.publish(good[(2 * cycle) % len(good)])
+        first = good[(2 * cycle) % len(good)]
+        load.publish(first)
+        first_ns = _stamp_ns(first)
         load.spin_until(lambda: False, PAIR_GAP_S)
         second = good[(2 * cycle + 1) % len(good)]
         load.publish(second)
-        followed.add(_stamp_ns(second))
+        pairs.append((first_ns, _stamp_ns(second)))
         for msg in bad[BAD_PER_CYCLE * cycle : BAD_PER_CYCLE * (cycle + 1)]:
             load.publish(msg)
         load.spin_until(lambda: False, CYCLE_S)
     total = {key: value - before[key] for key, value in settle_counts(load).items()}
     answered = {_stamp_ns(m) for _, m in load.outputs}
+    lost = [(a, b) for a, b in pairs if b not in answered]
     print(
         f"live fuzz ({'compressed' if compressed else 'raw'}): {2 * cycles} good frames, "
         f"{len(bad)} bad, {total}, answered {len(load.outputs)}, of the frames followed by "
-        f"bad messages {len(followed & answered)} of {len(followed)}"
+        f"bad messages {cycles - len(lost)} of {cycles}"
     )
-    # every good frame followed by bad messages is answered (a loaded machine may still let
-    # the second good frame of a pair replace the first: that is no bad message's doing);
-    # every message is counted: bad ones refused in the callback or by the decoder, or
-    # (compressed data only decoding finds bad) replaced by the next bad one
-    assert followed <= answered, len(followed - answered)
+    # every good frame followed by bad messages is answered, but for a loaded moment when the
+    # worker had not yet taken the first frame of the pair as the second came: both waited,
+    # and the slot's one backup keeps the first (FrameWorker), which is answered instead (a
+    # frame of the pair answered, as without bad messages). A bad message taking the waiting
+    # frame's place (issue 22's bug) would lose the second frame of every pair that waited:
+    # hence the bound. Every message is counted:
+    # bad ones refused in the callback or by the decoder, or (compressed data only decoding
+    # finds bad) replaced by the next bad one.
+    assert all(a in answered for a, _ in lost) and len(lost) <= MAX_LOADED_PAIRS, lost
     assert total["frames received"] == len(bad) + 2 * cycles, total
     assert total["frames processed"] == len(load.outputs), total
     lost_to_good = 2 * cycles - total["frames processed"]

@@ -7,7 +7,10 @@ memory stays bounded, and latency never grows when frames come faster than they 
 handled. The first frame replaced since the worker last took one is kept aside as a backup:
 when the newest frame fails (a malformed message that only decoding finds out) and nothing
 newer has come, the worker handles the backup instead, so bad messages never cost the good
-frame they replaced. A frame counts as dropped once it can no longer be handled.
+frame they replaced. One backup is kept: when two good frames wait in turn (the worker late
+to take the first) and bad ones follow, the first is the backup and is answered, the second
+dropped, as one of them would be without the bad messages. A frame counts as dropped once it
+can no longer be handled.
 """
 
 from __future__ import annotations

@@ -151,67 +151,62 @@ def test_discard_drops_the_waiting_frame_and_the_worker_goes_on(gated) -> None:
     assert worker.counts() == WorkerCounts(received=3, dropped=0, handled=2, failed=0)
 
 
-def test_a_failing_frame_does_not_cost_the_frame_it_replaced() -> None:
-    """Issue 22: a malformed message that replaced the good frame waiting in the slot fails;
-    the worker then handles the good frame instead of losing it."""
-    handled: list[int] = []
-    errors: list[int] = []
-    busy = threading.Event()
-    go = threading.Event()
+class MalformedGate:
+    """A worker whose handler holds its first frame until `run` releases it, and fails on
+    negative frames (malformed messages that only decoding finds out)."""
 
-    def handle(frame: int) -> None:
-        if frame == 1:
-            busy.set()
-            assert go.wait(WAIT_S)
+    def __init__(self) -> None:
+        self.handled: list[int] = []
+        self.errors: list[int] = []
+        self._busy = threading.Event()
+        self._go = threading.Event()
+        self.worker = FrameWorker(self._handle, lambda f, e: self.errors.append(f))
+
+    def _handle(self, frame: int) -> None:
+        if not self._busy.is_set():
+            self._busy.set()
+            assert self._go.wait(WAIT_S)
         if frame < 0:
             raise ValueError("malformed")
-        handled.append(frame)
+        self.handled.append(frame)
 
-    worker = FrameWorker(handle, lambda f, e: errors.append(f))
-    worker.start()
-    try:
-        worker.submit(1)
-        assert busy.wait(WAIT_S)
-        worker.submit(2)  # good, waits in the slot
-        worker.submit(-1)  # bad, replaces 2 (kept as the backup)
-        worker.submit(-2)  # bad, replaces -1 (dropped; the backup stays 2)
-        go.set()
-        assert wait_for(lambda: worker.counts().handled + worker.counts().failed == 3)
-        assert handled == [1, 2] and errors == [-2]
-        assert worker.counts() == WorkerCounts(received=4, dropped=1, handled=2, failed=1)
-        worker.submit(3)
-        assert wait_for(lambda: handled == [1, 2, 3])
-    finally:
-        assert worker.stop(WAIT_S)
+    def run(self, first: int, *rest: int) -> None:
+        """Submit ``first``; once the worker holds it, submit ``rest``, then release it."""
+        self.worker.submit(first)
+        assert self._busy.wait(WAIT_S)
+        for frame in rest:
+            self.worker.submit(frame)
+        self._go.set()
 
 
-def test_two_good_frames_waiting_in_turn_then_bad_ones_answer_the_first() -> None:
+@pytest.fixture
+def malformed():
+    gate = MalformedGate()
+    gate.worker.start()
+    yield gate
+    assert gate.worker.stop(WAIT_S)
+
+
+def test_a_failing_frame_does_not_cost_the_frame_it_replaced(malformed) -> None:
+    """Issue 22: a malformed message that replaced the good frame waiting in the slot fails;
+    the worker then handles the good frame instead of losing it."""
+    worker = malformed.worker
+    # 2 good, waits in the slot; -1 bad, replaces 2 (kept as the backup); -2 bad, replaces -1
+    # (dropped; the backup stays 2)
+    malformed.run(1, 2, -1, -2)
+    assert wait_for(lambda: worker.counts().handled + worker.counts().failed == 3)
+    assert malformed.handled == [1, 2] and malformed.errors == [-2]
+    assert worker.counts() == WorkerCounts(received=4, dropped=1, handled=2, failed=1)
+    worker.submit(3)
+    assert wait_for(lambda: malformed.handled == [1, 2, 3])
+
+
+def test_two_good_frames_waiting_in_turn_then_bad_ones_answer_the_first(malformed) -> None:
     """The one-backup limit: the worker still busy as two good frames arrive, then bad ones;
     the first good frame is the backup and is answered, the second dropped (one of the two,
     as the slot alone would answer without the bad messages)."""
-    handled: list[int] = []
-    errors: list[int] = []
-    busy = threading.Event()
-    go = threading.Event()
-
-    def handle(frame: int) -> None:
-        if frame == 0:
-            busy.set()
-            assert go.wait(WAIT_S)
-        if frame < 0:
-            raise ValueError("malformed")
-        handled.append(frame)
-
-    worker = FrameWorker(handle, lambda f, e: errors.append(f))
-    worker.start()
-    try:
-        worker.submit(0)
-        assert busy.wait(WAIT_S)
-        for frame in (1, 2, -1, -2):  # 1 waits, 2 replaces it (1 the backup), bad ones follow
-            worker.submit(frame)
-        go.set()
-        assert wait_for(lambda: worker.counts().handled + worker.counts().failed == 3)
-        assert handled == [0, 1] and errors == [-2]
-        assert worker.counts() == WorkerCounts(received=5, dropped=2, handled=2, failed=1)
-    finally:
-        assert worker.stop(WAIT_S)
+    worker = malformed.worker
+    malformed.run(0, 1, 2, -1, -2)  # 1 waits, 2 replaces it (1 the backup), bad ones follow
+    assert wait_for(lambda: worker.counts().handled + worker.counts().failed == 3)
+    assert malformed.handled == [0, 1] and malformed.errors == [-2]
+    assert worker.counts() == WorkerCounts(received=5, dropped=2, handled=2, failed=1)

@@ -16,16 +16,11 @@ import json
 import os
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from affect_perception.bench.timing import interleaved
-
-if TYPE_CHECKING:
-    from affect_perception.runtime.engine import AffectEngine
 
 # Short names on the command line -> onnxruntime provider lists (the fallback chain).
 PROVIDERS: dict[str, tuple[str, ...]] = {
@@ -57,6 +52,7 @@ def check_providers(names: list[str], available: list[str]) -> None:
 
 def batch_rates(model_dir: Path, name: str, threads: int, repeats: int) -> dict[str, object]:
     """Load on provider ``name``, then faces/s of the streaming step at each batch."""
+    from affect_perception.bench.streaming import streaming_step
     from affect_perception.runtime.engine import AffectEngine, EngineConfig
 
     start = time.perf_counter()
@@ -73,22 +69,10 @@ def batch_rates(model_dir: Path, name: str, threads: int, repeats: int) -> dict[
     rng = np.random.default_rng(0)
     result: dict[str, object] = {"provider": engine.active_provider, "load_s": load_s}
     for batch in BATCHES:
-        step = _streaming_step(engine, rng.integers(0, 256, (batch, side, side, 3), np.uint8))
+        step = streaming_step(engine, rng.integers(0, 256, (batch, side, side, 3), np.uint8))
         median = interleaved({"step": step}, repeats)["step"].median_ms
         result[f"faces_per_s_b{batch}"] = batch / median * 1e3
     return result
-
-
-def _streaming_step(engine: "AffectEngine", crops: np.ndarray) -> Callable[[], None]:
-    """One frame of the node's model work for len(crops) faces: encode, cache, temporal."""
-    ids = [str(face) for face in range(len(crops))]
-    cache = engine.windows(max_tracks=len(ids), max_gap=0)
-
-    def step() -> None:
-        cache.push(ids, engine.encode(crops))
-        engine.temporal(cache.gather(ids))
-
-    return step
 
 
 def end_to_end(model_dir: Path, name: str, seconds: float, threads: int) -> dict[str, float]:
